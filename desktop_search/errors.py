@@ -1,0 +1,56 @@
+"""The exception hierarchy. The edges (CLI, GUI) turn these into one clear line for people."""
+
+from __future__ import annotations
+
+
+class DesktopSearchError(Exception):
+    """Base of every error this app raises on purpose; str(e) is shown to the user as is."""
+
+
+class ConfigError(DesktopSearchError):
+    """The settings file or a setting is invalid."""
+
+
+class ModelError(DesktopSearchError):
+    """A model file is missing, not a GGUF, or not usable for the job asked of it."""
+
+
+class IndexError_(DesktopSearchError):
+    """The catalog or vector index could not be opened, read or updated."""
+
+
+class ExtractionError(DesktopSearchError):
+    """A file's text could not be extracted. `reason` is a short code kept in the catalog."""
+
+    reason = "unreadable"
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class UnsupportedFormat(ExtractionError):
+    """Not a format we extract (binary, unknown extension): the file is skipped, not failed."""
+
+    reason = "unsupported"
+
+
+class FileTooLarge(ExtractionError):
+    reason = "too-large"
+
+
+class EncryptedDocument(ExtractionError):
+    reason = "encrypted"
+
+
+class CorruptDocument(ExtractionError):
+    reason = "corrupt"
+
+
+class ExtractionTimeout(ExtractionError):
+    reason = "timeout"
+
+
+class QueryError(DesktopSearchError):
+    """The search query could not be understood."""
