@@ -1,0 +1,330 @@
+"""`desktop-search ...`: a thin edge over the engine. Errors reach people as one line.
+
+Exit codes: 0 success; 1 the operation failed (one line on stderr says why); 2 bad usage;
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from . import __version__
+from .errors import DesktopSearchError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class ProgressBar:
+    """Counts, rate and ETA on one line, redrawn on a terminal; quiet lines otherwise."""
+
+    def __init__(self, label: str, stream: TextIO = sys.stderr, enabled: bool | None = None):
+        self.label = label
+        self.stream = stream
+        self.tty = stream.isatty() if enabled is None else enabled
+        self.t0 = time.monotonic()
+        self.last = 0.0
+        self.done = 0
+        self.total = 0
+
+    def __call__(self, done: int, total: int) -> bool:
+        self.done, self.total = done, total
+        now = time.monotonic()
+        if self.tty and (now - self.last > 0.1 or done == total):
+            self.last = now
+            self.stream.write("\r" + self.line(now) + "\x1b[K")
+            self.stream.flush()
+        return True
+
+    def line(self, now: float | None = None) -> str:
+        now = now or time.monotonic()
+        el = now - self.t0
+        frac = self.done / self.total if self.total else 1.0
+        width = 24
+        bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+        rate = self.done / el if el > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        return (f"{self.label} [{bar}] {self.done}/{self.total} files  {rate:.1f}/s  "
+                f"elapsed {_dur(el)}  ETA {_dur(eta) if self.done else '?'}")
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\r" + self.line() + "\x1b[K\n")
+            self.stream.flush()
+
+
+def _dur(s: float) -> str:
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _engine(args: argparse.Namespace) -> Any:
+    from .engine import Engine
+
+    return Engine(args.home, model_path=getattr(args, "model", None))
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    eng = _engine(args)
+    for p in args.paths:
+        root = eng.add_root(p, includes=args.include or [], excludes=args.exclude or [])
+        print(f"added {root.path}")
+    print("run `desktop-search index` to index, or `desktop-search watch` to keep it current")
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    eng = _engine(args)
+    n = eng.remove_root(args.path)
+    print(f"removed {args.path} ({n} files dropped from the index)")
+    return EXIT_OK
+
+
+def cmd_roots(args: argparse.Namespace) -> int:
+    eng = _engine(args)
+    roots = eng.roots()
+    if args.json:
+        print(json.dumps([{"path": r.path, "includes": r.includes, "excludes": r.excludes}
+                          for r in roots], indent=2))
+    elif not roots:
+        print("no folders yet: add one with `desktop-search add FOLDER`")
+    else:
+        for r in roots:
+            extra = ""
+            if r.includes:
+                extra += f"  include {','.join(r.includes)}"
+            if r.excludes:
+                extra += f"  exclude {','.join(r.excludes)}"
+            print(r.path + extra)
+    return EXIT_OK
+
+
+def _print_report(rep: Any, stream: TextIO) -> None:
+    mins = rep.seconds or 1e-9
+    print(
+        f"indexed {rep.indexed} files ({rep.new} new, {rep.changed} changed, {rep.renamed} "
+        f"renamed, {rep.removed} removed, {rep.unchanged} unchanged) in {rep.seconds:.1f}s; "
+        f"{rep.chunks_embedded} chunks embedded, {rep.tokens_embedded / mins:.0f} tokens/s",
+        file=stream,
+    )
+    for label, items in (("failed", rep.failed), ("skipped", rep.skipped)):
+        if items:
+            print(f"{len(items)} {label}:", file=stream)
+            for path, reason in items:
+                print(f"  {path}: {reason}", file=stream)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    eng = _engine(args)
+    if not eng.roots():
+        raise DesktopSearchError("no folders to index: add one with `desktop-search add FOLDER`")
+    bar = ProgressBar("indexing")
+    rep = eng.index(bar)
+    bar.finish()
+    eng.close()
+    if args.json:
+        print(json.dumps(_report_json(rep), indent=2))
+    else:
+        _print_report(rep, sys.stdout)
+    return EXIT_OK
+
+
+def _report_json(rep: Any) -> dict[str, Any]:
+    return {
+        "scanned": rep.scanned, "new": rep.new, "changed": rep.changed,
+        "unchanged": rep.unchanged, "renamed": rep.renamed, "removed": rep.removed,
+        "indexed": rep.indexed, "chunks_embedded": rep.chunks_embedded,
+        "tokens_embedded": rep.tokens_embedded, "seconds": round(rep.seconds, 3),
+        "cancelled": rep.cancelled, "timings": {k: round(v, 3) for k, v in rep.timings.items()},
+        "failed": [{"path": p, "reason": r} for p, r in rep.failed],
+        "skipped": [{"path": p, "reason": r} for p, r in rep.skipped],
+    }
+
+
+def _bold(s: str, spans: Sequence[tuple[int, int]], tty: bool) -> str:
+    if not tty or not spans:
+        return s
+    out, pos = [], 0
+    for a, b in spans:
+        out += [s[pos:a], "\x1b[1;33m", s[a:b], "\x1b[0m"]
+        pos = b
+    out.append(s[pos:])
+    return "".join(out)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .search import SearchOptions
+
+    eng = _engine(args)
+    opts = SearchOptions(k=args.k, mode=args.mode, kinds=args.type or [],
+                         folders=args.folder or [])
+    if args.after or args.before:
+        from .query import parse_date
+
+        opts.after = parse_date(args.after) if args.after else None
+        opts.before = parse_date(args.before) if args.before else None
+    results = eng.search(args.query, opts)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    tty = sys.stdout.isatty()
+    if not results:
+        st = eng.status()
+        if not st.chunks:
+            print("nothing indexed yet: `desktop-search add FOLDER` then `desktop-search index`")
+        else:
+            print("no results")
+        return EXIT_OK
+    for i, r in enumerate(results, 1):
+        page = f"  p.{r.page}" if r.page else ""
+        print(f"{i:2d}. {r.path}{page}  ({r.score:.3f})")
+        for p in r.passages:
+            print("    " + _bold(p.snippet, p.highlights, tty))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    eng = _engine(args)
+    st = eng.status()
+    if args.json:
+        print(json.dumps(asdict(st), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"home:    {st.home}")
+    print("folders: " + (", ".join(st.roots) if st.roots else "none"))
+    print("files:   " + ", ".join(f"{n} {s}" for s, n in st.files.items() if n) if any(
+        st.files.values()) else "files:   none")
+    print(f"chunks:  {st.chunks} ({st.vectors} with vectors)")
+    m = st.model
+    print(f"model:   {m.get('name') or '-'} ({m.get('dims') or '?'} dims)  {m.get('path') or ''}")
+    print(f"index:   {st.index_bytes / 1e6:.1f} MB on disk")
+    for n in st.notices:
+        print(f"note:    {n}")
+    if st.problems:
+        print(f"{len(st.problems)} files not indexed:")
+        for p in st.problems:
+            print(f"  [{p['state']}] {p['path']}: {p['reason']}")
+    return EXIT_OK
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from .watcher import Watcher
+
+    eng = _engine(args)
+    if not eng.roots():
+        raise DesktopSearchError("no folders to watch: add one with `desktop-search add FOLDER`")
+    bar = ProgressBar("indexing")
+    rep = eng.index(bar)
+    bar.finish()
+    _print_report(rep, sys.stderr)
+
+    def on_update(r: Any) -> None:
+        if r.indexed or r.removed or r.renamed or r.failed or r.skipped:
+            print(f"{time.strftime('%H:%M:%S')} updated: {r.indexed} indexed, {r.removed} "
+                  f"removed, {r.renamed} renamed, {len(r.failed)} failed", file=sys.stderr)
+
+    w = Watcher(eng, debounce_s=args.debounce, on_update=on_update)
+    print(f"watching {len(eng.roots())} folders; Ctrl+C to stop", file=sys.stderr)
+    try:
+        w.run_forever()
+    finally:
+        w.stop()
+        eng.close()
+    return EXIT_OK
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from .gui.app import run_gui
+    except ImportError as e:
+        raise DesktopSearchError(f"the window cannot start: {e}") from e
+    return int(run_gui(home=args.home, query=args.query, screenshot=args.screenshot))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "add": cmd_add, "remove": cmd_remove, "roots": cmd_roots, "index": cmd_index,
+    "search": cmd_search, "status": cmd_status, "watch": cmd_watch, "gui": cmd_gui,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="desktop-search",
+        description="Search your own files by meaning, offline.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--home", default=None,
+                   help="where the settings and index live (default: $DESKTOP_SEARCH_HOME or "
+                   "the platform's data folder)")
+    p.add_argument("--model", default=None, help="an embedding GGUF to use instead of the "
+                   "bundled default (also saved with `index`)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    a = sub.add_parser("add", help="add folders to index")
+    a.add_argument("paths", nargs="+", metavar="PATH")
+    a.add_argument("--include", action="append", metavar="GLOB",
+                   help="only files whose name matches (repeatable)")
+    a.add_argument("--exclude", action="append", metavar="GLOB",
+                   help="skip files or folders whose name matches (repeatable)")
+
+    r = sub.add_parser("remove", help="remove a folder and its text from the index")
+    r.add_argument("path", metavar="PATH")
+
+    ro = sub.add_parser("roots", help="list the indexed folders")
+    ro.add_argument("--json", action="store_true")
+
+    i = sub.add_parser("index", help="bring the index up to date once")
+    i.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("search", help="search by meaning and words")
+    s.add_argument("query", metavar="QUERY")
+    s.add_argument("--k", type=int, default=10, help="number of files (default 10)")
+    s.add_argument("--mode", choices=("hybrid", "dense", "keyword"), default="hybrid")
+    s.add_argument("--json", action="store_true", help="print a JSON array, best first")
+    s.add_argument("--type", action="append", metavar="KIND", help="only this file type")
+    s.add_argument("--folder", action="append", metavar="DIR", help="only under this folder")
+    s.add_argument("--after", metavar="DATE", help="modified on or after (YYYY-MM-DD, 7d...)")
+    s.add_argument("--before", metavar="DATE", help="modified before (YYYY-MM-DD, 7d...)")
+
+    st = sub.add_parser("status", help="what is indexed, and what could not be")
+    st.add_argument("--json", action="store_true")
+
+    w = sub.add_parser("watch", help="keep the index current until interrupted")
+    w.add_argument("--debounce", type=float, default=1.0, metavar="SECONDS")
+
+    g = sub.add_parser("gui", help="open the search window")
+    g.add_argument("--query", default=None)
+    g.add_argument("--screenshot", default=None, metavar="FILE")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "k", 1) is not None and getattr(args, "k", 1) < 1:
+        parser.error("--k must be at least 1")
+    try:
+        return COMMANDS[args.command](args)
+    except DesktopSearchError as e:
+        print(f"desktop-search: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print("desktop-search: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"desktop-search: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_FAIL
+    except MemoryError:
+        print("desktop-search: out of memory", file=sys.stderr)
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Every per-user path. Precedence: --home flag > DESKTOP_SEARCH_HOME > the platform default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "desktop-search"
+HOME_ENV = "DESKTOP_SEARCH_HOME"
+
+# The bundled default model ships inside the repository's resources/ folder; an installed wheel
+# without it falls back to the copy beside the package (see models.bundled_model_path).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESOURCES = PROJECT_ROOT / "resources"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    """Where one home keeps its state. Created private (0700) because it holds copies of text."""
+
+    home: Path
+
+    @property
+    def config(self) -> Path:
+        return self.home / "config.toml"
+
+    @property
+    def catalog(self) -> Path:
+        return self.home / "catalog.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.home / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def vector_index(self, model_key: str) -> Path:
+        return self.index_dir / f"vectors-{model_key}.usearch"
+
+    def ensure(self) -> AppPaths:
+        for d in (self.home, self.index_dir, self.models_dir, self.logs_dir):
+            make_private_dir(d)
+        return self
+
+
+def make_private_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # mkdir's mode is masked by umask and ignored for existing dirs; enforce it.
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def resolve_home(flag: str | os.PathLike[str] | None = None) -> AppPaths:
+    if flag:
+        home = Path(flag)
+    elif os.environ.get(HOME_ENV):
+        home = Path(os.environ[HOME_ENV])
+    else:
+        home = Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return AppPaths(home.expanduser().resolve())

@@ -1,0 +1,153 @@
+"""What people type, understood: words, "quoted phrases", -excluded words and filters
+(type:pdf, in:FOLDER, after:DATE, before:DATE)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .errors import QueryError
+
+# Words that carry no meaning for keyword ranking; BM25 over OR-ed terms drowns in them.
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves""".split()
+)
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_FILTER = re.compile(r"^(type|in|after|before|ext):(.+)$", re.IGNORECASE)
+
+# type: aliases people use, mapped to extracted kinds or extensions
+TYPE_ALIASES: dict[str, tuple[str, ...]] = {
+    "pdf": ("pdf",),
+    "doc": ("docx", "odt"),
+    "word": ("docx",),
+    "docx": ("docx",),
+    "odt": ("odt",),
+    "slides": ("pptx",),
+    "pptx": ("pptx",),
+    "epub": ("epub",),
+    "html": ("html",),
+    "md": ("markdown",),
+    "markdown": ("markdown",),
+    "code": ("code",),
+    "text": ("text",),
+    "txt": ("text",),
+    "rst": ("rst",),
+}
+
+
+@dataclass
+class ParsedQuery:
+    text: str  # free text for the embedder (filters and operators removed)
+    terms: list[str] = field(default_factory=list)  # keyword terms, stop words removed
+    phrases: list[str] = field(default_factory=list)  # must appear as such
+    excluded: list[str] = field(default_factory=list)  # must not appear
+    kinds: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+    after: float | None = None  # epoch seconds
+    before: float | None = None
+
+    def has_content(self) -> bool:
+        return bool(self.text.strip() or self.phrases)
+
+    def fts_expression(self) -> str | None:
+        """An FTS5 MATCH expression: any term (ranked by BM25), every phrase, no excluded word.
+        Every token is quoted so user input can never be read as FTS5 syntax."""
+        parts: list[str] = []
+        if self.terms:
+            parts.append("(" + " OR ".join(_quote(t) for t in self.terms) + ")")
+        parts += [_quote(p) for p in self.phrases]
+        if not parts:
+            return None
+        expr = " AND ".join(parts)
+        for w in self.excluded:
+            expr += f" NOT {_quote(w)}"
+        return expr
+
+    def highlight_expression(self) -> str | None:
+        words = [*self.terms, *self.phrases]
+        if not words:
+            return None
+        return " OR ".join(_quote(w) for w in words)
+
+
+def _quote(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+def parse_date(s: str) -> float:
+    s = s.strip().lower()
+    now = datetime.now()
+    rel = re.fullmatch(r"(\d+)([dwmy])", s)
+    if rel:
+        n, unit = int(rel.group(1)), rel.group(2)
+        days = {"d": 1, "w": 7, "m": 30, "y": 365}[unit] * n
+        return (now - timedelta(days=days)).timestamp()
+    if s in ("today",):
+        return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    if s in ("yesterday",):
+        d = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+        return d.timestamp()
+    for fmt in ("%Y-%m-%d", "%Y-%m", "%Y"):
+        try:
+            return datetime.strptime(s, fmt).timestamp()
+        except ValueError:
+            continue
+    raise QueryError(f"cannot read the date {s!r}: use YYYY-MM-DD, YYYY-MM, YYYY, or 7d/2w/3m/1y")
+
+
+def keyword_terms(text: str) -> list[str]:
+    out: list[str] = []
+    for t in _TOKEN.findall(text.lower()):
+        if t in STOP_WORDS or t in out:
+            continue
+        out.append(t)
+    return out
+
+
+def parse_query(q: str) -> ParsedQuery:
+    try:
+        tokens = shlex.split(q, posix=True)
+        quoted = re.findall(r'"([^"]+)"', q)
+    except ValueError:  # an unbalanced quote: read the query literally
+        tokens = q.replace('"', " ").split()
+        quoted = []
+    pq = ParsedQuery(text="")
+    free: list[str] = []
+    for tok in tokens:
+        m = _FILTER.match(tok)
+        if m:
+            key, val = m.group(1).lower(), m.group(2)
+            if key in ("type", "ext"):
+                pq.kinds += list(TYPE_ALIASES.get(val.lower().lstrip("."), (val.lower().lstrip("."),)))
+            elif key == "in":
+                pq.folders.append(val)
+            elif key == "after":
+                pq.after = parse_date(val)
+            elif key == "before":
+                pq.before = parse_date(val)
+            continue
+        if tok.startswith("-") and len(tok) > 1:
+            pq.excluded += _TOKEN.findall(tok[1:].lower())
+            continue
+        if tok in quoted and " " in tok:
+            pq.phrases.append(tok)
+            free.append(tok)
+            continue
+        free.append(tok)
+    pq.text = " ".join(free)
+    phrase_words = {w for p in pq.phrases for w in _TOKEN.findall(p.lower())}
+    pq.terms = [t for t in keyword_terms(pq.text) if t not in phrase_words or not pq.phrases]
+    if not pq.terms and not pq.phrases:
+        # a query of stop words only ("the who"): search them rather than nothing
+        pq.terms = list(dict.fromkeys(_TOKEN.findall(pq.text.lower())))
+    return pq

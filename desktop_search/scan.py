@@ -1,0 +1,104 @@
+"""Walks a root and decides which files are worth indexing: exclusion rules live here."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+from .extract import is_supported
+
+
+@dataclass(frozen=True)
+class Seen:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+class Rules:
+    """Exclude patterns match any path component (a folder anywhere, or a file name);
+    include patterns, when given, must match the file name."""
+
+    def __init__(
+        self, root: str, excludes: Sequence[str], includes: Sequence[str] = (),
+        follow_symlinks: bool = False,
+    ) -> None:
+        self.root = os.path.abspath(root)
+        self.excludes = tuple(excludes)
+        self.includes = tuple(includes)
+        self.follow_symlinks = follow_symlinks
+
+    def excluded_name(self, name: str) -> bool:
+        return any(fnmatchcase(name, p) for p in self.excludes)
+
+    def wanted_dir(self, path: str) -> bool:
+        if self.excluded_name(os.path.basename(path)):
+            return False
+        # virtualenvs and conda envs: thousands of library files nobody searches for
+        return not os.path.exists(os.path.join(path, "pyvenv.cfg")) and not os.path.isdir(
+            os.path.join(path, "conda-meta")
+        )
+
+    def contains(self, path: str) -> bool:
+        return path == self.root or path.startswith(self.root.rstrip(os.sep) + os.sep)
+
+    def wanted_file(self, path: str) -> bool:
+        """For single paths from the watcher: same answer the walk would give."""
+        if not self.contains(path):
+            return False
+        rel = os.path.relpath(path, self.root)
+        parts = rel.split(os.sep)
+        if any(self.excluded_name(p) for p in parts):
+            return False
+        if self.includes and not any(fnmatchcase(parts[-1], p) for p in self.includes):
+            return False
+        d = os.path.dirname(path)
+        while self.contains(d) and d != self.root:
+            if not self.wanted_dir(d):
+                return False
+            d = os.path.dirname(d)
+        return is_supported(Path(path))
+
+    def walk(self, top: str | None = None) -> Iterator[Seen]:
+        """Files under top (default: the root), without following symlinks out of the root;
+        unreadable folders are passed over silently (they hold nothing we could index)."""
+        stack = [top or self.root]
+        visited: set[tuple[int, int]] = set()
+        while stack:
+            d = stack.pop()
+            try:
+                st = os.stat(d)
+                if (st.st_dev, st.st_ino) in visited:  # a symlink loop
+                    continue
+                visited.add((st.st_dev, st.st_ino))
+                entries = list(os.scandir(d))
+            except OSError:
+                continue
+            for e in entries:
+                try:
+                    if e.is_symlink():
+                        if not self.follow_symlinks:
+                            continue
+                        target = os.path.realpath(e.path)
+                        if not self.contains(target):
+                            continue
+                    if e.is_dir(follow_symlinks=self.follow_symlinks):
+                        if self.wanted_dir(e.path):
+                            stack.append(e.path)
+                        continue
+                    if self.excluded_name(e.name):
+                        continue
+                    if self.includes and not any(fnmatchcase(e.name, p) for p in self.includes):
+                        continue
+                    st = e.stat(follow_symlinks=self.follow_symlinks)
+                    if not stat_mod.S_ISREG(st.st_mode):
+                        continue  # fifos, sockets, devices: reading them could block forever
+                    if not is_supported(Path(e.path)):
+                        continue
+                    yield Seen(e.path, st.st_size, st.st_mtime_ns)
+                except OSError:
+                    continue

@@ -1,0 +1,545 @@
+"""Catalog (SQLite, the source of truth) and VectorIndex (USearch, a derived, rebuildable cache).
+
+SQLite holds roots, files, chunks, chunk vectors (keyed by model and content hash, so a rename or
+an unchanged re-save never re-embeds) and the FTS5 keyword index. The USearch file is saved
+atomically under a name that carries the catalog generation it reflects; on open, a file whose
+generation does not match is rebuilt from the stored vectors, never by re-embedding.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .config import fsync_dir
+from .errors import IndexError_
+
+SCHEMA_VERSION = 1
+
+# File states, in the order a file moves through them.
+PENDING = "pending"  # seen on disk, not processed yet
+CHUNKED = "chunked"  # phase 1 committed: chunks and keyword rows, findable by words
+INDEXED = "indexed"  # phase 2 committed: vectors too, findable by meaning
+FAILED = "failed"  # could not be read or parsed; `error` says why
+SKIPPED = "skipped"  # deliberately not indexed (binary, too large, ...); `error` says why
+STATES = (PENDING, CHUNKED, INDEXED, FAILED, SKIPPED)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (
+    id INTEGER PRIMARY KEY,
+    path TEXT UNIQUE NOT NULL,
+    includes TEXT NOT NULL DEFAULT '[]',
+    excludes TEXT NOT NULL DEFAULT '[]',
+    added_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    path TEXT UNIQUE NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    content_hash TEXT,
+    state TEXT NOT NULL,
+    error TEXT,
+    kind TEXT,
+    title TEXT,
+    n_chars INTEGER,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_state ON files(state);
+CREATE INDEX IF NOT EXISTS files_hash ON files(content_hash);
+CREATE INDEX IF NOT EXISTS files_root ON files(root_id);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: ids are USearch keys
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    page INTEGER,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    embed_hash TEXT NOT NULL,
+    n_tokens INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(embed_hash);
+CREATE TABLE IF NOT EXISTS vectors (
+    model TEXT NOT NULL,
+    embed_hash TEXT NOT NULL,
+    vec BLOB NOT NULL,
+    PRIMARY KEY (model, embed_hash)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, text, content='chunks', content_rowid='id',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, title, text)
+    VALUES ('delete', old.id, old.title, old.text);
+END;
+"""
+
+
+@dataclass(frozen=True)
+class Root:
+    id: int
+    path: str
+    includes: list[str]
+    excludes: list[str]
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    root_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    state: str
+    error: str | None
+    kind: str | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    ord: int
+    page: int | None
+    char_start: int
+    char_end: int
+    title: str
+    text: str
+    embed_hash: str
+    n_tokens: int
+
+
+def _private_file(path: Path) -> None:
+    try:
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:
+        pass
+
+
+class Catalog:
+    """One SQLite connection. The writer lane owns one; every reader opens its own."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        try:
+            if readonly:
+                if not path.exists():
+                    raise IndexError_(f"no index at {path.parent}: add a folder and run `index`")
+                self.db = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30
+                )
+            else:
+                old_umask = os.umask(0o077)  # catalog, WAL and SHM files: owner only
+                try:
+                    self.db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                finally:
+                    os.umask(old_umask)
+            self.db.execute("PRAGMA foreign_keys=ON")
+            # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts;
+            # a file whose commit was lost is still in its earlier state and is redone.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA secure_delete=ON")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            if not readonly:
+                self._migrate()
+                for suffix in ("", "-wal", "-shm"):
+                    _private_file(Path(str(path) + suffix))
+        except sqlite3.DatabaseError as e:
+            raise IndexError_(f"cannot open the catalog {path}: {e}") from e
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        with self.db:
+            self.db.executescript(_SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise IndexError_(
+                    f"the index at {self.path.parent} was made by a newer desktop-search"
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # meta ----------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation", "0") or 0)
+
+    def bump_generation(self) -> int:
+        """Call inside a transaction that changes which chunks have vectors."""
+        gen = self.generation() + 1
+        self.set_meta("generation", str(gen))
+        return gen
+
+    # roots ---------------------------------------------------------------------------------
+    def roots(self) -> list[Root]:
+        rows = self.db.execute("SELECT id, path, includes, excludes FROM roots ORDER BY path")
+        return [Root(r[0], r[1], json.loads(r[2]), json.loads(r[3])) for r in rows]
+
+    def add_root(
+        self, path: str, includes: Sequence[str] = (), excludes: Sequence[str] = ()
+    ) -> Root:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO roots(path, includes, excludes, added_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET includes=excluded.includes, "
+                "excludes=excluded.excludes",
+                (path, json.dumps(list(includes)), json.dumps(list(excludes)), time.time()),
+            )
+        return next(r for r in self.roots() if r.path == path)
+
+    # files ---------------------------------------------------------------------------------
+    _FILE_COLS = "id, root_id, path, size, mtime_ns, content_hash, state, error, kind, title"
+
+    def files_under(self, root_id: int) -> dict[str, FileRow]:
+        rows = self.db.execute(f"SELECT {self._FILE_COLS} FROM files WHERE root_id=?", (root_id,))
+        return {r[2]: FileRow(*r) for r in rows}
+
+    def file_by_path(self, path: str) -> FileRow | None:
+        r = self.db.execute(f"SELECT {self._FILE_COLS} FROM files WHERE path=?", (path,)).fetchone()
+        return None if r is None else FileRow(*r)
+
+    def files_in_state(self, *states: str) -> list[FileRow]:
+        marks = ",".join("?" * len(states))
+        rows = self.db.execute(
+            f"SELECT {self._FILE_COLS} FROM files WHERE state IN ({marks}) ORDER BY id", states
+        )
+        return [FileRow(*r) for r in rows]
+
+    def upsert_file(
+        self,
+        root_id: int,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        state: str,
+        *,
+        content_hash: str | None = None,
+        error: str | None = None,
+        kind: str | None = None,
+        title: str | None = None,
+        n_chars: int | None = None,
+    ) -> int:
+        cur = self.db.execute(
+            "INSERT INTO files(root_id, path, size, mtime_ns, content_hash, state, error, kind,"
+            " title, n_chars, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT(path) DO UPDATE SET root_id=excluded.root_id, size=excluded.size,"
+            " mtime_ns=excluded.mtime_ns, content_hash=excluded.content_hash,"
+            " state=excluded.state, error=excluded.error, kind=excluded.kind,"
+            " title=excluded.title, n_chars=excluded.n_chars, updated_at=excluded.updated_at"
+            " RETURNING id",
+            (
+                root_id, path, size, mtime_ns, content_hash, state, error, kind, title, n_chars,
+                time.time(),
+            ),
+        )
+        return int(cur.fetchone()[0])
+
+    def touch_file(self, file_id: int, size: int, mtime_ns: int) -> None:
+        self.db.execute(
+            "UPDATE files SET size=?, mtime_ns=?, updated_at=? WHERE id=?",
+            (size, mtime_ns, time.time(), file_id),
+        )
+
+    def move_file(self, file_id: int, root_id: int, new_path: str, size: int, mtime_ns: int) -> None:
+        self.db.execute(
+            "UPDATE files SET root_id=?, path=?, size=?, mtime_ns=?, updated_at=? WHERE id=?",
+            (root_id, new_path, size, mtime_ns, time.time(), file_id),
+        )
+
+    def set_state(self, file_id: int, state: str, error: str | None = None) -> None:
+        self.db.execute(
+            "UPDATE files SET state=?, error=?, updated_at=? WHERE id=?",
+            (state, error, time.time(), file_id),
+        )
+
+    def chunk_ids_of(self, file_ids: Iterable[int]) -> list[int]:
+        ids = list(file_ids)
+        out: list[int] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out += [
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT id FROM chunks WHERE file_id IN ({marks})", part
+                )
+            ]
+        return out
+
+    def delete_files(self, file_ids: Iterable[int]) -> None:
+        """Deletes files with their chunks and keyword rows (cascade + trigger)."""
+        self.db.executemany("DELETE FROM files WHERE id=?", [(i,) for i in file_ids])
+
+    def replace_chunks(self, file_id: int, chunks: Sequence[NewChunk]) -> None:
+        self.db.execute("DELETE FROM chunks WHERE file_id=?", (file_id,))
+        self.db.executemany(
+            "INSERT INTO chunks(file_id, ord, page, char_start, char_end, title, text,"
+            " embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    file_id, c.ord, c.page, c.char_start, c.char_end, c.title, c.text,
+                    c.embed_hash, c.n_tokens,
+                )
+                for c in chunks
+            ],
+        )
+
+    def chunks_of(self, file_id: int) -> list[tuple[int, str, str, str, int]]:
+        """(chunk id, title, text, embed_hash, n_tokens) in order."""
+        return list(
+            self.db.execute(
+                "SELECT id, title, text, embed_hash, n_tokens FROM chunks WHERE file_id=?"
+                " ORDER BY ord",
+                (file_id,),
+            )
+        )
+
+    # vectors -------------------------------------------------------------------------------
+    def missing_vectors(self, model: str, hashes: Iterable[str]) -> set[str]:
+        wanted = set(hashes)
+        have: set[str] = set()
+        hs = list(wanted)
+        for i in range(0, len(hs), 500):
+            part = hs[i : i + 500]
+            marks = ",".join("?" * len(part))
+            have.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT embed_hash FROM vectors WHERE model=? AND embed_hash IN ({marks})",
+                    [model, *part],
+                )
+            )
+        return wanted - have
+
+    def put_vectors(self, model: str, items: Iterable[tuple[str, NDArray[np.float32]]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO vectors(model, embed_hash, vec) VALUES (?, ?, ?)",
+            [(model, h, np.asarray(v, dtype=np.float16).tobytes()) for h, v in items],
+        )
+
+    def vectors_for_chunks(
+        self, model: str, chunk_ids: Sequence[int]
+    ) -> tuple[NDArray[np.uint64], NDArray[np.float32]]:
+        ids: list[int] = []
+        vecs: list[bytes] = []
+        for i in range(0, len(chunk_ids), 500):
+            part = list(chunk_ids[i : i + 500])
+            marks = ",".join("?" * len(part))
+            for cid, blob in self.db.execute(
+                f"SELECT c.id, v.vec FROM chunks c JOIN vectors v ON v.embed_hash=c.embed_hash"
+                f" AND v.model=? WHERE c.id IN ({marks})",
+                [model, *part],
+            ):
+                ids.append(cid)
+                vecs.append(blob)
+        return _to_arrays(ids, vecs)
+
+    def indexed_vectors(
+        self, model: str, batch: int = 50_000
+    ) -> Iterator[tuple[NDArray[np.uint64], NDArray[np.float32]]]:
+        """Every (chunk id, vector) of indexed files, in batches: the USearch rebuild source."""
+        cur = self.db.execute(
+            "SELECT c.id, v.vec FROM chunks c JOIN files f ON f.id=c.file_id"
+            " JOIN vectors v ON v.embed_hash=c.embed_hash AND v.model=?"
+            " WHERE f.state=? ORDER BY c.id",
+            (model, INDEXED),
+        )
+        while rows := cur.fetchmany(batch):
+            yield _to_arrays([r[0] for r in rows], [r[1] for r in rows])
+
+    def gc_vectors(self) -> int:
+        """Drops vectors no chunk refers to any more (deleted or rewritten text)."""
+        cur = self.db.execute(
+            "DELETE FROM vectors WHERE embed_hash NOT IN (SELECT embed_hash FROM chunks)"
+        )
+        return cur.rowcount
+
+    def drop_model_vectors(self, keep_model: str) -> None:
+        self.db.execute("DELETE FROM vectors WHERE model<>?", (keep_model,))
+
+    # stats ---------------------------------------------------------------------------------
+    def counts_by_state(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for state, n in self.db.execute("SELECT state, count(*) FROM files GROUP BY state"):
+            counts[state] = n
+        return counts
+
+    def chunk_count(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def problems(self) -> list[tuple[str, str, str]]:
+        """(path, state, reason) of every failed or skipped file."""
+        return list(
+            self.db.execute(
+                "SELECT path, state, coalesce(error, '') FROM files WHERE state IN (?, ?)"
+                " ORDER BY path",
+                (FAILED, SKIPPED),
+            )
+        )
+
+
+def _to_arrays(ids: list[int], blobs: list[bytes]) -> tuple[NDArray[np.uint64], NDArray[np.float32]]:
+    keys = np.asarray(ids, dtype=np.uint64)
+    if not blobs:
+        return keys, np.zeros((0, 0), dtype=np.float32)
+    mat = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), -1)
+    return keys, mat.astype(np.float32)
+
+
+class VectorIndex:
+    """USearch HNSW (cosine, f16) over chunk ids, guarded by a lock so the query lane can search
+    while the writer lane adds. Persisted as `<stem>-g<generation>.usearch`: a single atomic
+    rename makes the file and the generation it reflects agree by construction."""
+
+    def __init__(self, base: Path, ndim: int) -> None:
+        from usearch.index import Index
+
+        self.base = base
+        self.ndim = ndim
+        self._lock = threading.RLock()
+        self._index = Index(ndim=ndim, metric="cos", dtype="f16", connectivity=16,
+                            expansion_add=128, expansion_search=64)
+        self.generation = -1
+
+    # persistence ---------------------------------------------------------------------------
+    def _files(self) -> list[tuple[int, Path]]:
+        out = []
+        for p in self.base.parent.glob(f"{self.base.name}-g*.usearch"):
+            try:
+                out.append((int(p.name[len(self.base.name) + 2 : -len(".usearch")]), p))
+            except ValueError:
+                continue
+        return sorted(out)
+
+    @classmethod
+    def open(cls, base: Path, ndim: int, catalog: Catalog, model: str) -> tuple[VectorIndex, str]:
+        """Loads the saved index if it reflects the catalog's generation, else rebuilds it from
+        the stored vectors. Returns the index and what happened ("loaded", "rebuilt", "new")."""
+        vi = cls(base, ndim)
+        gen = catalog.generation()
+        files = vi._files()
+        for g, p in reversed(files):
+            if g != gen:
+                continue
+            try:
+                vi._index.load(str(p))
+                if vi._index.ndim == ndim:
+                    vi.generation = gen
+                    return vi, "loaded"
+            except Exception:  # a torn or foreign file: fall through to a rebuild
+                pass
+            vi = cls(base, ndim)
+        vi.rebuild(catalog, model)
+        return vi, ("rebuilt" if files else "new")
+
+    def rebuild(self, catalog: Catalog, model: str) -> None:
+        with self._lock:
+            self._index.clear()
+            gen = catalog.generation()
+            for keys, vecs in catalog.indexed_vectors(model):
+                if len(keys):
+                    self._index.add(keys, vecs)
+            self.generation = gen
+
+    def save(self, generation: int) -> Path:
+        """Atomic: write a temp file, fsync, rename to the generation's name, drop older ones."""
+        self.base.parent.mkdir(parents=True, exist_ok=True)
+        final = self.base.parent / f"{self.base.name}-g{generation}.usearch"
+        tmp = final.with_name(final.name + ".tmp")
+        with self._lock:
+            self._index.save(str(tmp))
+            self.generation = generation
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, final)
+        fsync_dir(final.parent)
+        for g, p in self._files():
+            if g != generation:
+                p.unlink(missing_ok=True)
+        return final
+
+    def size_on_disk(self) -> int:
+        return sum(p.stat().st_size for _, p in self._files())
+
+    # contents ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def add(self, keys: NDArray[np.uint64], vecs: NDArray[np.float32]) -> None:
+        if not len(keys):
+            return
+        with self._lock:
+            present = [k for k in keys.tolist() if self._index.contains(k)]
+            if present:
+                self._index.remove(present)
+            self._index.add(keys, vecs)
+
+    def remove(self, keys: Iterable[int]) -> None:
+        ks = list(keys)
+        if not ks:
+            return
+        with self._lock:
+            present = [k for k in ks if self._index.contains(k)]
+            if present:
+                self._index.remove(present)
+
+    def search(self, vec: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
+        """(chunk id, cosine similarity) best first."""
+        with self._lock:
+            n = len(self._index)
+            if n == 0:
+                return []
+            m = self._index.search(vec, min(k, n))
+        return [(int(key), 1.0 - float(d)) for key, d in zip(m.keys, m.distances, strict=True)]
