@@ -53,6 +53,7 @@ class Engine:
         self._searcher: Searcher | None = None
         self._lock = threading.RLock()  # the writer lane
         self.open_notice = ""
+        self._closed = False
 
     # settings and model ------------------------------------------------------------------
     def model_path(self) -> Path:
@@ -246,6 +247,9 @@ class Engine:
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             if self._vindex is not None and self._vindex.generation != self.catalog.generation():
                 self._vindex.save(self.catalog.generation())
             if self._searcher is not None:

@@ -478,7 +478,7 @@ class VectorIndex:
                 pass
             vi = cls(base, ndim)
         vi.rebuild(catalog, model)
-        return vi, ("rebuilt" if files else "new")
+        return vi, ("rebuilt" if files or gen > 0 else "new")
 
     def rebuild(self, catalog: Catalog, model: str) -> None:
         with self._lock:
