@@ -57,7 +57,9 @@ def _units(text: str) -> Iterator[tuple[int, int, bool]]:
             pos = para.end()
 
 
-def _split_long(text: str, start: int, end: int, max_tokens: int, count: TokenCounter) -> list[Span]:
+def _split_long(
+    text: str, start: int, end: int, max_tokens: int, count: TokenCounter
+) -> list[Span]:
     """Cuts a unit longer than max_tokens at word boundaries (or hard, for one huge 'word')."""
     out: list[Span] = []
     words = [(m.start(), m.end()) for m in _WORD.finditer(text, start, end)]

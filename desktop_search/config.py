@@ -111,7 +111,7 @@ def save_settings(settings: Settings, path: Path) -> None:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write via temp file + fsync + rename, so a crash leaves the old or the new file, never half."""
+    """Temp file + fsync + rename: a crash leaves the old or the new file, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

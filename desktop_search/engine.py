@@ -16,10 +16,10 @@ from typing import Any
 from .config import Settings, load_settings, save_settings
 from .embed import Embedder
 from .errors import DesktopSearchError, IndexError_
-from .indexer import IndexReport, Indexer, Progress
+from .indexer import Indexer, IndexReport, Progress
 from .models import bundled_model_path, check_gguf, model_fingerprint
 from .paths import AppPaths, resolve_home
-from .search import SearchOptions, Searcher, SearchResult
+from .search import Searcher, SearchOptions, SearchResult
 from .store import Catalog, Root, VectorIndex
 
 
@@ -83,7 +83,8 @@ class Engine:
                 self.paths.index_dir / f"vectors-{emb.info.key}", emb.info.dims,
                 self.catalog, emb.info.key,
             )
-            self.open_notice = "vector index rebuilt from stored vectors" if how == "rebuilt" else ""
+            if how == "rebuilt":
+                self.open_notice = "vector index rebuilt from stored vectors"
             self._vindex = vi
         return self._vindex
 
@@ -135,7 +136,9 @@ class Engine:
             return False
 
     # indexing ----------------------------------------------------------------------------
-    def index(self, progress: Progress | None = None, paths: list[str] | None = None) -> IndexReport:
+    def index(
+        self, progress: Progress | None = None, paths: list[str] | None = None
+    ) -> IndexReport:
         """Brings the index up to date (all roots, or just `paths`). Raises IndexError_ only
         when the index itself cannot be updated; per-file problems are in the report."""
         with self._lock:

@@ -8,6 +8,7 @@ Per-file problems become data in the catalog (state + reason), never exceptions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import queue
@@ -162,7 +163,7 @@ class Indexer:
                         pass
                 # what the catalog holds at or under p (a deleted folder removes its files)
                 for row in self._known_at(p):
-                    known[row[0]] = row[1:]  # type: ignore[assignment]
+                    known[row[0]] = row[1:]
                 break
         report.scanned = len(seen)
         self._sync(seen, known, report, progress, partial=True)
@@ -379,10 +380,8 @@ class Indexer:
             stop.set()
             # unblock a producer waiting on a full queue, then let it finish its current file
             while producer.is_alive():
-                try:
+                with contextlib.suppress(queue.Empty):
                     q.get(timeout=0.1)
-                except queue.Empty:
-                    pass
             producer.join()
 
     def _commit_phase1(self, batch: list[_Prepared], report: IndexReport) -> list[int | None]:

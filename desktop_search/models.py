@@ -54,7 +54,8 @@ CATALOG: tuple[KnownModel, ...] = (
                url="https://huggingface.co/CompendiumLabs/bge-base-en-v1.5-gguf"),
     KnownModel("multilingual-e5-small", r"multilingual[-_ ]?e5[-_ ]?small",
                query_prefix="query: ", document_prefix="passage: ", dims=384, context=512,
-               params_m=118, size_mb=125, licence="MIT", quality="MTEB retrieval 46.6 (multilingual)",
+               params_m=118, size_mb=125, licence="MIT",
+               quality="MTEB retrieval 46.6 (multilingual)",
                url="https://huggingface.co/intfloat/multilingual-e5-small"),
     KnownModel("gte-small", r"gte[-_ ]?small", dims=384, context=512, params_m=33.4,
                size_mb=36, licence="MIT", quality="MTEB retrieval 49.5",
@@ -74,7 +75,8 @@ CATALOG: tuple[KnownModel, ...] = (
 
 def bundled_model_path() -> Path:
     """The default GGUF shipped in resources/models (the one with a .sha256 beside it)."""
-    candidates = sorted(p for p in BUNDLED_DIR.glob("*.gguf") if p.with_name(p.name + ".sha256").exists())
+    ggufs = sorted(BUNDLED_DIR.glob("*.gguf"))
+    candidates = [p for p in ggufs if p.with_name(p.name + ".sha256").exists()] or ggufs
     if not candidates:
         candidates = sorted(BUNDLED_DIR.glob("*.gguf"))
     if not candidates:

@@ -12,14 +12,16 @@ from .errors import QueryError
 
 # Words that carry no meaning for keyword ranking; BM25 over OR-ed terms drowns in them.
 STOP_WORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them
+    """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is
+    it its itself just me more most my myself no nor not now of off on once only or other our
+    ours ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself
-    yourselves""".split()
+    yourselves
+    """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -128,7 +130,8 @@ def parse_query(q: str) -> ParsedQuery:
         if m:
             key, val = m.group(1).lower(), m.group(2)
             if key in ("type", "ext"):
-                pq.kinds += list(TYPE_ALIASES.get(val.lower().lstrip("."), (val.lower().lstrip("."),)))
+                name = val.lower().lstrip(".")
+                pq.kinds += list(TYPE_ALIASES.get(name, (name,)))
             elif key == "in":
                 pq.folders.append(val)
             elif key == "after":

@@ -136,7 +136,9 @@ def make_snippet(marked: str, width: int = SNIPPET_CHARS) -> tuple[str, list[tup
     lead = len(snippet) - len(snippet.lstrip())
     snippet = snippet.strip()
     shift = lo + lead
-    out_spans = [(a - shift, b - shift) for a, b in spans if a >= shift and b - shift <= len(snippet)]
+    out_spans = [
+        (a - shift, b - shift) for a, b in spans if a >= shift and b - shift <= len(snippet)
+    ]
     prefix = "…" if lo > 0 else ""
     suffix = "…" if hi < len(text) else ""
     if prefix:

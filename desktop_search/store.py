@@ -288,7 +288,9 @@ class Catalog:
             (size, mtime_ns, time.time(), file_id),
         )
 
-    def move_file(self, file_id: int, root_id: int, new_path: str, size: int, mtime_ns: int) -> None:
+    def move_file(
+        self, file_id: int, root_id: int, new_path: str, size: int, mtime_ns: int
+    ) -> None:
         self.db.execute(
             "UPDATE files SET root_id=?, path=?, size=?, mtime_ns=?, updated_at=? WHERE id=?",
             (root_id, new_path, size, mtime_ns, time.time(), file_id),
@@ -426,7 +428,9 @@ class Catalog:
         )
 
 
-def _to_arrays(ids: list[int], blobs: list[bytes]) -> tuple[NDArray[np.uint64], NDArray[np.float32]]:
+def _to_arrays(
+    ids: list[int], blobs: list[bytes]
+) -> tuple[NDArray[np.uint64], NDArray[np.float32]]:
     keys = np.asarray(ids, dtype=np.uint64)
     if not blobs:
         return keys, np.zeros((0, 0), dtype=np.float32)
@@ -482,7 +486,7 @@ class VectorIndex:
 
     def rebuild(self, catalog: Catalog, model: str) -> None:
         with self._lock:
-            self._index.clear()
+            self._index.clear()  # type: ignore[no-untyped-call]
             gen = catalog.generation()
             for keys, vecs in catalog.indexed_vectors(model):
                 if len(keys):

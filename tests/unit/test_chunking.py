@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,7 +30,7 @@ def test_chunks_overlap_and_prefer_sentence_boundaries() -> None:
     text = " ".join(f"Fact {i} is true." for i in range(100))
     chunks = chunk_text(text, words, max_tokens=40, overlap=8)
     assert len(chunks) > 2
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert b.start < a.end, "consecutive chunks share their boundary sentences"
         assert text[a.end - 1] == ".", "a chunk ends at a sentence end"
 
