@@ -303,7 +303,30 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gui", help="open the search window")
     g.add_argument("--query", default=None)
     g.add_argument("--screenshot", default=None, metavar="FILE")
+
+    for module in COMMAND_MODULES:
+        _register(module, sub)
     return p
+
+
+# Modules that add their own subcommands: each has `add_commands(subparsers)` returning
+# {command name: handler}. Keeps this edge thin and each feature's CLI beside its code.
+COMMAND_MODULES = (
+    "desktop_search.evaluation",
+    "desktop_search.model_commands",
+    "desktop_search.bench",
+    "desktop_search.hardware",
+)
+
+
+def _register(module: str, sub: Any) -> None:
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        return
+    mod = importlib.import_module(module)
+    COMMANDS.update(mod.add_commands(sub))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
