@@ -7,20 +7,45 @@ connection and its own small model context, so a query never waits behind indexi
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .config import Settings, load_settings, save_settings
 from .embed import Embedder
 from .errors import DesktopSearchError, IndexError_
-from .indexer import Indexer, IndexReport, Progress
+from .extract.worker import DEFAULT_TIMEOUT_S, ExtractWorker
+from .indexer import Indexer, IndexReport, Progress, save_vector_index
 from .models import bundled_model_path, check_gguf, model_fingerprint
 from .paths import AppPaths, resolve_home
 from .search import Searcher, SearchOptions, SearchResult
-from .store import Catalog, Root, VectorIndex
+from .store import Catalog, Root, VectorIndex, consistency_problems
+
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def writer_failure(e: BaseException, home: Path) -> IndexError_:
+    """One clear line for a failure to write the index (disk full, read-only, I/O)."""
+    msg = str(e)
+    code = getattr(e, "errno", None)
+    if code in _DISK_FULL or "disk is full" in msg or "No space left" in msg:
+        return IndexError_(
+            f"the disk is full: the index in {home} could not be updated (what was already "
+            "indexed is intact); free some space and run `desktop-search index` again"
+        )
+    if code in _READ_ONLY or "readonly database" in msg or "read-only" in msg:
+        return IndexError_(
+            f"the index in {home} is read-only ({e.strerror if isinstance(e, OSError) else msg})"
+            ": searching works, indexing needs write access"
+        )
+    return IndexError_(f"the index in {home} could not be updated: {msg}")
 
 
 def chunking_signature(s: Settings) -> str:
@@ -41,19 +66,112 @@ class Status:
 
 
 class Engine:
+    """Thread use: the writer methods (add_root, remove_root, index, save_settings, close) are
+    serialised by a lock and, across processes, by a lock file in the home, so a CLI `index`
+    and a window on the same home never write at once. search() and searcher() are the query
+    lane and may run on another thread at the same time."""
+
     def __init__(self, home: str | os.PathLike[str] | None = None,
                  settings: Settings | None = None, model_path: str | None = None) -> None:
         self.paths: AppPaths = resolve_home(home).ensure()
         self.settings = settings or load_settings(self.paths.config)
         if model_path:
             self.settings.model_path = str(Path(model_path).expanduser().resolve())
-        self.catalog = Catalog(self.paths.catalog)
+        # A home the user cannot write (a read-only mount, a locked-down copy) still answers
+        # searches; every writer method then says plainly why it cannot run.
+        self.readonly = not _writable(self.paths)
+        try:
+            self.catalog = Catalog(self.paths.catalog, readonly=self.readonly)
+        except IndexError_:
+            if self.readonly or not self.paths.catalog.exists():
+                raise
+            self.readonly = True  # e.g. the file itself is read-only
+            self.catalog = Catalog(self.paths.catalog, readonly=True)
         self._embedder: Embedder | None = None
         self._vindex: VectorIndex | None = None
         self._searcher: Searcher | None = None
+        self._worker: ExtractWorker | None = None
+        # Hard limit on one file's extraction (the worker is killed past it).
+        self.extract_timeout_s = DEFAULT_TIMEOUT_S
         self._lock = threading.RLock()  # the writer lane
-        self.open_notice = ""
+        self._lock_file: IO[bytes] | None = None
+        self._lock_depth = 0
+        self.open_notice = (
+            f"the index in {self.paths.home} is read-only: searching works, indexing does not"
+            if self.readonly else ""
+        )
         self._closed = False
+
+    # the writer lane -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _writer(self, what: str) -> Iterator[None]:
+        """Exclusive write access to the home, with failures turned into one clear line."""
+        if self.readonly:
+            raise IndexError_(
+                f"cannot {what}: the index in {self.paths.home} is read-only "
+                "(searching works, changes need write access)"
+            )
+        with self._lock:
+            self._acquire_file_lock(what)
+            try:
+                if self._lock_depth == 1:
+                    self._clean_leftovers()
+                    self._resync_vector_index()
+                yield
+            except DesktopSearchError:
+                raise
+            except (OSError, sqlite3.Error, RuntimeError) as e:
+                raise writer_failure(e, self.paths.home) from e
+            finally:
+                self._release_file_lock()
+
+    def _acquire_file_lock(self, what: str) -> None:
+        self._lock_depth += 1
+        if self._lock_depth > 1:
+            return
+        try:
+            import fcntl
+        except ImportError:  # Windows: the in-process lock is all there is
+            return
+        try:
+            fd = os.open(self.paths.home / "writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            f = os.fdopen(fd, "r+b")
+        except OSError as e:
+            self._lock_depth -= 1
+            raise writer_failure(e, self.paths.home) from e
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            self._lock_depth -= 1
+            raise IndexError_(
+                f"cannot {what}: another desktop-search process is updating the index in "
+                f"{self.paths.home}; try again when it has finished"
+            ) from None
+        self._lock_file = f
+
+    def _release_file_lock(self) -> None:
+        self._lock_depth -= 1
+        if self._lock_depth == 0 and self._lock_file is not None:
+            self._lock_file.close()  # closing releases the flock
+            self._lock_file = None
+
+    def _clean_leftovers(self) -> None:
+        """Temp files of a save that a crash or a full disk cut short (only the writer, which
+        holds the lock, ever creates them)."""
+        for pattern, folder in (("*.usearch.tmp", self.paths.index_dir),
+                                (".*.tmp", self.paths.home)):
+            for p in folder.glob(pattern):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+    def _resync_vector_index(self) -> None:
+        """The in-memory index reflects the catalog only while this process alone writes it:
+        after another process indexed (or an operation here failed half-way), reopen it."""
+        vi = self._vindex
+        if vi is not None and vi.generation != self.catalog.generation():
+            self._vindex = None
+            self.vector_index()
 
     # settings and model ------------------------------------------------------------------
     def model_path(self) -> Path:
@@ -64,7 +182,8 @@ class Engine:
         return bundled_model_path()
 
     def save_settings(self) -> None:
-        save_settings(self.settings, self.paths.config)
+        with self._writer("save the settings"):
+            save_settings(self.settings, self.paths.config)
 
     def embedder(self) -> Embedder:
         """The indexing lane's model, loaded on first use."""
@@ -85,8 +204,21 @@ class Engine:
             )
             if how == "rebuilt":
                 self.open_notice = "vector index rebuilt from stored vectors"
+                if not self.readonly:
+                    # Saving now also deletes the stale file: after a power cut the catalog
+                    # can fall back to an older generation and later reach the stale file's
+                    # number again with other contents; it must be gone by then.
+                    with contextlib.suppress(OSError, RuntimeError):
+                        save_vector_index(vi, self.catalog.generation())
             self._vindex = vi
         return self._vindex
+
+    def extract_worker(self) -> ExtractWorker:
+        """The killable extraction process, started on first use and kept between runs."""
+        if self._worker is None:
+            self._worker = ExtractWorker(timeout_s=self.extract_timeout_s)
+        self._worker.timeout_s = self.extract_timeout_s
+        return self._worker
 
     # roots -------------------------------------------------------------------------------
     def roots(self) -> list[Root]:
@@ -101,7 +233,8 @@ class Engine:
             raise DesktopSearchError(f"not a folder: {p} (add the folder that holds it)")
         if not os.access(p, os.R_OK | os.X_OK):
             raise DesktopSearchError(f"cannot read folder: {p} (permission denied)")
-        return self.catalog.add_root(str(p.resolve()), includes or [], excludes or [])
+        with self._writer("add a folder"):
+            return self.catalog.add_root(str(p.resolve()), includes or [], excludes or [])
 
     def remove_root(self, path: str | os.PathLike[str]) -> int:
         """Removes a root and all its text from the index for real. Returns files removed."""
@@ -110,7 +243,10 @@ class Engine:
         root = roots.get(target) or roots.get(str(path))
         if root is None:
             raise DesktopSearchError(f"not an indexed folder: {path} (see `desktop-search roots`)")
-        with self._lock:
+        with self._writer("remove a folder"):
+            # Open the vector index before the catalog changes, so a rebuild (and the removal
+            # of stale files) sees the state before this operation.
+            vi = self.vector_index() if self._vindex is not None or self._model_ready() else None
             ids = list(r.id for r in self.catalog.files_under(root.id).values())
             chunk_ids = self.catalog.chunk_ids_of(ids)
             with self.catalog.transaction():
@@ -118,14 +254,10 @@ class Engine:
                 self.catalog.db.execute("DELETE FROM roots WHERE id=?", (root.id,))
                 self.catalog.gc_vectors()
                 self.catalog.bump_generation()
-            # Merge FTS5 segments so deleted terms are gone from the b-tree, not just marked;
-            # secure_delete then zeroes the freed pages.
-            self.catalog.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
-            self.catalog.db.commit()
-            if self._vindex is not None or self._model_ready():
-                vi = self.vector_index()
+            if vi is not None:
                 vi.remove(chunk_ids)
-                vi.save(self.catalog.generation())
+                save_vector_index(vi, self.catalog.generation())
+            self.catalog.purge_deleted_text()
         return len(ids)
 
     def _model_ready(self) -> bool:
@@ -140,49 +272,51 @@ class Engine:
         self, progress: Progress | None = None, paths: list[str] | None = None
     ) -> IndexReport:
         """Brings the index up to date (all roots, or just `paths`). Raises IndexError_ only
-        when the index itself cannot be updated; per-file problems are in the report."""
-        with self._lock:
-            emb = self.embedder()
-            vi = self.vector_index()
-            sig = chunking_signature(self.settings)
-            old_sig = self.catalog.get_meta("chunking")
-            if old_sig is not None and old_sig != sig:
-                # New chunk sizes: every file must be re-chunked; mark them so the diff redoes
-                # them (their vectors are reused wherever a chunk's text did not change).
-                with self.catalog.transaction():
-                    self.catalog.db.execute("UPDATE files SET state='pending' WHERE state IN "
-                                            "('chunked','indexed')")
-            active = self.catalog.get_meta("model_key")
-            switching = active is not None and active != emb.info.key
+        when the index itself cannot be updated (one clear line: disk full, read-only, another
+        process indexing); per-file problems are in the report."""
+        with self._writer("index"):
+            return self._index(progress, paths)
+
+    def _index(self, progress: Progress | None, paths: list[str] | None) -> IndexReport:
+        emb = self.embedder()
+        vi = self.vector_index()
+        sig = chunking_signature(self.settings)
+        old_sig = self.catalog.get_meta("chunking")
+        if old_sig is not None and old_sig != sig:
+            # New chunk sizes: every file must be re-chunked; mark them so the diff redoes
+            # them (their vectors are reused wherever a chunk's text did not change).
             with self.catalog.transaction():
-                self.catalog.set_meta("chunking", sig)
-                if active is None:
-                    self._set_active_model(emb)
-            indexer = Indexer(
-                self.catalog, vi, emb, emb.info.key,
-                chunk_tokens=self.settings.chunk_tokens,
-                chunk_overlap=self.settings.chunk_overlap,
-                excludes=self.settings.excludes,
-                max_file_bytes=self.settings.max_file_mb * 1024 * 1024,
-                follow_symlinks=self.settings.follow_symlinks,
-            )
-            try:
-                if paths is not None:
-                    return indexer.update_paths(paths, progress)
-                report = indexer.run(progress, reembed=switching)
-            except OSError as e:
-                raise IndexError_(f"the index could not be updated: {e}") from e
-            if switching and not report.cancelled and not self.catalog.files_in_state("chunked"):
-                # The new model's index is complete: switch searches over, then drop the old.
-                with self.catalog.transaction():
-                    self._set_active_model(emb)
-                    self.catalog.drop_model_vectors(emb.info.key)
-                for p in self.paths.index_dir.glob("vectors-*.usearch"):
-                    if not p.name.startswith(f"vectors-{emb.info.key}-"):
-                        p.unlink(missing_ok=True)
-                if self._searcher is not None:
-                    self._searcher.reset_model()
-            return report
+                self.catalog.db.execute("UPDATE files SET state='pending' WHERE state IN "
+                                        "('chunked','indexed')")
+        active = self.catalog.get_meta("model_key")
+        switching = active is not None and active != emb.info.key
+        with self.catalog.transaction():
+            self.catalog.set_meta("chunking", sig)
+            if active is None:
+                self._set_active_model(emb)
+        indexer = Indexer(
+            self.catalog, vi, emb, emb.info.key,
+            chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap,
+            excludes=self.settings.excludes,
+            max_file_bytes=self.settings.max_file_mb * 1024 * 1024,
+            follow_symlinks=self.settings.follow_symlinks,
+            worker=self.extract_worker(),
+        )
+        if paths is not None:
+            return indexer.update_paths(paths, progress)
+        report = indexer.run(progress, reembed=switching)
+        if switching and not report.cancelled and not self.catalog.files_in_state("chunked"):
+            # The new model's index is complete: switch searches over, then drop the old.
+            with self.catalog.transaction():
+                self._set_active_model(emb)
+                self.catalog.drop_model_vectors(emb.info.key)
+            for p in self.paths.index_dir.glob("vectors-*.usearch"):
+                if not p.name.startswith(f"vectors-{emb.info.key}-"):
+                    p.unlink(missing_ok=True)
+            if self._searcher is not None:
+                self._searcher.reset_model()
+        return report
 
     def _set_active_model(self, emb: Embedder) -> None:
         """The model searches use. Only changes once an index for it is complete."""
@@ -190,6 +324,15 @@ class Engine:
         self.catalog.set_meta("model_path", str(emb.info.path))
         self.catalog.set_meta("model_name", emb.info.name)
         self.catalog.set_meta("model_dims", str(emb.info.dims))
+
+    def verify(self) -> list[str]:
+        """Checks that the catalog, its keyword index and the vector index agree (see
+        store.consistency_problems); [] when they do. Reads only."""
+        with self._lock:
+            vi = self._vindex
+            if vi is None and self._model_ready() and self.catalog.get_meta("model_key"):
+                vi = self.vector_index()
+            return consistency_problems(self.catalog, vi)
 
     # searching ---------------------------------------------------------------------------
     def searcher(self) -> Searcher:
@@ -253,8 +396,20 @@ class Engine:
             if self._closed:
                 return
             self._closed = True
-            if self._vindex is not None and self._vindex.generation != self.catalog.generation():
-                self._vindex.save(self.catalog.generation())
+            if self._worker is not None:
+                self._worker.close()
+            vi = self._vindex
+            if vi is not None and not self.readonly and vi.generation != self.catalog.generation():
+                # Only a cache: if it cannot be saved (disk full), the next start rebuilds it.
+                with contextlib.suppress(OSError, RuntimeError, DesktopSearchError):
+                    save_vector_index(vi, self.catalog.generation())
             if self._searcher is not None:
                 self._searcher.close()
             self.catalog.close()
+
+
+def _writable(paths: AppPaths) -> bool:
+    """Can this process write the home (and its catalog, when there is one)?"""
+    if not os.access(paths.home, os.W_OK | os.X_OK):
+        return False
+    return not paths.catalog.exists() or os.access(paths.catalog, os.W_OK)

@@ -9,9 +9,11 @@ Per-file problems become data in the catalog (state + reason), never exceptions.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,7 +24,8 @@ import numpy as np
 
 from .chunking import chunk_text
 from .errors import ExtractionError, UnsupportedFormat
-from .extract import extract
+from .extract import Document, extract
+from .extract.worker import ExtractWorker
 from .scan import Rules, Seen
 from .store import CHUNKED, FAILED, INDEXED, PENDING, SKIPPED, Catalog, NewChunk, VectorIndex
 
@@ -64,6 +67,23 @@ class _Prepared:
     state: str = CHUNKED
     error: str | None = None
     unchanged_id: int | None = None  # same bytes as already indexed: only the stat changes
+    vanished: bool = False  # deleted before it could be read: drop it from the index
+
+
+# Extractor warnings that mean some of a file's text is missing from the index; they are kept
+# with the file so `status` can say why a search may not find everything in it.
+_PARTIAL_PREFIXES = ("truncated", "timeout", "page ", "no text", "encoding: ")
+_REASON_MAX_CHARS = 300
+
+
+def partial_reason(warnings: list[str]) -> str | None:
+    """The warnings that say text was lost (truncated, timed out, unreadable pages...)."""
+    lost = [w for w in warnings if w.startswith(_PARTIAL_PREFIXES)
+            and not w.startswith("encoding: not UTF-8")]
+    if not lost:
+        return None
+    text = "; ".join(lost)
+    return text if len(text) <= _REASON_MAX_CHARS else text[: _REASON_MAX_CHARS - 3] + "..."
 
 
 def file_hash(path: str, limit: int) -> str:
@@ -79,6 +99,27 @@ def file_hash(path: str, limit: int) -> str:
             size += len(block)
         h.update(str(os.fstat(f.fileno()).st_size).encode())
     return h.hexdigest()
+
+
+def save_vector_index(vi: VectorIndex, generation: int) -> None:
+    """VectorIndex.save, with USearch's bare RuntimeError turned into an OSError that says
+    what happened (a full disk, mostly) and its half-written temp file removed."""
+    try:
+        vi.save(generation)
+    except (RuntimeError, OSError) as e:
+        tmp = vi.base.parent / f"{vi.base.name}-g{generation}.usearch.tmp"
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(e, OSError):
+            raise
+        need = len(vi) * vi.ndim * 4 + (1 << 20)  # f16 vectors plus graph links, roughly
+        try:
+            full = shutil.disk_usage(vi.base.parent).free < need
+        except OSError:
+            full = False
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from e
+        raise OSError(errno.EIO, f"cannot save the vector index ({e})", str(tmp)) from e
 
 
 def embed_input(title: str, text: str) -> str:
@@ -103,6 +144,8 @@ class Indexer:
         excludes: list[str],
         max_file_bytes: int,
         follow_symlinks: bool = False,
+        worker: ExtractWorker | None = None,
+        extract_budget_s: float | None = None,
     ) -> None:
         self.catalog = catalog
         self.vindex = vindex
@@ -113,8 +156,13 @@ class Indexer:
         self.excludes = excludes
         self.max_file_bytes = max_file_bytes
         self.follow_symlinks = follow_symlinks
+        # Extraction runs in `worker` (killable, time-bounded) when given; else in this
+        # process with only the extractors' cooperative `extract_budget_s`.
+        self.worker = worker
+        self.extract_budget_s = extract_budget_s
         self._last_save = time.monotonic()
         self._db_lock = threading.Lock()  # the producer thread reads through this connection too
+        self._removed_text = False
 
     # rules -------------------------------------------------------------------------------
     def rules_for(self, root_path: str, root_excludes: list[str], includes: list[str]) -> Rules:
@@ -235,6 +283,7 @@ class Indexer:
                 self.catalog.bump_generation()
             self.vindex.remove(chunk_ids)
             report.removed = len(ids)
+            self._removed_text = True
 
         # resume: files a crash or cancel left between phases, plus (on a full run) files
         # that have chunks but no vectors for the current model
@@ -246,6 +295,10 @@ class Indexer:
         with self.catalog.transaction():
             self.catalog.gc_vectors()
         self.save_if_due(force=True)
+        if self._removed_text:
+            # Removed files' words must not linger in FTS5 segments or in the WAL.
+            self.catalog.purge_deleted_text()
+            self._removed_text = False
 
     # the pipeline ------------------------------------------------------------------------
     def _prepare(self, s: Seen, root_id: int, fid: int | None, h: str | None,
@@ -259,19 +312,22 @@ class Indexer:
                 if row and row[0] == prep.content_hash and row[1] == INDEXED:
                     prep.unchanged_id = fid  # an unchanged re-save: nothing to re-embed
                     return prep
-            doc = extract(Path(s.path), max_bytes=self.max_file_bytes)
+            doc = self._extract_stable(s, prep)
         except UnsupportedFormat as e:
             prep.state, prep.error = SKIPPED, f"{e.reason}: {e}"
             return prep
         except ExtractionError as e:
+            if e.reason == "missing":
+                prep.vanished = True
+                return prep
             state = SKIPPED if e.reason in ("too-large",) else FAILED
             prep.state, prep.error = state, f"{e.reason}: {e}"
             return prep
         except FileNotFoundError:
-            prep.state, prep.error = FAILED, "vanished: the file was deleted while being read"
+            prep.vanished = True  # deleted between the scan and the read: not in the index
             return prep
         except PermissionError:
-            prep.state, prep.error = FAILED, "permission denied"
+            prep.state, prep.error = FAILED, "permission: permission denied"
             return prep
         except OSError as e:
             prep.state, prep.error = FAILED, f"unreadable: {e.strerror or e}"
@@ -281,6 +337,7 @@ class Indexer:
         t1 = time.perf_counter()
         title = (doc.title or Path(s.path).stem).strip()[:TITLE_MAX_CHARS]
         prep.kind, prep.title, prep.n_chars = doc.kind, title, len(doc.text)
+        prep.error = partial_reason(doc.warnings)
         count = self.embedder.count_tokens  # type: ignore[attr-defined]
         budget = self.chunk_tokens
         for i, c in enumerate(chunk_text(doc.text, count, budget, self.chunk_overlap)):
@@ -299,6 +356,26 @@ class Indexer:
             )
         report.timings["chunk"] += time.perf_counter() - t1
         return prep
+
+    def _extract(self, path: str) -> Document:
+        if self.worker is not None:
+            return self.worker.extract(path, max_bytes=self.max_file_bytes)
+        return extract(Path(path), max_bytes=self.max_file_bytes,
+                       time_budget=self.extract_budget_s)
+
+    def _extract_stable(self, s: Seen, prep: _Prepared) -> Document:
+        """Extracts, then checks the file did not change while it was read; a file being
+        rewritten is read again (twice at most), and is recorded with the stat taken before
+        the last read, so a change the read may have missed is redone on the next pass."""
+        doc = self._extract(s.path)
+        for _ in range(2):
+            st = os.stat(s.path, follow_symlinks=self.follow_symlinks)
+            if (st.st_size, st.st_mtime_ns) == (s.size, s.mtime_ns):
+                break
+            s = prep.seen = Seen(s.path, st.st_size, st.st_mtime_ns)
+            prep.content_hash = file_hash(s.path, self.max_file_bytes)
+            doc = self._extract(s.path)
+        return doc
 
     def catalog_reader_row(self, fid: int) -> tuple[str | None, str] | None:
         # Read through the writer connection from the producer thread: sqlite3 serialises it.
@@ -406,6 +483,13 @@ class Indexer:
                     if ids:
                         removed_chunks += ids
                         changed_vectors = True
+                if p.vanished:
+                    if existing is not None:
+                        self.catalog.delete_files([existing.id])
+                        report.removed += 1
+                        self._removed_text = True
+                    out.append(None)
+                    continue
                 fid = self.catalog.upsert_file(
                     p.root_id, s.path, s.size, s.mtime_ns, p.state,
                     content_hash=p.content_hash, error=p.error, kind=p.kind, title=p.title,
@@ -452,7 +536,7 @@ class Indexer:
             state = self.catalog.db.execute("SELECT state FROM files WHERE id=?", (fid,)).fetchone()
             if state is None or state[0] not in (CHUNKED, INDEXED):
                 return False  # deleted or replaced meanwhile
-            self.catalog.set_state(fid, INDEXED)
+            self.catalog.mark_indexed(fid)
             self.catalog.bump_generation()
             keys, mat = self.catalog.vectors_for_chunks(self.model_key, [c[0] for c in chunks])
         self.vindex.add(keys, mat if len(keys) else np.zeros((0, self.vindex.ndim), np.float32))
@@ -465,5 +549,5 @@ class Indexer:
         if force or now - self._last_save > SAVE_EVERY_S:
             gen = self.catalog.generation()
             if gen != self.vindex.generation or force:
-                self.vindex.save(gen)
+                save_vector_index(self.vindex, gen)
             self._last_save = now

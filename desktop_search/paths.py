@@ -8,6 +8,8 @@ from pathlib import Path
 
 import platformdirs
 
+from .errors import DesktopSearchError
+
 APP_NAME = "desktop-search"
 HOME_ENV = "DESKTOP_SEARCH_HOME"
 
@@ -47,8 +49,21 @@ class AppPaths:
         return self.index_dir / f"vectors-{model_key}.usearch"
 
     def ensure(self) -> AppPaths:
-        for d in (self.home, self.index_dir, self.models_dir, self.logs_dir):
-            make_private_dir(d)
+        """Creates the home and its folders, private. A home that exists but cannot be
+        written is left as it is (it can still be searched); one that cannot be created is
+        an error."""
+        try:
+            make_private_dir(self.home)
+        except OSError as e:
+            raise DesktopSearchError(
+                f"cannot create the index folder {self.home}: {e.strerror or e}"
+            ) from e
+        for d in (self.index_dir, self.models_dir, self.logs_dir):
+            try:
+                make_private_dir(d)
+            except OSError:
+                if os.access(self.home, os.W_OK):
+                    raise
         return self
 
 
@@ -56,7 +71,11 @@ def make_private_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     # mkdir's mode is masked by umask and ignored for existing dirs; enforce it.
     if path.stat().st_mode & 0o077:
-        path.chmod(0o700)
+        try:
+            path.chmod(0o700)
+        except PermissionError:
+            if os.access(path, os.W_OK):
+                raise  # ours to fix and we cannot: say so rather than leave it open
 
 
 def resolve_home(flag: str | os.PathLike[str] | None = None) -> AppPaths:

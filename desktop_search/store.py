@@ -13,7 +13,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +31,7 @@ INDEXED = "indexed"  # phase 2 committed: vectors too, findable by meaning
 FAILED = "failed"  # could not be read or parsed; `error` says why
 SKIPPED = "skipped"  # deliberately not indexed (binary, too large, ...); `error` says why
 STATES = (PENDING, CHUNKED, INDEXED, FAILED, SKIPPED)
+PARTIAL = "partial"  # not a state: how `problems` shows a file indexed with some text missing
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -126,6 +127,29 @@ class NewChunk:
     n_tokens: int
 
 
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection, also for a home the user cannot write (a read-only mount, a
+    locked-down copy): there SQLite cannot create the WAL index, so when no WAL is pending the
+    database file alone is the whole truth and is opened as immutable."""
+    if not path.exists():
+        raise IndexError_(f"no index at {path.parent}: add a folder and run `index`")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        db.close()
+    wal = Path(str(path) + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise IndexError_(
+            f"cannot read the index at {path.parent}: it was not closed cleanly and the folder "
+            "is read-only; open it once with write access to recover it"
+        )
+    return sqlite3.connect(
+        f"file:{path}?immutable=1", uri=True, check_same_thread=False, timeout=30
+    )
+
+
 def _private_file(path: Path) -> None:
     try:
         if path.exists() and path.stat().st_mode & 0o077:
@@ -142,11 +166,7 @@ class Catalog:
         self.readonly = readonly
         try:
             if readonly:
-                if not path.exists():
-                    raise IndexError_(f"no index at {path.parent}: add a folder and run `index`")
-                self.db = sqlite3.connect(
-                    f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30
-                )
+                self.db = _connect_readonly(path)
             else:
                 old_umask = os.umask(0o077)  # catalog, WAL and SHM files: owner only
                 try:
@@ -191,9 +211,40 @@ class Catalog:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # After SQLITE_FULL or an I/O error SQLite may have rolled back already; a failing
+            # ROLLBACK must not hide the error that says what went wrong.
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+            raise
+
+    # privacy -------------------------------------------------------------------------------
+    def purge_deleted_text(self) -> None:
+        """Makes deleted text unrecoverable from the files on disk. Deleting rows leaves the
+        words in older FTS5 segments (a delete only adds a tombstone), so the segments are
+        merged ('optimize'); secure_delete zeroes the pages that frees; a truncating checkpoint
+        then drops the WAL, which still holds earlier images of those pages."""
+        with self.transaction():
+            self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+        self.checkpoint(truncate=True)
+
+    def checkpoint(self, truncate: bool = False, attempts: int = 20) -> bool:
+        """Copies the WAL into the database; with truncate, empties the WAL file too. A reader
+        in the middle of a query can hold it up: retried briefly. True when complete."""
+        mode = "TRUNCATE" if truncate else "PASSIVE"
+        for _ in range(attempts):
+            busy, _log, _done = self.db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            if not busy:
+                return True
+            time.sleep(0.05)
+        return False
 
     # meta ----------------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -294,6 +345,12 @@ class Catalog:
             (root_id, new_path, size, mtime_ns, time.time(), file_id),
         )
 
+    def mark_indexed(self, file_id: int) -> None:
+        """Phase 2 done; keeps the reason a file was indexed only in part, if any."""
+        self.db.execute(
+            "UPDATE files SET state=?, updated_at=? WHERE id=?", (INDEXED, time.time(), file_id)
+        )
+
     def set_state(self, file_id: int, state: str, error: str | None = None) -> None:
         self.db.execute(
             "UPDATE files SET state=?, error=?, updated_at=? WHERE id=?",
@@ -315,11 +372,37 @@ class Catalog:
         return out
 
     def delete_files(self, file_ids: Iterable[int]) -> None:
-        """Deletes files with their chunks and keyword rows (cascade + trigger)."""
-        self.db.executemany("DELETE FROM files WHERE id=?", [(i,) for i in file_ids])
+        """Deletes files with their chunks and keyword rows (cascade + trigger), and the
+        vectors no other chunk shares, in the caller's transaction: no orphan survives a
+        crash between this and a later clean-up."""
+        ids = list(file_ids)
+        hashes = self._chunk_hashes(ids)
+        self.db.executemany("DELETE FROM files WHERE id=?", [(i,) for i in ids])
+        self._drop_unreferenced_vectors(hashes)
+
+    def _chunk_hashes(self, file_ids: list[int]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(file_ids), 500):
+            part = file_ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out.update(r[0] for r in self.db.execute(
+                f"SELECT embed_hash FROM chunks WHERE file_id IN ({marks})", part))
+        return out
+
+    def _drop_unreferenced_vectors(self, hashes: set[str]) -> None:
+        self.db.executemany(
+            "DELETE FROM vectors WHERE embed_hash=?"
+            " AND NOT EXISTS (SELECT 1 FROM chunks WHERE embed_hash=?)",
+            [(h, h) for h in hashes],
+        )
 
     def replace_chunks(self, file_id: int, chunks: Sequence[NewChunk]) -> None:
+        old = self._chunk_hashes([file_id])
         self.db.execute("DELETE FROM chunks WHERE file_id=?", (file_id,))
+        self._insert_chunks(file_id, chunks)
+        self._drop_unreferenced_vectors(old - {c.embed_hash for c in chunks})
+
+    def _insert_chunks(self, file_id: int, chunks: Sequence[NewChunk]) -> None:
         self.db.executemany(
             "INSERT INTO chunks(file_id, ord, page, char_start, char_end, title, text,"
             " embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -416,12 +499,15 @@ class Catalog:
         return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     def problems(self) -> list[tuple[str, str, str]]:
-        """(path, state, reason) of every failed or skipped file."""
+        """(path, state, reason) of every failed or skipped file, and of every file indexed
+        only in part (state "partial": truncated, timed out, pages without text...)."""
         return list(
             self.db.execute(
-                "SELECT path, state, coalesce(error, '') FROM files WHERE state IN (?, ?)"
+                "SELECT path, CASE WHEN state IN (?, ?) THEN state ELSE ? END,"
+                " coalesce(error, '') FROM files"
+                " WHERE state IN (?, ?) OR (state IN (?, ?) AND error IS NOT NULL)"
                 " ORDER BY path",
-                (FAILED, SKIPPED),
+                (FAILED, SKIPPED, PARTIAL, FAILED, SKIPPED, CHUNKED, INDEXED),
             )
         )
 
@@ -436,7 +522,82 @@ def _to_arrays(
     return keys, mat.astype(np.float32)
 
 
+def consistency_problems(
+    catalog: Catalog, vindex: VectorIndex | None = None, model: str | None = None
+) -> list[str]:
+    """Checks the rules that keep SQLite, FTS5 and USearch in step; [] when all hold.
+
+    - SQLite's own integrity check, and FTS5's (its index agrees with the chunks table);
+    - every chunk belongs to a file that exists and is chunked or indexed, once per position;
+    - every chunk of an indexed file has a stored vector for the active model;
+    - no stored vector is unreferenced; no file lies outside its root, none twice;
+    - the vector index holds exactly the chunks of indexed files.
+    """
+    db = catalog.db
+    out: list[str] = []
+    rows = [r[0] for r in db.execute("PRAGMA integrity_check")]
+    if rows != ["ok"]:
+        out.append("sqlite integrity: " + "; ".join(map(str, rows[:5])))
+    try:
+        db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+    except sqlite3.DatabaseError as e:
+        out.append(f"fts5 integrity: {e}")
+    model = model or catalog.get_meta("model_key")
+
+    def count(sql: str, *args: object) -> int:
+        return int(db.execute(sql, args).fetchone()[0])
+
+    checks = [
+        ("chunks without a file", count(
+            "SELECT count(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)")),
+        ("chunks of files that are not chunked or indexed", count(
+            "SELECT count(*) FROM chunks c JOIN files f ON f.id=c.file_id"
+            " WHERE f.state NOT IN (?, ?)", CHUNKED, INDEXED)),
+        ("chunk positions taken twice", count(
+            "SELECT count(*) FROM (SELECT 1 FROM chunks GROUP BY file_id, ord"
+            " HAVING count(*) > 1)")),
+        ("keyword rows that differ in number from chunks", abs(
+            count("SELECT count(*) FROM chunks_fts_docsize") - count(
+                "SELECT count(*) FROM chunks"))),
+        ("files without a root", count(
+            "SELECT count(*) FROM files WHERE root_id NOT IN (SELECT id FROM roots)")),
+        ("files outside their root", count(
+            "SELECT count(*) FROM files f JOIN roots r ON r.id=f.root_id"
+            " WHERE substr(f.path, 1, length(r.path) + 1) <> r.path || ?", os.sep)),
+        ("files in an unknown state", count(
+            f"SELECT count(*) FROM files WHERE state NOT IN ({','.join('?' * len(STATES))})",
+            *STATES)),
+        ("vectors no chunk refers to", count(
+            "SELECT count(*) FROM vectors WHERE embed_hash NOT IN"
+            " (SELECT embed_hash FROM chunks)")),
+    ]
+    if model:
+        checks.append(("chunks of indexed files without a vector", count(
+            "SELECT count(*) FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.state=?"
+            " AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model=? AND"
+            " v.embed_hash=c.embed_hash)", INDEXED, model)))
+    out += [f"{what}: {n}" for what, n in checks if n]
+    if vindex is not None:
+        wanted = {int(r[0]) for r in db.execute(
+            "SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.state=?",
+            (INDEXED,))}
+        have = vector_keys(vindex)
+        if len(have) != len(vindex):
+            out.append(f"vector index: {len(vindex) - len(have)} keys held twice")
+        if have - wanted:
+            out.append(f"vector index: {len(have - wanted)} vectors of no indexed chunk")
+        if wanted - have:
+            out.append(f"vector index: {len(wanted - have)} indexed chunks missing")
+    return out
+
+
+def vector_keys(vindex: VectorIndex) -> set[int]:
+    """The chunk ids a vector index holds (VectorIndex has no public listing yet)."""
+    with vindex._lock:
+        return {int(k) for k in np.asarray(vindex._index.keys).tolist()}
+
+
 # The derived cache lives in its own module; re-exported here, where the design places it.
 from .vector_index import VectorIndex  # noqa: E402
 
-__all__ = ["Catalog", "FileRow", "NewChunk", "Root", "VectorIndex"]
+__all__ = ["Catalog", "FileRow", "NewChunk", "Root", "VectorIndex", "consistency_problems"]
