@@ -1,0 +1,208 @@
+"""The indexing page: progress with counts and ETA, pause/resume, and the files that could not
+be indexed with the reason for each."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .backend import Backend, IndexState, Snapshot
+from .results_view import short_folder
+
+
+def duration(seconds: float) -> str:
+    s = round(seconds)
+    if s < 60:
+        return f"{max(s, 1)} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def progress_text(state: IndexState) -> tuple[str, str]:
+    """(headline, detail) for an index state, as the status bar and this page say it."""
+    if state.running:
+        if state.scanning:
+            return ("Checking your folders for changes…" if not state.live
+                    else "Updating changed files…", "")
+        what = "Updating" if state.live else "Indexing"
+        head = f"{what} {state.done:,} of {state.total:,} files"
+        rate, eta = state.rate(), state.eta_s()
+        detail = ""
+        if rate > 0:
+            detail = f"{rate:.1f} files/s"
+            if eta is not None:
+                detail += f" · about {duration(eta)} left"
+        return head, detail
+    if state.paused:
+        return "Indexing paused", "Resume continues where it stopped."
+    return "", ""
+
+
+class IndexingPage(QWidget):
+    def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("page")
+        self.backend = backend
+        self.snapshot: Snapshot | None = None
+
+        title = QLabel("Indexing")
+        title.setObjectName("h1")
+        card = QFrame()
+        card.setObjectName("card")
+        self.headline = QLabel()
+        self.headline.setObjectName("h2")
+        self.detail = QLabel()
+        self.detail.setObjectName("muted")
+        self.bar = QProgressBar()
+        self.bar.setTextVisible(False)
+        self.pause_btn = QPushButton("Pause")
+        self.pause_btn.clicked.connect(self._toggle_pause)
+        self.index_btn = QPushButton("Check for changes now")
+        self.index_btn.clicked.connect(self.backend.index_all)
+        self.counts = QLabel()
+        self.counts.setWordWrap(True)
+        self.counts.setTextFormat(Qt.TextFormat.RichText)
+        cl = QVBoxLayout(card)
+        cl.setContentsMargins(18, 16, 18, 16)
+        cl.setSpacing(8)
+        top = QHBoxLayout()
+        texts = QVBoxLayout()
+        texts.setSpacing(2)
+        texts.addWidget(self.headline)
+        texts.addWidget(self.detail)
+        top.addLayout(texts, 1)
+        top.addWidget(self.pause_btn)
+        top.addWidget(self.index_btn)
+        cl.addLayout(top)
+        cl.addWidget(self.bar)
+        cl.addSpacing(4)
+        cl.addWidget(self.counts)
+
+        self.notice = QLabel()
+        self.notice.setObjectName("notice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("QLabel { background:#fffaeb; border:1px solid #fedf89;"
+                                  " border-radius:6px; padding:8px 10px; }")
+        self.notice.hide()
+
+        self.problems_title = QLabel("Files that could not be indexed")
+        self.problems_title.setObjectName("h2")
+        self.problems_hint = QLabel()
+        self.problems_hint.setObjectName("muted")
+        self.problems_hint.setWordWrap(True)
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["File", "Status", "Reason"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        h = self.table.horizontalHeader()
+        h.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        h.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        h.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        h.resizeSection(0, 340)
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(24, 20, 24, 20)
+        lay.setSpacing(12)
+        lay.addWidget(title)
+        lay.addWidget(card)
+        lay.addWidget(self.notice)
+        lay.addSpacing(4)
+        lay.addWidget(self.problems_title)
+        lay.addWidget(self.problems_hint)
+        lay.addWidget(self.table, 1)
+        self.set_state(IndexState())
+
+    def _toggle_pause(self) -> None:
+        if self.backend.paused:
+            self.backend.resume()
+        else:
+            self.backend.pause()
+
+    def set_state(self, state: IndexState) -> None:
+        head, detail = progress_text(state)
+        if not head:
+            snap = self.snapshot
+            if snap is None:
+                head = "Opening the index…"
+            elif not snap.roots:
+                head, detail = "No folders yet", "Add a folder on the Folders page."
+            else:
+                head = f"Up to date · {snap.indexed:,} files searchable"
+                detail = "Changes on disk are picked up while the window is open."
+        self.headline.setText(head)
+        self.detail.setText(detail)
+        if state.running and not state.scanning and state.total:
+            self.bar.setRange(0, state.total)
+            self.bar.setValue(state.done)
+        elif state.running:
+            self.bar.setRange(0, 0)  # busy: no count yet
+        else:
+            self.bar.setRange(0, 1)
+            self.bar.setValue(1 if not state.paused else 0)
+        self.pause_btn.setText("Resume" if state.paused else "Pause")
+        self.pause_btn.setEnabled(state.running or state.paused)
+        self.index_btn.setEnabled(not state.running and bool(self.snapshot and
+                                                             self.snapshot.roots))
+
+    def set_snapshot(self, snap: Snapshot) -> None:
+        self.snapshot = snap
+        st = snap.status
+        f = st.files
+        parts = [
+            ("Searchable", f.get("indexed", 0), "by meaning and words"),
+            ("Words only", f.get("chunked", 0), "vectors still to compute"),
+            ("Waiting", f.get("pending", 0), ""),
+            ("Failed", f.get("failed", 0), ""),
+            ("Skipped", f.get("skipped", 0), ""),
+        ]
+        cells = "".join(
+            f"<td style='padding-right:28px'><span style='font-size:14pt;font-weight:600'>"
+            f"{n:,}</span><br><span style='color:#667085'>{label}</span></td>"
+            for label, n, _ in parts)
+        model = st.model.get("name") or "—"
+        size = st.index_bytes / 1e6
+        self.counts.setText(
+            f"<table><tr>{cells}</tr></table>"
+            f"<div style='color:#667085; margin-top:6px'>{st.chunks:,} passages · "
+            f"{st.vectors:,} vectors · model {html.escape(str(model))} · "
+            f"{size:.1f} MB on disk</div>")
+        notices = list(st.notices)
+        self.notice.setText("<br>".join(html.escape(n) for n in notices))
+        self.notice.setVisible(bool(notices))
+        probs = st.problems
+        self.table.setRowCount(len(probs))
+        for i, p in enumerate(probs):
+            name = QTableWidgetItem(short_folder(p["path"]) + "/" + p["path"].rsplit("/", 1)[-1])
+            name.setToolTip(p["path"])
+            state = QTableWidgetItem("failed" if p["state"] == "failed" else "skipped")
+            state.setForeground(Qt.GlobalColor.darkRed if p["state"] == "failed"
+                                else Qt.GlobalColor.darkGray)
+            reason = QTableWidgetItem(p["reason"])
+            reason.setToolTip(p["reason"])
+            for j, it in enumerate((name, state, reason)):
+                self.table.setItem(i, j, it)
+        self.problems_hint.setText(
+            "None: every file in your folders could be read." if not probs else
+            "Failed files are retried when they change; skipped files are of a kind that is "
+            "not read (images, archives, binaries) or too large.")
+        self.set_state(self.backend.state)
