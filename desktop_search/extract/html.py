@@ -44,7 +44,8 @@ _WS = re.compile(r"[ \t\n\r\f\v]+")
 _META_CHARSET = re.compile(
     rb"<meta[^>]{0,300}?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]{1,40})", re.IGNORECASE
 )
-_CHUNK = 1 << 20
+_XML_ENCODING = re.compile(rb"^\s*<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9_.:-]{1,40})")
+_CHUNK = 4 << 20  # few feeds: each one rescans an unfinished construct
 
 
 class _VisibleText(HTMLParser):
@@ -141,9 +142,64 @@ class _VisibleText(HTMLParser):
         return " ".join("".join(self.title_parts).split())
 
 
+class _NextFinder:
+    """Positions of the next occurrence of a needle at or after i, for i that only grows:
+    each call reuses the last answer while it is still ahead, so a whole scan stays linear."""
+
+    def __init__(self, text: str, needle: str) -> None:
+        self.text = text
+        self.needle = needle
+        self.at = -2  # -2: not searched yet; -1: no more occurrences
+
+    def find(self, i: int) -> int:
+        if self.at == -1 or (self.at >= i):
+            return self.at
+        self.at = self.text.find(self.needle, i)
+        return self.at
+
+
+def defuse(markup: str) -> str:
+    """Escape every "<" that starts a construct html.parser could never finish.
+
+    html.parser (before CPython 3.13.4 / 3.12.11) rescans the rest of the document for the end
+    of each unterminated comment, tag or marked section, which is quadratic on hostile input
+    such as "<!--" repeated a million times. Such a "<" is text anyway, so it becomes "&lt;".
+    One pass, linear time.
+    """
+    ends = {
+        "<!--": _NextFinder(markup, "-->"),
+        "<![": _NextFinder(markup, "]]>"),
+        "<": _NextFinder(markup, ">"),
+    }
+    out: list[str] = []
+    copied = 0
+    i = markup.find("<")
+    while i >= 0:
+        if markup.startswith("<!--", i):
+            end, skip = ends["<!--"].find(i + 4), 3
+        elif markup.startswith("<![", i):
+            end, skip = ends["<!["].find(i + 3), 3
+        else:
+            end, skip = ends["<"].find(i + 1), 1
+        if end < 0:
+            out.append(markup[copied:i])
+            out.append("&lt;")
+            copied = i + 1
+            i = markup.find("<", i + 1)
+        elif skip == 3:  # a whole comment or marked section: nothing inside it matters
+            i = markup.find("<", end + skip)
+        else:
+            i = markup.find("<", i + 1)
+    if not out:
+        return markup
+    out.append(markup[copied:])
+    return "".join(out)
+
+
 def html_to_text(markup: str, limits: Limits | None = None) -> tuple[str, str, bool]:
     """(visible text, title, whether the text was cut at max_chars) of an HTML document."""
     limits = limits or Limits()
+    markup = defuse(markup)
     parser = _VisibleText(limits.max_chars)
     for i in range(0, len(markup), _CHUNK):
         parser.feed(markup[i : i + _CHUNK])
@@ -156,8 +212,8 @@ def html_to_text(markup: str, limits: Limits | None = None) -> tuple[str, str, b
 
 
 def declared_charset(head: bytes) -> str | None:
-    """The charset a <meta> tag declares, mapped the way browsers map it."""
-    m = _META_CHARSET.search(head[:4096])
+    """The charset an XML declaration or a <meta> tag declares, mapped as browsers map it."""
+    m = _XML_ENCODING.search(head[:1024]) or _META_CHARSET.search(head[:4096])
     if not m:
         return None
     name = m.group(1).decode("ascii").lower()

@@ -273,7 +273,11 @@ def _guarded(name: str, what: str, work: Callable[[], Document]) -> Document:
 
 
 class _OoxmlText:
-    """Text of WordprocessingML / DrawingML: runs, tabs, breaks, paragraphs, table cells."""
+    """Text of WordprocessingML / DrawingML: runs, tabs, breaks, paragraphs, table cells.
+
+    Markup-compatibility fallbacks (mc:Fallback, e.g. the VML copy of a text box) are skipped:
+    their text repeats the mc:Choice that precedes them.
+    """
 
     TEXT = frozenset({"t"})  # w:t, a:t, m:t; not w:delText / w:instrText
     BREAK = frozenset({"br", "cr"})
@@ -281,27 +285,37 @@ class _OoxmlText:
     def __init__(self, sink: _Sink) -> None:
         self.sink = sink
         self.cells = 0
+        self.fallback = 0
 
     def start(self, elem: ET.Element, stack: list[ET.Element]) -> None:
-        if _local(elem.tag) == "tc":
+        name = _local(elem.tag)
+        if name == "tc":
             self.cells += 1
+        elif name == "Fallback":
+            self.fallback += 1
 
     def end(self, elem: ET.Element, stack: list[ET.Element]) -> bool:
         name = _local(elem.tag)
+        if name == "Fallback":
+            self.fallback -= 1
+            return True
+        if name == "tc":
+            self.cells -= 1
+        if self.fallback:
+            return True
         parent = _local(stack[-1].tag) if stack else ""
         if name in self.TEXT:
             if elem.text:
                 self.sink.add(elem.text)
         elif name == "tab" and parent == "r":
             self.sink.add("\t")
-        elif name in self.BREAK and parent == "r":
+        elif name in self.BREAK and parent in ("r", "p"):  # w:br sits in a run, a:br in a:p
             self.sink.add("\n")
         elif name == "noBreakHyphen":
             self.sink.add("-")
         elif name == "p":
             self.sink.add(" " if self.cells else "\n")
         elif name == "tc":
-            self.cells -= 1
             self.sink.add("\t")
         elif name == "tr":
             self.sink.add("\n")
