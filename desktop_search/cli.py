@@ -162,8 +162,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .search import SearchOptions
 
     eng = _engine(args)
+    if args.reranker:
+        eng.settings.reranker_path = args.reranker
     opts = SearchOptions(k=args.k, mode=args.mode, kinds=args.type or [],
-                         folders=args.folder or [])
+                         folders=args.folder or [], rerank=args.rerank)
     if args.after or args.before:
         from .query import parse_date
 
@@ -287,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="search by meaning and words")
     s.add_argument("query", metavar="QUERY")
     s.add_argument("--k", type=int, default=10, help="number of files (default 10)")
-    s.add_argument("--mode", choices=("hybrid", "dense", "keyword"), default="hybrid")
+    s.add_argument("--mode", choices=("hybrid", "dense", "keyword", "rerank"), default="hybrid")
+    s.add_argument("--rerank", action="store_true",
+                   help="rerank the top passages with a cross-encoder (slower, sharper)")
+    s.add_argument("--reranker", metavar="GGUF", default=None,
+                   help="the cross-encoder to use (default: the configured or installed one)")
     s.add_argument("--json", action="store_true", help="print a JSON array, best first")
     s.add_argument("--type", action="append", metavar="KIND", help="only this file type")
     s.add_argument("--folder", action="append", metavar="DIR", help="only under this folder")

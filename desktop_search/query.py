@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,7 +19,7 @@ STOP_WORDS = frozenset(
     ours ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself
-    yourselves
+    yourselves s t
     """.split()  # noqa: SIM905 (a word list reads better as text)
 )
 
@@ -51,8 +50,8 @@ TYPE_ALIASES: dict[str, tuple[str, ...]] = {
 class ParsedQuery:
     text: str  # free text for the embedder (filters and operators removed)
     terms: list[str] = field(default_factory=list)  # keyword terms, stop words removed
-    phrases: list[str] = field(default_factory=list)  # must appear as such
-    excluded: list[str] = field(default_factory=list)  # must not appear
+    phrases: list[str] = field(default_factory=list)  # must appear as such (in the passage)
+    excluded: list[str] = field(default_factory=list)  # words or phrases the file must not have
     kinds: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
     after: float | None = None  # epoch seconds
@@ -74,6 +73,13 @@ class ParsedQuery:
         for w in self.excluded:
             expr += f" NOT {_quote(w)}"
         return expr
+
+    def phrase_expression(self) -> str | None:
+        """Every phrase, as FTS5 reads them (same tokenizer and stemmer as the index)."""
+        return " AND ".join(_quote(p) for p in self.phrases) if self.phrases else None
+
+    def excluded_expression(self) -> str | None:
+        return " OR ".join(_quote(w) for w in self.excluded) if self.excluded else None
 
     def highlight_expression(self) -> str | None:
         words = [*self.terms, *self.phrases]
@@ -107,49 +113,60 @@ def parse_date(s: str) -> float:
     raise QueryError(f"cannot read the date {s!r}: use YYYY-MM-DD, YYYY-MM, YYYY, or 7d/2w/3m/1y")
 
 
-def keyword_terms(text: str) -> list[str]:
+def keyword_terms(text: str, stop_words: bool = True) -> list[str]:
     out: list[str] = []
     for t in _TOKEN.findall(text.lower()):
-        if t in STOP_WORDS or t in out:
+        if (stop_words and t in STOP_WORDS) or t in out:
             continue
         out.append(t)
     return out
 
 
-def parse_query(q: str) -> ParsedQuery:
-    try:
-        tokens = shlex.split(q, posix=True)
-        quoted = re.findall(r'"([^"]+)"', q)
-    except ValueError:  # an unbalanced quote: read the query literally
-        tokens = q.replace('"', " ").split()
-        quoted = []
+# One token of a query: a filter (its value may be quoted), an exclusion (-word, -"a phrase";
+# not "-5", a negative number), a "quoted phrase", a word, or a stray quote.
+_SCAN = re.compile(
+    r'(?<!\S)(?P<key>type|in|after|before|ext):(?:"(?P<qval>[^"]*)"|(?P<val>[^\s"]+))'
+    r'|(?<!\S)-(?:"(?P<neg_phrase>[^"]*)"|(?P<neg>[^\W\d][^\s"]*))'
+    r'|"(?P<phrase>[^"]*)"'
+    r'|(?P<word>[^\s"]+)'
+    r'|(?P<quote>")',
+    re.IGNORECASE,
+)
+
+
+def parse_query(q: str, *, stop_words: bool = True) -> ParsedQuery:
+    """Words, "phrases" (a quote left open is read as plain words, apostrophes are letters),
+    -exclusions and filters. Phrase words are searched as the phrase, not again as terms."""
     pq = ParsedQuery(text="")
     free: list[str] = []
-    for tok in tokens:
-        m = _FILTER.match(tok)
-        if m:
-            key, val = m.group(1).lower(), m.group(2)
+    for m in _SCAN.finditer(q):
+        if m.group("key"):
+            key, val = m.group("key").lower(), m.group("qval") or m.group("val") or ""
+            if not val.strip():
+                continue
             if key in ("type", "ext"):
                 name = val.lower().lstrip(".")
-                pq.kinds += list(TYPE_ALIASES.get(name, (name,)))
+                pq.kinds += [k for k in TYPE_ALIASES.get(name, (name,)) if k not in pq.kinds]
             elif key == "in":
                 pq.folders.append(val)
             elif key == "after":
                 pq.after = parse_date(val)
             elif key == "before":
                 pq.before = parse_date(val)
-            continue
-        if tok.startswith("-") and len(tok) > 1:
-            pq.excluded += _TOKEN.findall(tok[1:].lower())
-            continue
-        if tok in quoted and " " in tok:
-            pq.phrases.append(tok)
-            free.append(tok)
-            continue
-        free.append(tok)
+        elif m.group("neg_phrase") is not None or m.group("neg"):
+            words = _TOKEN.findall((m.group("neg_phrase") or m.group("neg")).lower())
+            if words:
+                pq.excluded.append(" ".join(words))
+        elif m.group("phrase") is not None:
+            words = _TOKEN.findall(m.group("phrase"))
+            if words:
+                pq.phrases.append(" ".join(words))
+                free.append(m.group("phrase").strip())
+        elif m.group("word"):
+            free.append(m.group("word"))
     pq.text = " ".join(free)
-    phrase_words = {w for p in pq.phrases for w in _TOKEN.findall(p.lower())}
-    pq.terms = [t for t in keyword_terms(pq.text) if t not in phrase_words or not pq.phrases]
+    phrase_words = {w.lower() for p in pq.phrases for w in _TOKEN.findall(p)}
+    pq.terms = [t for t in keyword_terms(pq.text, stop_words) if t not in phrase_words]
     if not pq.terms and not pq.phrases:
         # a query of stop words only ("the who"): search them rather than nothing
         pq.terms = list(dict.fromkeys(_TOKEN.findall(pq.text.lower())))

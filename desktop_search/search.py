@@ -1,27 +1,63 @@
 """The query pipeline: embed query -> dense top-k (USearch) and keyword top-k (FTS5 BM25) ->
-fuse (reciprocal rank) -> filter -> group by file -> snippets with the matched words marked."""
+filter -> fuse (reciprocal rank, per file) -> rerank (optional) -> group by file -> snippets with
+the matched words marked. The defaults of Tuning are the best measured on SciFact (docs/quality.md).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .embed import Embedder
-from .errors import DesktopSearchError, QueryError
+from .errors import DesktopSearchError, ModelError, QueryError
 from .paths import AppPaths
 from .query import ParsedQuery, parse_query
 from .store import CHUNKED, INDEXED, Catalog, VectorIndex
 
-MODES = ("hybrid", "dense", "keyword")
+if TYPE_CHECKING:
+    from .rerank import Reranker
+
+MODES = ("hybrid", "dense", "keyword", "rerank")  # rerank = hybrid, then the cross-encoder
+FUSIONS = ("rrf", "score")
+LEVELS = ("file", "chunk")
 RRF_K = 60
 SNIPPET_CHARS = 320
 HL_START, HL_END = "\x02", "\x03"
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the two rankings are fused. Measured, not guessed: see docs/quality.md."""
+
+    fusion: str = "rrf"  # "rrf": reciprocal rank; "score": weighted sum of min-max scores
+    rrf_k: int = RRF_K
+    dense_weight: float = 1.0  # weight of the meaning ranking
+    keyword_weight: float = 1.0  # weight of the BM25 ranking
+    level: str = "file"  # fuse file rankings (a file ranks by its best chunk) or chunk rankings
+    title_weight: float = 1.0  # BM25 weight of the title column (the text column weighs 1)
+    stop_words: bool = True  # drop stop words from the keyword query
+    depth: int = 0  # candidates per ranking; 0 = max(50, 10 k)
+
+    def validate(self) -> Tuning:
+        if self.fusion not in FUSIONS:
+            raise QueryError(f"unknown fusion {self.fusion!r}: use one of {', '.join(FUSIONS)}")
+        if self.level not in LEVELS:
+            raise QueryError(f"unknown fusion level {self.level!r}: use file or chunk")
+        if self.rrf_k < 0 or self.dense_weight < 0 or self.keyword_weight < 0 \
+                or self.title_weight < 0 or self.depth < 0:
+            raise QueryError("fusion weights, rrf_k and depth must not be negative")
+        return self
+
+
+DEFAULT_TUNING = Tuning()
 
 
 @dataclass
@@ -33,6 +69,8 @@ class SearchOptions:
     folders: list[str] = field(default_factory=list)
     after: float | None = None
     before: float | None = None
+    rerank: bool = False  # rerank the fused list with the cross-encoder (mode "rerank" implies it)
+    tuning: Tuning = DEFAULT_TUNING
 
 
 @dataclass
@@ -99,6 +137,43 @@ def rrf(rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None =
     return scores
 
 
+def score_fusion(score_maps: list[dict[int, float]], weights: list[float] | None = None
+                 ) -> dict[int, float]:
+    """Weighted sum of scores min-max normalised per list (absent = 0): keeps how much better
+    the first hit is than the tenth, which rank fusion throws away."""
+    out: dict[int, float] = {}
+    for i, scores in enumerate(score_maps):
+        if not scores:
+            continue
+        w = weights[i] if weights else 1.0
+        lo, hi = min(scores.values()), max(scores.values())
+        span = hi - lo
+        for key, v in scores.items():
+            out[key] = out.get(key, 0.0) + w * ((v - lo) / span if span > 0 else 1.0)
+    return out
+
+
+def best_per_group(order: Sequence[int], group: Callable[[int], int]) -> list[int]:
+    """Groups in order of their first (best) member: a file ranks by its best chunk."""
+    seen: dict[int, None] = {}
+    for key in order:
+        seen.setdefault(group(key), None)
+    return list(seen)
+
+
+def max_per_group(scores: dict[int, float], group: Callable[[int], int]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for key, v in scores.items():
+        g = group(key)
+        if g not in out or v > out[g]:
+            out[g] = v
+    return out
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
 def make_snippet(marked: str, width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
     """From text with HL_START/HL_END marks: a window of about `width` chars around the
     densest run of marks, cut at word boundaries, and the mark ranges inside it."""
@@ -146,6 +221,23 @@ def make_snippet(marked: str, width: int = SNIPPET_CHARS) -> tuple[str, list[tup
     return prefix + " ".join(snippet.split("\n")) + suffix, out_spans
 
 
+@dataclass(frozen=True)
+class _ChunkRow:
+    file_id: int
+    page: int | None
+    char_start: int
+    char_end: int
+    text: str
+    path: str
+    title: str | None
+    kind: str | None
+    mtime_ns: int
+    size: int
+    state: str
+    chunk_title: str
+    embed_hash: str
+
+
 class Searcher:
     """The query lane: its own read-only SQLite connection and its own model context."""
 
@@ -157,6 +249,7 @@ class Searcher:
         self._catalog: Catalog | None = None
         self._embedder: Embedder | None = None
         self._own_index: VectorIndex | None = None
+        self._reranker: Reranker | None = None
         self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
 
@@ -222,13 +315,37 @@ class Searcher:
             self.embedder()
             self.vector_index()
 
+    # the reranker: loaded on the first reranked query ---------------------------------------
+    def reranker_path(self) -> Path:
+        from .models import installed_reranker
+
+        if self.settings.reranker_path:
+            return Path(self.settings.reranker_path).expanduser()
+        found = installed_reranker(self.paths.models_dir)
+        if found is None:
+            raise ModelError(
+                "no reranker model: download one with `desktop-search models download "
+                "ms-marco-MiniLM-L-6-v2` or set reranker_path in the settings"
+            )
+        return found
+
+    def reranker(self) -> Reranker:
+        from .rerank import Reranker
+
+        path = self.reranker_path()
+        if self._reranker is None or self._reranker.info.path != path:
+            self._reranker = Reranker(path, n_threads=self.settings.n_threads or 0,
+                                      n_gpu_layers=self.settings.n_gpu_layers)
+        return self._reranker
+
     # the pipeline ------------------------------------------------------------------------
     def search(self, query: str, options: SearchOptions | None = None) -> list[SearchResult]:
         opts = options or SearchOptions()
         if opts.mode not in MODES:
             raise QueryError(f"unknown mode {opts.mode!r}: use one of {', '.join(MODES)}")
-        pq = parse_query(query)
-        pq.kinds += opts.kinds
+        opts.tuning.validate()
+        pq = parse_query(query, stop_words=opts.tuning.stop_words)
+        pq.kinds += [k for k in opts.kinds if k not in pq.kinds]
         pq.folders += opts.folders
         pq.after = opts.after if opts.after is not None else pq.after
         pq.before = opts.before if opts.before is not None else pq.before
@@ -240,14 +357,18 @@ class Searcher:
     def _search(self, pq: ParsedQuery, opts: SearchOptions) -> list[SearchResult]:
         t0 = time.perf_counter()
         cat = self.catalog()
-        depth = max(50, opts.k * 10)
-        filtered = bool(pq.kinds or pq.folders or pq.after or pq.before or pq.excluded
-                        or pq.phrases)
-        if filtered:
+        tuning = opts.tuning
+        mode = "hybrid" if opts.mode == "rerank" else opts.mode
+        rerank = opts.rerank or opts.mode == "rerank"
+        depth = tuning.depth or max(50, opts.k * 10)
+        if pq.kinds or pq.folders or pq.after or pq.before or pq.excluded or pq.phrases:
             depth *= 4  # filters drop candidates after retrieval: fetch more
+        if rerank:
+            depth = max(depth, self.settings.rerank_top_n)
+        self.last_timings = {}
         dense: list[int] = []
         dense_sim: dict[int, float] = {}
-        if opts.mode in ("hybrid", "dense"):
+        if mode in ("hybrid", "dense"):
             emb = self.embedder()
             vi = self.vector_index()
             if emb is not None and vi is not None and pq.text.strip():
@@ -261,82 +382,163 @@ class Searcher:
         t1 = time.perf_counter()
         keyword: list[int] = []
         kw_score: dict[int, float] = {}
-        if opts.mode in ("hybrid", "keyword"):
+        if mode in ("hybrid", "keyword"):
             expr = pq.fts_expression()
             if expr:
                 try:
                     rows = cat.db.execute(
-                        "SELECT rowid, bm25(chunks_fts, 1.0, 1.0) AS s FROM chunks_fts"
+                        "SELECT rowid, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
                         " WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
-                        (expr, depth),
+                        (tuning.title_weight, expr, depth),
                     ).fetchall()
                 except sqlite3.OperationalError as e:
                     raise QueryError(f"cannot search for that: {e}") from e
-                for cid, s in rows:
+                for cid, sc in rows:
                     keyword.append(cid)
-                    kw_score[cid] = -float(s)
+                    kw_score[cid] = -float(sc)
         self.last_timings["keyword"] = time.perf_counter() - t1
 
-        if opts.mode == "dense":
-            scores = dense_sim
-            order = dense
-        elif opts.mode == "keyword":
-            scores = kw_score
-            order = keyword
+        info = self._chunk_info(cat, list(dict.fromkeys([*dense, *keyword])))
+        ok = self._eligible(cat, pq, info, set(keyword))
+        dense = [c for c in dense if c in ok]
+        keyword = [c for c in keyword if c in ok]
+        dense_sim = {c: dense_sim[c] for c in dense}
+        kw_score = {c: kw_score[c] for c in keyword}
+
+        def file_of(cid: int) -> int:
+            return info[cid].file_id
+
+        file_scores: dict[int, float] | None = None
+        if mode == "dense":
+            scores, order = dense_sim, dense
+        elif mode == "keyword":
+            scores, order = kw_score, keyword
         else:
-            scores = rrf([dense, keyword])
-            order = sorted(scores, key=lambda c: -scores[c])
-        results = self._group(cat, pq, order, scores, opts, set(keyword))
+            weights = [tuning.dense_weight, tuning.keyword_weight]
+            if tuning.fusion == "rrf":
+                scores = rrf([dense, keyword], tuning.rrf_k, weights)
+            else:
+                scores = score_fusion([dense_sim, kw_score], weights)
+            if tuning.level == "file":
+                if tuning.fusion == "rrf":
+                    file_scores = rrf([best_per_group(dense, file_of),
+                                       best_per_group(keyword, file_of)], tuning.rrf_k, weights)
+                else:
+                    file_scores = score_fusion([max_per_group(dense_sim, file_of),
+                                                max_per_group(kw_score, file_of)], weights)
+                fs = file_scores
+                order = sorted(scores, key=lambda c: (-fs[file_of(c)], -scores[c]))
+            else:
+                order = sorted(scores, key=lambda c: -scores[c])
+        if rerank and order:
+            t_r = time.perf_counter()
+            order, scores = self._rerank(pq, order, scores, file_scores, info)
+            file_scores = None
+            self.last_timings["rerank"] = time.perf_counter() - t_r
+        results = self._group(cat, pq, order, scores, file_scores, opts, info)
         self.last_timings["total"] = time.perf_counter() - t0
         return results
 
-    def _group(self, cat: Catalog, pq: ParsedQuery, order: list[int], scores: dict[int, float],
-               opts: SearchOptions, kw_set: set[int]) -> list[SearchResult]:
-        if not order:
-            return []
-        info: dict[int, tuple[object, ...]] = {}
-        for i in range(0, len(order), 500):
-            part = order[i : i + 500]
+    def _chunk_info(self, cat: Catalog, ids: list[int]) -> dict[int, _ChunkRow]:
+        info: dict[int, _ChunkRow] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
             for row in cat.db.execute(
                 "SELECT c.id, c.file_id, c.page, c.char_start, c.char_end, c.text, f.path,"
-                f" f.title, f.kind, f.mtime_ns, f.size, f.state FROM chunks c JOIN files f"
-                f" ON f.id=c.file_id WHERE c.id IN ({marks})",
+                " f.title, f.kind, f.mtime_ns, f.size, f.state, c.title, c.embed_hash"
+                f" FROM chunks c JOIN files f ON f.id=c.file_id WHERE c.id IN ({marks})",
                 part,
             ):
-                info[row[0]] = row[1:]
-        # dense hits must come from fully indexed files, keyword hits from chunked ones too;
-        # anything else is a stale id from a change the cache has not caught up with
-        allowed = (CHUNKED, INDEXED)
+                info[int(row[0])] = _ChunkRow(*row[1:])
+        return info
+
+    def _eligible(self, cat: Catalog, pq: ParsedQuery, info: dict[int, _ChunkRow],
+                  kw_set: set[int]) -> set[int]:
+        """Candidates that pass every filter, before fusion, so ranks count only real hits."""
         folders = [os.path.abspath(os.path.expanduser(f)) for f in pq.folders]
-        must_words = [p.lower() for p in pq.phrases]
-        by_file: dict[int, list[int]] = {}
-        file_order: list[int] = []
-        for cid in order:
-            row = info.get(cid)
-            if row is None or row[10] not in allowed:
+        ok: set[int] = set()
+        for cid, row in info.items():
+            # dense hits must come from fully indexed files, keyword hits from chunked ones
+            # too; anything else is a stale id from a change the cache has not caught up with
+            if row.state not in (CHUNKED, INDEXED):
                 continue
-            if row[10] != INDEXED and cid not in kw_set:
-                continue  # only a dense hit, in a file whose vectors are not committed yet
-            fid = int(row[0])  # type: ignore[call-overload]
-            path, kind = str(row[5]), str(row[7] or "")
-            if pq.kinds and kind not in pq.kinds and Path(path).suffix.lower().lstrip(".") \
-                    not in pq.kinds:
+            if row.state != INDEXED and cid not in kw_set:
                 continue
-            if folders and not any(path == f or path.startswith(f.rstrip(os.sep) + os.sep)
-                                   or f"{os.sep}{os.path.basename(f)}{os.sep}" in path
-                                   for f in folders):
+            if pq.kinds and (row.kind or "") not in pq.kinds and \
+                    Path(row.path).suffix.lower().lstrip(".") not in pq.kinds:
                 continue
-            mtime = int(row[8]) / 1e9  # type: ignore[call-overload]
+            if folders and not any(_under(row.path, f) for f in folders):
+                continue
+            mtime = row.mtime_ns / 1e9
             if pq.after is not None and mtime < pq.after:
                 continue
             if pq.before is not None and mtime >= pq.before:
                 continue
-            text_l = str(row[4]).lower()
-            if must_words and not all(w in text_l for w in must_words):
-                continue
-            if pq.excluded and any(_has_word(text_l, w) for w in pq.excluded):
-                continue
+            ok.add(cid)
+        if ok and pq.phrases:
+            ok &= self._fts_rows(cat, pq.phrase_expression() or "", ok)
+        if ok and pq.excluded:
+            files = {info[c].file_id for c in ok}
+            banned = self._files_matching(cat, pq.excluded_expression() or "", files)
+            ok = {c for c in ok if info[c].file_id not in banned}
+        return ok
+
+    @staticmethod
+    def _fts_rows(cat: Catalog, expr: str, ids: set[int]) -> set[int]:
+        """Which of these chunks match an FTS5 expression (same tokenizer and stemmer as the
+        keyword index, so "heart attacks" finds the phrase "heart attack")."""
+        out: set[int] = set()
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), 500):
+            part = ordered[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out.update(int(r[0]) for r in cat.db.execute(
+                f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+                (expr, *part)))
+        return out
+
+    @staticmethod
+    def _files_matching(cat: Catalog, expr: str, file_ids: set[int]) -> set[int]:
+        """Files with any chunk matching: an excluded word anywhere in a file excludes it."""
+        out: set[int] = set()
+        ordered = sorted(file_ids)
+        for i in range(0, len(ordered), 500):
+            part = ordered[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out.update(int(r[0]) for r in cat.db.execute(
+                f"SELECT DISTINCT c.file_id FROM chunks c WHERE c.file_id IN ({marks}) AND c.id IN"
+                " (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (*part, expr)))
+        return out
+
+    def _rerank(self, pq: ParsedQuery, order: list[int], scores: dict[int, float],
+                file_scores: dict[int, float] | None, info: dict[int, _ChunkRow]
+                ) -> tuple[list[int], dict[int, float]]:
+        """The first rerank_top_n chunks of the fused order, by the cross-encoder's probability;
+        the rest keep their order, scaled below the last reranked one."""
+        from .indexer import embed_input
+
+        top, rest = order[: self.settings.rerank_top_n], order[self.settings.rerank_top_n :]
+        passages = [(info[c].embed_hash, embed_input(info[c].chunk_title, info[c].text))
+                    for c in top]
+        query = pq.text.strip() or " ".join(pq.phrases)
+        logits = self.reranker().scores(query, passages)
+        new: dict[int, float] = {c: sigmoid(v) for c, v in zip(top, logits, strict=True)}
+        base = {c: (file_scores[info[c].file_id] if file_scores else scores[c]) for c in rest}
+        if base:
+            floor = min(new.values())
+            high = max(base.values())
+            scale = floor / (2 * high) if high > 0 else 0.0
+            new.update({c: v * scale for c, v in base.items()})
+        return sorted(top, key=lambda c: -new[c]) + rest, new
+
+    def _group(self, cat: Catalog, pq: ParsedQuery, order: list[int], scores: dict[int, float],
+               file_scores: dict[int, float] | None, opts: SearchOptions,
+               info: dict[int, _ChunkRow]) -> list[SearchResult]:
+        by_file: dict[int, list[int]] = {}
+        file_order: list[int] = []
+        for cid in order:
+            fid = info[cid].file_id
             if fid not in by_file:
                 if len(file_order) >= opts.k:
                     continue
@@ -350,18 +552,18 @@ class Searcher:
         for fid in file_order:
             passages: list[Passage] = []
             for cid in by_file[fid]:
-                row = info[cid]
-                snip, spans = make_snippet(marked.get(cid, str(row[4])))
-                passages.append(Passage(cid, scores.get(cid, 0.0), snip, spans,
-                                        row[1], int(row[2]), int(row[3])))  # type: ignore
+                r = info[cid]
+                snip, spans = make_snippet(marked.get(cid, r.text))
+                passages.append(Passage(cid, scores.get(cid, 0.0), snip, spans, r.page,
+                                        r.char_start, r.char_end))
             best = passages[0]
-            row = info[by_file[fid][0]]
+            r = info[by_file[fid][0]]
             results.append(SearchResult(
-                path=str(row[5]), title=str(row[6] or ""), kind=str(row[7] or ""),
-                score=best.score, snippet=best.snippet, highlights=best.highlights,
+                path=r.path, title=r.title or "", kind=r.kind or "",
+                score=file_scores[fid] if file_scores else best.score,
+                snippet=best.snippet, highlights=best.highlights,
                 page=best.page, chunk_start=best.chunk_start, chunk_end=best.chunk_end,
-                mtime=int(row[8]) / 1e9, size=int(row[9]),  # type: ignore[call-overload]
-                passages=passages,
+                mtime=r.mtime_ns / 1e9, size=r.size, passages=passages,
             ))
         return results
 
@@ -382,7 +584,7 @@ class Searcher:
             return {}
 
 
-def _has_word(text: str, word: str) -> bool:
-    import re
-
-    return re.search(rf"\b{re.escape(word)}\b", text) is not None
+def _under(path: str, folder: str) -> bool:
+    """in:FOLDER: under that folder, or under any folder of that name (in:Documents)."""
+    return (path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+            or f"{os.sep}{os.path.basename(folder)}{os.sep}" in path)

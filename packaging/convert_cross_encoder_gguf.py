@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Convert a Hugging Face BERT cross-encoder (BertForSequenceClassification) into a llama.cpp
+reranker GGUF (architecture ``bert``, pooling type ``rank``), keeping the pooler.
+
+llama.cpp's rank pooling on a BERT graph computes, from the [CLS] position h:
+``logits = cls.output( tanh( cls(h) ) )``, which is exactly BertForSequenceClassification's
+``classifier( tanh( pooler.dense(h) ) )`` (dropout is off at inference). So:
+
+    bert.pooler.dense.{weight,bias}  ->  cls.{weight,bias}
+    classifier.{weight,bias}         ->  cls.output.{weight,bias}
+
+llama.cpp's own converter drops the pooler of BERT checkpoints, which silently gives wrong
+scores; this one keeps it. Everything else (vocabulary, body tensors, storage types) comes from
+packaging/convert_bert_gguf.py, imported, so the two converters cannot drift apart.
+
+Known difference to PyTorch: llama.cpp adds token type 0 to every position, while Hugging Face
+gives the document segment token type 1. A real BERT cross-encoder's scores therefore differ
+slightly from the reference; XLM-RoBERTa rerankers (bge-reranker-v2-m3) have one token type and
+are unaffected. ``reference_scores`` below reproduces llama.cpp's choice (type 0 everywhere) so
+a conversion can be checked exactly.
+
+    python packaging/convert_cross_encoder_gguf.py MODEL_DIR OUT.gguf [--outtype f16]
+    python packaging/convert_cross_encoder_gguf.py --selftest   # random tiny model, vs NumPy
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+
+def _bert_converter() -> ModuleType:
+    """packaging/convert_bert_gguf.py, importable whether or not packaging/ is on sys.path."""
+    name = "convert_bert_gguf"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).with_name("convert_bert_gguf.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+cb = _bert_converter()
+gguf = cb.gguf
+
+HEADS = {
+    "pooler.dense.weight": "cls.weight",
+    "pooler.dense.bias": "cls.bias",
+    "classifier.weight": "cls.output.weight",
+    "classifier.bias": "cls.output.bias",
+}
+ConversionError = cb.ConversionError
+
+
+@dataclass
+class CrossEncoderResult:
+    path: Path
+    outtype: str
+    n_embd: int
+    n_labels: int
+    labels: list[str]
+
+
+def _labels(config: dict[str, Any], n_labels: int) -> list[str]:
+    id2label = config.get("id2label") or {}
+    return [str(id2label.get(str(i), id2label.get(i, f"LABEL_{i}"))) for i in range(n_labels)]
+
+
+def convert(model_dir: str | os.PathLike[str], out_path: str | os.PathLike[str],
+            outtype: str = "f16", *, name: str | None = None, license: str | None = None,
+            source_url: str | None = None) -> CrossEncoderResult:
+    model_dir, out_path = Path(model_dir), Path(out_path)
+    if outtype not in cb.OUTTYPES:
+        raise ConversionError(f"outtype must be one of {sorted(cb.OUTTYPES)}, not {outtype!r}")
+    filetype = cb.OUTTYPES[outtype]
+    config = cb.read_config(model_dir)
+    n_layer, n_embd = int(config["num_hidden_layers"]), int(config["hidden_size"])
+    vocab = cb.read_vocab(model_dir, config.get("vocab_size"))
+    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.BERT, n_layer)
+
+    tensors: dict[str, tuple[Any, Any]] = {}
+    for hf_name, data in cb.iter_checkpoint(model_dir):
+        short = cb._normalise_hf_name(hf_name)
+        new_name = HEADS.get(short) or cb.gguf_tensor_name(hf_name, name_map)
+        if new_name is None:
+            continue
+        if new_name in tensors:
+            raise ConversionError(f"two checkpoint tensors map to {new_name}")
+        tensors[new_name] = cb.encode_tensor(data, cb.tensor_qtype(new_name, data.shape, filetype))
+    missing = [t for t in HEADS.values() if t not in tensors]
+    if missing:
+        raise ConversionError(
+            f"not a BERT cross-encoder: no {', '.join(missing)} (needs bert.pooler.dense and "
+            "classifier from BertForSequenceClassification)"
+        )
+    n_labels = int(tensors["cls.output.weight"][0].shape[0])
+    labels = _labels(config, n_labels)
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        w = gguf.GGUFWriter(tmp, cb.ARCH)
+        w.add_type(gguf.GGUFType.MODEL)
+        w.add_name(name or model_dir.name)
+        if license:
+            w.add_license(license)
+        if source_url:
+            w.add_source_url(source_url)
+        w.add_file_type(int(filetype))
+        w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+        w.add_block_count(n_layer)
+        w.add_context_length(int(config["max_position_embeddings"]))
+        w.add_embedding_length(n_embd)
+        w.add_feed_forward_length(int(config["intermediate_size"]))
+        w.add_head_count(int(config["num_attention_heads"]))
+        w.add_layer_norm_eps(float(config.get("layer_norm_eps", 1e-12)))
+        w.add_causal_attention(False)
+        w.add_pooling_type(gguf.PoolingType.RANK)
+        w.add_classifier_output_labels(labels)
+        w.add_tokenizer_model("bert")
+        w.add_tokenizer_pre("default")
+        w.add_token_list(vocab.tokens)
+        w.add_token_types(vocab.token_types)
+        w.add_token_type_count(int(config.get("type_vocab_size", 1)))
+        ids = vocab.special_ids
+        w.add_bos_token_id(ids["cls"])
+        w.add_eos_token_id(ids["sep"])
+        w.add_unk_token_id(ids["unk"])
+        w.add_sep_token_id(ids["sep"])
+        w.add_pad_token_id(ids["pad"])
+        w.add_mask_token_id(ids["mask"])
+        # [CLS] query [SEP] document [SEP]: bos + eos around each segment, no extra separator
+        w.add_add_bos_token(True)
+        w.add_add_eos_token(True)
+        w.add_add_sep_token(False)
+        w.add_bool(cb.KEY_NORMALIZER_LOWERCASE, vocab.lowercase)
+        w.add_bool(cb.KEY_NORMALIZER_STRIP_ACCENTS, vocab.strip_accents)
+        for tname in sorted(tensors, key=cb._tensor_sort_key):
+            data, qtype = tensors[tname]
+            w.add_tensor(tname, data, raw_dtype=qtype)
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return CrossEncoderResult(out_path, outtype, n_embd, n_labels, labels)
+
+
+# --- a NumPy reference forward pass (what the GGUF must reproduce) ----------------------------
+
+def _layer_norm(x: Any, g: Any, b: Any, eps: float) -> Any:
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * g + b
+
+
+def _gelu(x: Any) -> Any:
+    erf = np.vectorize(math.erf)
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
+
+
+def load_checkpoint(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config, {normalised name: float64 array}) of a safetensors checkpoint."""
+    config = cb.read_config(model_dir)
+    weights = {cb._normalise_hf_name(n): a.astype(np.float64)
+               for n, a in cb.iter_checkpoint(model_dir) if a.dtype.kind == "f"}
+    return config, weights
+
+
+def reference_scores(model_dir: Path, token_ids: Sequence[Sequence[int]], *,
+                     pooler: bool = True) -> list[list[float]]:
+    """BertForSequenceClassification logits for each token sequence, token type 0 throughout
+    (as llama.cpp feeds it). pooler=False gives what a converter that drops the pooler
+    computes (the classifier straight on [CLS]): the wrong scores this converter avoids."""
+    config, f = load_checkpoint(model_dir)
+    h, n_head = int(config["hidden_size"]), int(config["num_attention_heads"])
+    eps = float(config.get("layer_norm_eps", 1e-12))
+    hd = h // n_head
+    out: list[list[float]] = []
+    for ids in token_ids:
+        n = len(ids)
+        x = (f["embeddings.word_embeddings.weight"][list(ids)]
+             + f["embeddings.position_embeddings.weight"][:n]
+             + f["embeddings.token_type_embeddings.weight"][0])
+        x = _layer_norm(x, f["embeddings.LayerNorm.weight"], f["embeddings.LayerNorm.bias"], eps)
+        for i in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}."
+
+            def lin(name: str, a: Any, p: str = p) -> Any:
+                return a @ f[p + name + ".weight"].T + f[p + name + ".bias"]
+
+            q, k, v = (lin(f"attention.self.{part}", x).reshape(n, n_head, hd).transpose(1, 0, 2)
+                       for part in ("query", "key", "value"))
+            s = q @ k.transpose(0, 2, 1) / math.sqrt(hd)
+            s = np.exp(s - s.max(-1, keepdims=True))
+            s /= s.sum(-1, keepdims=True)
+            a = (s @ v).transpose(1, 0, 2).reshape(n, h)
+            x = _layer_norm(lin("attention.output.dense", a) + x,
+                            f[p + "attention.output.LayerNorm.weight"],
+                            f[p + "attention.output.LayerNorm.bias"], eps)
+            x = _layer_norm(lin("output.dense", _gelu(lin("intermediate.dense", x))) + x,
+                            f[p + "output.LayerNorm.weight"], f[p + "output.LayerNorm.bias"], eps)
+        pooled = np.tanh(f["pooler.dense.weight"] @ x[0] + f["pooler.dense.bias"]) if pooler \
+            else x[0]
+        out.append([float(v) for v in f["classifier.weight"] @ pooled + f["classifier.bias"]])
+    return out
+
+
+# --- a tiny random cross-encoder (plumbing tests, --selftest) ---------------------------------
+
+TINY_SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+TINY_WORDS = [
+    "the", "a", "of", "in", "is", "and", "to", "cat", "cats", "dog", "sat", "on", "mat", "kidney",
+    "stone", "stones", "heart", "attack", "risk", "vitamin", "d", "bone", "bones", "cancer",
+    "cell", "cells", "protein", "gene", "what", "causes", "treatment", "disease", "patients",
+    "study", "effect", "blood", "pressure", "sugar", "diet", ".", ",", "?", "##s", "##ing",
+    "##ed",
+]
+
+
+def make_random_checkpoint(model_dir: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2,
+                           heads: int = 4, ff: int = 64, n_pos: int = 512) -> None:
+    """A BertForSequenceClassification checkpoint with random weights and a small vocabulary,
+    written with safetensors + NumPy (no torch). Scores mean nothing; the plumbing does."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    vocab = TINY_SPECIAL + TINY_WORDS
+
+    def r(*shape: int, scale: float = 0.2) -> Any:
+        return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+    w: dict[str, Any] = {
+        "bert.embeddings.word_embeddings.weight": r(len(vocab), hidden, scale=1.0),
+        "bert.embeddings.position_embeddings.weight": r(n_pos, hidden, scale=0.5),
+        "bert.embeddings.token_type_embeddings.weight": r(2, hidden, scale=0.5),
+        "bert.embeddings.LayerNorm.weight": 1.0 + r(hidden, scale=0.1),
+        "bert.embeddings.LayerNorm.bias": r(hidden, scale=0.1),
+        "bert.pooler.dense.weight": r(hidden, hidden, scale=0.5),
+        "bert.pooler.dense.bias": r(hidden, scale=0.1),
+        "classifier.weight": r(1, hidden, scale=1.0),
+        "classifier.bias": r(1, scale=0.1),
+    }
+    for i in range(layers):
+        p = f"bert.encoder.layer.{i}."
+        for part in ("query", "key", "value"):
+            w[p + f"attention.self.{part}.weight"] = r(hidden, hidden)
+            w[p + f"attention.self.{part}.bias"] = r(hidden, scale=0.1)
+        w[p + "attention.output.dense.weight"] = r(hidden, hidden)
+        w[p + "attention.output.dense.bias"] = r(hidden, scale=0.1)
+        w[p + "attention.output.LayerNorm.weight"] = 1.0 + r(hidden, scale=0.1)
+        w[p + "attention.output.LayerNorm.bias"] = r(hidden, scale=0.1)
+        w[p + "intermediate.dense.weight"] = r(ff, hidden)
+        w[p + "intermediate.dense.bias"] = r(ff, scale=0.1)
+        w[p + "output.dense.weight"] = r(hidden, ff)
+        w[p + "output.dense.bias"] = r(hidden, scale=0.1)
+        w[p + "output.LayerNorm.weight"] = 1.0 + r(hidden, scale=0.1)
+        w[p + "output.LayerNorm.bias"] = r(hidden, scale=0.1)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "architectures": ["BertForSequenceClassification"], "model_type": "bert",
+        "hidden_act": "gelu", "hidden_size": hidden, "intermediate_size": ff,
+        "num_attention_heads": heads, "num_hidden_layers": layers,
+        "max_position_embeddings": n_pos, "type_vocab_size": 2, "vocab_size": len(vocab),
+        "layer_norm_eps": 1e-12, "pad_token_id": 0, "position_embedding_type": "absolute",
+        "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0},
+    }
+    (model_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (model_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    (model_dir / "tokenizer_config.json").write_text(
+        json.dumps({"do_lower_case": True, "cls_token": "[CLS]", "sep_token": "[SEP]"}),
+        encoding="utf-8")
+    save_file(w, str(model_dir / "model.safetensors"), metadata={"format": "pt"})
+
+
+def selftest(workdir: Path) -> float:
+    """Random checkpoint -> GGUF -> llama.cpp rank scores vs the NumPy reference.
+    Returns the largest absolute difference."""
+    import llama_cpp
+
+    ckpt, out = workdir / "tiny-cross-encoder", workdir / "tiny-cross-encoder.f32.gguf"
+    make_random_checkpoint(ckpt)
+    convert(ckpt, out, "f32", name="tiny-cross-encoder")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from desktop_search.rerank import Reranker
+
+    rr = Reranker(out, n_threads=1)
+    pairs = [("what causes kidney stones?", "diet and blood sugar cause kidney stones."),
+             ("heart attack risk", "the cat sat on the mat.")]
+    ours = rr.score_pairs(pairs)
+    ids = [rr.pair_tokens(q, d) for q, d in pairs]
+    ref = [s[0] for s in reference_scores(ckpt, ids)]
+    del llama_cpp
+    return max(abs(a - b) for a, b in zip(ours, ref, strict=True))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("model_dir", type=Path, nargs="?")
+    parser.add_argument("out_path", type=Path, nargs="?")
+    parser.add_argument("--outtype", choices=sorted(cb.OUTTYPES), default="f16")
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--license", default=None)
+    parser.add_argument("--source-url", default=None)
+    parser.add_argument("--selftest", action="store_true",
+                        help="convert a random tiny cross-encoder and compare with NumPy")
+    args = parser.parse_args(argv)
+    if args.selftest:
+        with tempfile.TemporaryDirectory() as d:
+            diff = selftest(Path(d))
+        print(f"selftest: max |llama.cpp - NumPy| = {diff:.2e}")
+        return 0 if diff < 1e-3 else 1
+    if args.model_dir is None or args.out_path is None:
+        parser.error("MODEL_DIR and OUT_PATH are required (or --selftest)")
+    try:
+        res = convert(args.model_dir, args.out_path, args.outtype, name=args.name,
+                      license=args.license, source_url=args.source_url)
+    except ConversionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {res.path} ({res.outtype}, n_embd={res.n_embd}, labels={res.labels}, "
+          "pooling=rank)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
