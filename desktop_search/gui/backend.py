@@ -9,9 +9,11 @@ called from widgets only queue work and return at once.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,8 +30,21 @@ from .tasks import Lane, on_gui_thread
 
 log = logging.getLogger(__name__)
 
+# llama-cpp-python silences a model load by pointing the process's stdout/stderr at /dev/null and
+# back (suppress_stdout_stderr); two loads at once on two lanes can leave them pointing at
+# /dev/null for good. So every model load this window starts goes through this lock.
+MODEL_LOAD_LOCK = threading.Lock()
+
+
+def load_writer_model(engine: Any) -> None:
+    """Loads the indexing model under the lock (no-op once loaded); errors surface later, from
+    the call that needs the model, with the engine's own message."""
+    with MODEL_LOAD_LOCK, contextlib.suppress(DesktopSearchError):
+        engine.embedder()
+
 PROGRESS_EVERY_S = 0.1  # at most ten progress repaints a second
 WATCH_POLL_MS = 250
+COUNTS_EVERY_S = 1.0
 
 
 def describe(e: BaseException) -> str:
@@ -104,7 +119,7 @@ def diff_settings(old: Settings, new: Settings) -> SettingsChange:
     if model:
         reasons.append("the embedding model changed: every file is embedded again")
     if chunking:
-        reasons.append("the chunk size changed: every file is split and embedded again "
+        reasons.append("the passage size changed: every file is split and embedded again "
                        "(unchanged passages keep their vectors)")
     reopen = model or (old.n_threads, old.n_gpu_layers) != (new.n_threads, new.n_gpu_layers)
     return SettingsChange(new, reopen=reopen, reindex=model or chunking, reasons=reasons)
@@ -157,6 +172,7 @@ class Backend(QObject):
     index_state = Signal(object)  # IndexState
     index_finished = Signal(object)  # IndexReport
     content_changed = Signal()  # the index changed (a run, a watcher update, a removed folder)
+    counts_changed = Signal(object)  # {state: files}, read on the query lane during a run
 
     def __init__(self, home: str | None = None, *, watch: bool = True,
                  index_on_start: bool = True, watch_debounce_s: float = 0.5,
@@ -180,6 +196,7 @@ class Backend(QObject):
         self._paused = False
         self._interrupt = False  # stop the running index so a queued change goes first
         self._closed = False
+        self._counts_at = 0.0
         self._watch_timer = QTimer(self)
         self._watch_timer.setInterval(WATCH_POLL_MS)
         self._watch_timer.timeout.connect(self._poll_watcher)
@@ -231,8 +248,9 @@ class Backend(QObject):
         """Loads the query model ahead of the first keystroke (no-op once loaded)."""
         def work() -> None:
             searcher = self.engine.searcher()
-            searcher.warm_up()
-            emb = searcher.embedder()
+            with MODEL_LOAD_LOCK:
+                searcher.warm_up()
+                emb = searcher.embedder()
             if emb is not None:
                 emb.embed_query("warm up")  # the first decode allocates llama.cpp's buffers
 
@@ -265,7 +283,11 @@ class Backend(QObject):
             if seq != self._seq:
                 return None  # a newer keystroke already superseded it
             t0 = time.perf_counter()
-            results = self.engine.searcher().search(text, opts)
+            if rerank:  # the first reranked query loads the cross-encoder
+                with MODEL_LOAD_LOCK:
+                    results = self.engine.searcher().search(text, opts)
+            else:
+                results = self.engine.searcher().search(text, opts)
             return QueryOutcome(seq, text, opts, results, time.perf_counter() - t0, rerank)
 
         def done(out: QueryOutcome | None) -> None:
@@ -304,6 +326,7 @@ class Backend(QObject):
                 on_gui_thread(lambda: self._on_progress(done, total))
             return not (self._paused or self._interrupt or self._closed)
 
+        load_writer_model(self.engine)
         return self.engine.index(progress, paths=paths)
 
     def _on_progress(self, done: int, total: int) -> None:
@@ -314,12 +337,32 @@ class Backend(QObject):
             s.scanning, s.started, s.done_at_start = False, time.monotonic(), done
         s.done, s.total = done, total
         self.index_state.emit(s)
+        now = time.monotonic()
+        if now - self._counts_at >= COUNTS_EVERY_S and not self.query.busy():
+            self._counts_at = now
+            self._read_counts()
+
+    def _read_counts(self) -> None:
+        """File counts by state through the query lane's read connection: the writer lane is
+        busy indexing, and a reader never waits for it (WAL)."""
+        def work() -> dict[str, int]:
+            return dict(self.engine.searcher().catalog().counts_by_state())
+
+        def done(counts: dict[str, int]) -> None:
+            if self.snapshot is not None:
+                self.snapshot.status.files = counts
+            self.counts_changed.emit(counts)
+
+        self.query.submit(work, done, lambda _e: None)  # counts are a nicety, never an error
 
     def _on_index_done(self, report: Any) -> None:
         self._index_busy = False
-        live = self.state.live
-        self.state = IndexState(paused=bool(report is not None and report.cancelled
-                                            and self._paused))
+        prev = self.state
+        live = prev.live
+        paused = bool(report is not None and report.cancelled and self._paused)
+        # a paused run keeps its counts, so the page can say how far it got
+        self.state = (IndexState(paused=True, done=prev.done, total=prev.total) if paused
+                      else IndexState())
         self.index_state.emit(self.state)
         if report is not None:
             self.index_finished.emit(report)
@@ -405,6 +448,7 @@ class Backend(QObject):
 
         def work() -> Snapshot:
             self._interrupt = False
+            load_writer_model(self.engine)  # removal updates the vector index
             self.engine.remove_root(path)
             if self.watcher is not None:
                 self.watcher.sync_roots()
@@ -486,7 +530,11 @@ class Backend(QObject):
     def run_writer(self, fn: Callable[[Any], Any], on_done: Callable[[Any], None],
                    on_error: Callable[[BaseException], None] | None = None) -> None:
         """Work that needs the engine's writer side (e.g. the indexing model): fn(engine)."""
-        self.writer.submit(lambda: fn(self.engine), on_done, on_error or self._report)
+        def work() -> Any:
+            load_writer_model(self.engine)
+            return fn(self.engine)
+
+        self.writer.submit(work, on_done, on_error or self._report)
 
     # closing ---------------------------------------------------------------------------
     def shutdown(self) -> None:

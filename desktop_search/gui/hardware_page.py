@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .backend import Backend, describe
+from .backend import MODEL_LOAD_LOCK, Backend, describe
 from .hardware_info import HardwareFacts, SpeedResult, collect_hardware, measure_speed
 from .indexing_page import duration
 
@@ -94,7 +94,11 @@ class HardwarePage(QWidget):
         if self.facts is not None or self._loading:
             return
         self._loading = True
-        self.backend.run_reader(collect_hardware, self.show_facts, self._facts_failed)
+        def work() -> HardwareFacts:
+            with MODEL_LOAD_LOCK:  # detect() may load models to time them
+                return collect_hardware()
+
+        self.backend.run_reader(work, self.show_facts, self._facts_failed)
 
     def _facts_failed(self, e: BaseException) -> None:
         self._loading = False

@@ -115,6 +115,7 @@ class IndexingPage(QWidget):
         self.table.setWordWrap(False)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         h = self.table.horizontalHeader()
+        h.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         h.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         h.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         h.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
@@ -157,8 +158,9 @@ class IndexingPage(QWidget):
         elif state.running:
             self.bar.setRange(0, 0)  # busy: no count yet
         else:
-            self.bar.setRange(0, 1)
-            self.bar.setValue(1 if not state.paused else 0)
+            self.bar.setRange(0, max(state.total, 1))
+            self.bar.setValue(state.done)
+        self.bar.setVisible(state.running or state.paused)
         self.pause_btn.setText("Resume" if state.paused else "Pause")
         self.pause_btn.setEnabled(state.running or state.paused)
         self.index_btn.setEnabled(not state.running and bool(self.snapshot and
@@ -166,6 +168,14 @@ class IndexingPage(QWidget):
 
     def set_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
+        self.show_counts()
+        self._show_problems(snap)
+        self.set_state(self.backend.state)
+
+    def show_counts(self) -> None:
+        snap = self.snapshot
+        if snap is None:
+            return
         st = snap.status
         f = st.files
         parts = [
@@ -186,6 +196,9 @@ class IndexingPage(QWidget):
             f"<div style='color:#667085; margin-top:6px'>{st.chunks:,} passages · "
             f"{st.vectors:,} vectors · model {html.escape(str(model))} · "
             f"{size:.1f} MB on disk</div>")
+
+    def _show_problems(self, snap: Snapshot) -> None:
+        st = snap.status
         notices = list(st.notices)
         self.notice.setText("<br>".join(html.escape(n) for n in notices))
         self.notice.setVisible(bool(notices))
@@ -205,4 +218,3 @@ class IndexingPage(QWidget):
             "None: every file in your folders could be read." if not probs else
             "Failed files are retried when they change; skipped files are of a kind that is "
             "not read (images, archives, binaries) or too large.")
-        self.set_state(self.backend.state)

@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         b.query_failed.connect(lambda _s, m: self.search_page.show_query_error(m))
         b.index_state.connect(self._on_index_state)
         b.content_changed.connect(self._on_content_changed)
+        b.counts_changed.connect(self._on_counts)
         for page in (self.search_page, self.folders_page):
             page.status_message.connect(self.flash)
         self.search_page.add_folder_requested.connect(self.add_folder)
@@ -188,8 +189,18 @@ class MainWindow(QMainWindow):
         self._update_totals(snap)
         self._on_index_state(self.backend.state)
 
+    def _on_counts(self, _counts: object) -> None:
+        snap = self.backend.snapshot
+        if snap is not None:
+            self._update_totals(snap)
+            self.indexing_page.show_counts()
+            self.search_page.refresh_state()
+
     def _update_totals(self, snap: Snapshot) -> None:
         n = len(snap.roots)
+        if not n:
+            self.totals.setText("No folders yet")
+            return
         watching = " · watching for changes" if self.backend.watch and n else ""
         self.totals.setText(f"{snap.indexed:,} files searchable in {n} "
                             f"folder{'s' if n != 1 else ''}{watching}")
@@ -224,7 +235,7 @@ class MainWindow(QMainWindow):
         self.pause_btn.setVisible(visible or state.paused)
         self.pause_btn.setText("Resume" if state.paused else "Pause")
         if not state.running and self.search_page.snapshot is not None:
-            self.search_page._refresh_state()
+            self.search_page.refresh_state()
 
     def _on_content_changed(self) -> None:
         if self.search_page.box.text().strip():

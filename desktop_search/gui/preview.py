@@ -135,7 +135,8 @@ class PreviewPane(QFrame):
         self.title.setToolTip(r.path)
         bits = [short_folder(r.path), kind_label(r.kind, r.path),
                 "modified " + friendly_date(r.mtime), _size(r.size)]
-        self.meta.setText("  ·  ".join(bits))
+        # keep each item on one line; wrap only between them
+        self.meta.setText("  ·  ".join([bits[0], *(b.replace(" ", "\u00a0") for b in bits[1:])]))
         self._set_actions(True)
 
     def show_loading(self, r: SearchResult) -> None:

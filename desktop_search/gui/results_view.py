@@ -72,8 +72,10 @@ def short_folder(path: str) -> str:
 
 def result_html(r: SearchResult, max_passages: int = 3) -> str:
     name = os.path.basename(r.path)
-    meta = [html.escape(short_folder(r.path)), kind_label(r.kind, r.path),
-            "modified " + friendly_date(r.mtime)]
+    # wrap between the items only, never inside "modified today 05:49"
+    meta = [html.escape(short_folder(r.path)),
+            *(m.replace(" ", "&nbsp;") for m in (kind_label(r.kind, r.path),
+                                                  "modified " + friendly_date(r.mtime)))]
     title = ""
     stem = os.path.splitext(name)[0]
     if r.title and r.title.strip() and r.title.strip().lower() != stem.lower():
@@ -202,6 +204,12 @@ class ResultsView(QListView):
         self.setUniformItemSizes(False)
         self.setMouseTracking(True)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    def resizeEvent(self, e: Any) -> None:
+        old = e.oldSize().width()
+        super().resizeEvent(e)
+        if old != e.size().width():
+            self.scheduleDelayedItemsLayout()  # row heights depend on the width
 
     def paintEvent(self, e: Any) -> None:
         super().paintEvent(e)

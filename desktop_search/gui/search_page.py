@@ -89,12 +89,15 @@ class EmptyState(QFrame):
         body = QLabel(
             "Add a folder and Desktop Search reads the documents in it — text, Markdown, PDF, "
             "Word, OpenDocument, web pages, e-books and code — so you can find a passage by "
-            "its meaning, not just its words.<br>Everything stays on this computer."
+            "its meaning, not just its words."
         )
         body.setObjectName("muted")
         body.setWordWrap(True)
         body.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        body.setMaximumWidth(560)
+        body.setFixedWidth(560)  # a fixed width gives the wrapped label its true height
+        private = QLabel("Everything stays on this computer.")
+        private.setObjectName("muted")
+        private.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.docs_btn = QPushButton("Add ~/Documents")
         self.docs_btn.setObjectName("primary")
         self.docs_btn.clicked.connect(self.add_documents)
@@ -117,6 +120,8 @@ class EmptyState(QFrame):
         lay.addWidget(title)
         lay.addSpacing(6)
         lay.addWidget(body, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addSpacing(4)
+        lay.addWidget(private)
         lay.addSpacing(18)
         lay.addLayout(buttons)
         lay.addSpacing(8)
@@ -143,7 +148,7 @@ class MessageState(QFrame):
         self.body.setObjectName("muted")
         self.body.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.setWordWrap(True)
-        self.body.setMaximumWidth(620)
+        self.body.setFixedWidth(620)
         self.body.setTextFormat(Qt.TextFormat.RichText)
         lay = QVBoxLayout(self)
         lay.addStretch(2)
@@ -215,7 +220,9 @@ class SearchPage(QWidget):
         self.summary = QLabel()
         self.summary.setObjectName("muted")
 
-        filters = QHBoxLayout()
+        self.filter_bar = QWidget()
+        filters = QHBoxLayout(self.filter_bar)
+        filters.setContentsMargins(0, 0, 0, 0)
         filters.setSpacing(8)
         for c in (self.folder, self.kind, self.date, self.mode):
             filters.addWidget(c)
@@ -253,7 +260,7 @@ class SearchPage(QWidget):
         lay.setContentsMargins(18, 16, 18, 14)
         lay.setSpacing(10)
         lay.addWidget(self.box)
-        lay.addLayout(filters)
+        lay.addWidget(self.filter_bar)
         lay.addWidget(self.stack, 1)
 
         self.open_act = self._action("Open", "Return", self.open_current)
@@ -291,18 +298,19 @@ class SearchPage(QWidget):
         self.folder.blockSignals(False)
         self.empty.set_documents(getattr(snap, "documents_dir", None))
         self.update_rerank(snap)
-        self._refresh_state()
+        self.refresh_state()
 
     def update_rerank(self, snap: Snapshot | None) -> None:
         ok, why = rerank_support(snap)
         self.rerank_btn.setEnabled(ok)
         self.rerank_btn.setToolTip(why)
 
-    def _refresh_state(self) -> None:
+    def refresh_state(self) -> None:
         """Which of empty / hint / results the page shows, from what we know now."""
         snap = self.snapshot
         if snap is None:
             return
+        self.filter_bar.setVisible(bool(snap.roots))
         if not snap.roots:
             self.stack.setCurrentWidget(self.empty)
             self.box.setEnabled(False)
@@ -333,7 +341,7 @@ class SearchPage(QWidget):
             self.results.model_.set_results([])
             self.preview.clear("Select a result to preview it here.")
             self.summary.setText("")
-            self._refresh_state()
+            self.refresh_state()
 
     def _filters_changed(self) -> None:
         if self.box.text().strip():
@@ -367,7 +375,9 @@ class SearchPage(QWidget):
     def show_outcome(self, out: QueryOutcome) -> None:
         if out.text != self.box.text().strip():
             return  # the box changed since: a newer query is on its way
-        keep = self.results.current_result()
+        # the same query again (a live update): stay on the file the user was looking at
+        same = self.outcome is not None and self.outcome.text == out.text
+        keep = self.results.current_result() if same else None
         self.outcome = out
         self.results.model_.set_results(out.results)
         n = len(out.results)
@@ -386,7 +396,7 @@ class SearchPage(QWidget):
             self.stack.setCurrentWidget(self.split)
             if not self._split_sized:
                 self._split_sized = True
-                w = max(self.split.width(), 800)
+                w = max(self.stack.width(), 800)
                 self.split.setSizes([int(w * 0.46), w - int(w * 0.46)])
             row = 0
             if keep is not None:

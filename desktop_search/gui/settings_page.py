@@ -221,6 +221,9 @@ class SettingsPage(QWidget):
         self.apply(change)
 
     def confirm_reindex(self, change: SettingsChange) -> bool:
+        return self.reindex_box(change).exec() == QMessageBox.StandardButton.Ok
+
+    def reindex_box(self, change: SettingsChange) -> QMessageBox:
         files = self.snapshot.files if self.snapshot else 0
         box = QMessageBox(QMessageBox.Icon.Question, "Re-index needed",
                           "This change needs every file indexed again.",
@@ -232,7 +235,7 @@ class SettingsPage(QWidget):
             + f"\n\n{files:,} files will be processed. Searches keep using the current index "
             "until the new one is ready.")
         box.button(QMessageBox.StandardButton.Ok).setText("Save and re-index")
-        return box.exec() == QMessageBox.StandardButton.Ok
+        return box
 
     def apply(self, change: SettingsChange) -> None:
         self.save_btn.setEnabled(False)

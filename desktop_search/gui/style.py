@@ -39,11 +39,13 @@ QLineEdit#search {{
     background: white; selection-background-color: {ACCENT};
 }}
 QLineEdit#search:focus {{ border: 2px solid {ACCENT}; padding: 7px 11px; }}
-QLineEdit, QSpinBox, QComboBox {{
+QLineEdit {{
     padding: 4px 8px; border: 1px solid {BORDER}; border-radius: 6px; background: white;
     min-height: 20px;
 }}
-QComboBox#filter {{ padding: 3px 8px; }}
+QLineEdit:focus {{ border: 1px solid {ACCENT}; }}
+QLineEdit:disabled {{ background: #f4f5f7; color: #a0a7b4; }}
+QComboBox, QSpinBox {{ min-height: 24px; }}
 QPushButton {{
     padding: 6px 14px; border: 1px solid {BORDER}; border-radius: 6px; background: white;
 }}
@@ -81,6 +83,10 @@ QStatusBar QLabel {{ padding: 0 6px; }}
 QTableWidget, QTreeWidget, QListWidget#plain {{
     background: white; border: 1px solid {BORDER}; border-radius: 6px;
     gridline-color: #eef0f4; alternate-background-color: #fafbfc;
+}}
+QTreeWidget::item, QTableWidget::item {{ padding: 5px 4px; }}
+QTreeWidget::item:selected, QTableWidget::item:selected {{
+    background: {ACCENT_SOFT}; color: {TEXT};
 }}
 QHeaderView::section {{
     background: #f3f5f8; border: none; border-bottom: 1px solid {BORDER}; padding: 6px 8px;
