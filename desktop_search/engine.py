@@ -24,6 +24,7 @@ from .extract.worker import DEFAULT_TIMEOUT_S, ExtractWorker
 from .indexer import Indexer, IndexReport, Progress, save_vector_index
 from .models import bundled_model_path, check_gguf, model_fingerprint
 from .paths import AppPaths, resolve_home
+from .scan import storable_path
 from .search import Searcher, SearchOptions, SearchResult
 from .store import Catalog, Root, VectorIndex, consistency_problems
 
@@ -233,6 +234,8 @@ class Engine:
             raise DesktopSearchError(f"not a folder: {p} (add the folder that holds it)")
         if not os.access(p, os.R_OK | os.X_OK):
             raise DesktopSearchError(f"cannot read folder: {p} (permission denied)")
+        if storable_path(str(p.resolve()))[1]:
+            raise DesktopSearchError(f"the folder name is not valid UTF-8: {p} (rename it)")
         with self._writer("add a folder"):
             return self.catalog.add_root(str(p.resolve()), includes or [], excludes or [])
 
@@ -329,9 +332,14 @@ class Engine:
         """Checks that the catalog, its keyword index and the vector index agree (see
         store.consistency_problems); [] when they do. Reads only."""
         with self._lock:
+            key, dims = self.catalog.get_meta("model_key"), self.catalog.get_meta("model_dims")
             vi = self._vindex
-            if vi is None and self._model_ready() and self.catalog.get_meta("model_key"):
-                vi = self.vector_index()
+            if vi is not None and key and not vi.base.name.endswith(key):
+                vi = None  # mid model switch: check the index searches use
+            if vi is None and key and dims:
+                # in memory only, without loading a model: verify never changes the home
+                vi, _how = VectorIndex.open(self.paths.index_dir / f"vectors-{key}", int(dims),
+                                            self.catalog, key)
             return consistency_problems(self.catalog, vi)
 
     # searching ---------------------------------------------------------------------------

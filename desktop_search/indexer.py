@@ -26,7 +26,7 @@ from .chunking import chunk_text
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
 from .extract.worker import ExtractWorker
-from .scan import Rules, Seen
+from .scan import Rules, Seen, seen, storable_path
 from .store import CHUNKED, FAILED, INDEXED, PENDING, SKIPPED, Catalog, NewChunk, VectorIndex
 
 Progress = Callable[[int, int], bool]
@@ -193,28 +193,30 @@ class Indexer:
         report = IndexReport()
         t0 = time.perf_counter()
         roots = self.catalog.roots()
-        seen: dict[str, tuple[Seen, int]] = {}
+        found: dict[str, tuple[Seen, int]] = {}
         known: dict[str, tuple[int, int, int, str | None, str]] = {}
         for p in {os.path.abspath(p) for p in paths}:
+            stored_p = storable_path(p)[0]
             for root in roots:
                 rules = self.rules_for(root.path, root.excludes, root.includes)
                 if not rules.contains(p):
                     continue
                 if os.path.isdir(p) and not os.path.islink(p):
                     for s in rules.walk(p):
-                        seen[s.path] = (s, root.id)
+                        found[s.path] = (s, root.id)
                 elif rules.wanted_file(p):
                     try:
                         st = os.stat(p, follow_symlinks=self.follow_symlinks)
-                        seen[p] = (Seen(p, st.st_size, st.st_mtime_ns), root.id)
+                        one = seen(p, st.st_size, st.st_mtime_ns)
+                        found[one.path] = (one, root.id)
                     except OSError:
                         pass
                 # what the catalog holds at or under p (a deleted folder removes its files)
-                for row in self._known_at(p):
+                for row in self._known_at(stored_p):
                     known[row[0]] = row[1:]
                 break
-        report.scanned = len(seen)
-        self._sync(seen, known, report, progress, partial=True)
+        report.scanned = len(found)
+        self._sync(found, known, report, progress, partial=True)
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -258,7 +260,7 @@ class Indexer:
         remaining: list[tuple[Seen, int, int | None]] = []
         hashes: dict[str, str] = {}
         for s, root_id, fid in work:
-            if fid is None and gone_by_hash:
+            if fid is None and gone_by_hash and not s.bad_name:
                 try:
                     h = file_hash(s.path, self.max_file_bytes)
                 except OSError:
@@ -304,6 +306,10 @@ class Indexer:
     def _prepare(self, s: Seen, root_id: int, fid: int | None, h: str | None,
                  report: IndexReport) -> _Prepared:
         prep = _Prepared(seen=s, root_id=root_id)
+        if s.bad_name:
+            prep.state = SKIPPED
+            prep.error = "name: the file name is not valid UTF-8; rename the file to index it"
+            return prep
         t0 = time.perf_counter()
         try:
             prep.content_hash = h or file_hash(s.path, self.max_file_bytes)

@@ -17,6 +17,25 @@ class Seen:
     path: str
     size: int
     mtime_ns: int
+    # The real name is not valid UTF-8 (an old Latin-1 disk, a foreign archive): `path` holds
+    # it escaped, for the catalog and for people; the file is skipped with that reason.
+    bad_name: bool = False
+
+
+def storable_path(path: str) -> tuple[str, bool]:
+    """SQLite text must be valid UTF-8. A path os.fsdecode could only represent with lone
+    surrogates is escaped (\\xe9), and flagged: it cannot be opened under that name."""
+    try:
+        path.encode("utf-8")
+        return path, False
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "surrogateescape")
+        return raw.decode("utf-8", "backslashreplace"), True
+
+
+def seen(path: str, size: int, mtime_ns: int) -> Seen:
+    p, bad = storable_path(path)
+    return Seen(p, size, mtime_ns, bad)
 
 
 class Rules:
@@ -99,6 +118,6 @@ class Rules:
                         continue  # fifos, sockets, devices: reading them could block forever
                     if not is_supported(Path(e.path)):
                         continue
-                    yield Seen(e.path, st.st_size, st.st_mtime_ns)
+                    yield seen(e.path, st.st_size, st.st_mtime_ns)
                 except OSError:
                     continue

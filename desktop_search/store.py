@@ -538,10 +538,9 @@ def consistency_problems(
     rows = [r[0] for r in db.execute("PRAGMA integrity_check")]
     if rows != ["ok"]:
         out.append("sqlite integrity: " + "; ".join(map(str, rows[:5])))
-    try:
-        db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
-    except sqlite3.DatabaseError as e:
-        out.append(f"fts5 integrity: {e}")
+    fts = _fts_integrity(catalog)
+    if fts:
+        out.append(f"fts5 integrity: {fts}")
     model = model or catalog.get_meta("model_key")
 
     def count(sql: str, *args: object) -> int:
@@ -589,6 +588,30 @@ def consistency_problems(
         if wanted - have:
             out.append(f"vector index: {len(wanted - have)} indexed chunks missing")
     return out
+
+
+def _fts_integrity(catalog: Catalog) -> str | None:
+    """FTS5's own check that its index matches the chunks table. It is an INSERT, which a
+    read-only connection refuses: then it runs on a short-lived side connection, while the
+    read-only one stays open so that closing the side one does not checkpoint the WAL."""
+    check = "INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)"
+    db = catalog.db
+    side: sqlite3.Connection | None = None
+    if catalog.readonly:
+        try:
+            side = db = sqlite3.connect(catalog.path, timeout=30)
+        except sqlite3.Error:
+            return None
+    try:
+        db.execute(check)
+        return None
+    except sqlite3.DatabaseError as e:
+        if "readonly" in str(e) or "read-only" in str(e):
+            return None  # a read-only home: nothing can be checked that needs a write lock
+        return str(e)
+    finally:
+        if side is not None:
+            side.close()
 
 
 def vector_keys(vindex: VectorIndex) -> set[int]:
