@@ -212,7 +212,8 @@ def pdfs(d: Path) -> dict[str, Expect]:
     rnd = random.Random(6)
     _write(d, "corrupt.pdf", b"%PDF-1.7\n" + bytes(rnd.randrange(256) for _ in range(4000)))
     _write(d, "encrypted.pdf", encrypted_pdf())
-    _write(d, "not-really.pdf", b"\x89PNG\r\n\x1a\n" + bytes(rnd.randrange(256) for _ in range(2000)))
+    png = b"\x89PNG\r\n\x1a\n" + bytes(rnd.randrange(256) for _ in range(2000))
+    _write(d, "not-really.pdf", png)
     _write(d, "text-as.pdf", b"just some words pretending to be a pdf document\n" * 10)
     _write(d, "no-text.pdf", pdf_bytes([b"0 0 m 100 100 l S"]))
     return {
