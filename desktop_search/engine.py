@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -30,13 +31,17 @@ from .store import Catalog, Root, VectorIndex, consistency_problems
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
+_LOW_SPACE_BYTES = 4 << 20
 
 
 def writer_failure(e: BaseException, home: Path) -> IndexError_:
     """One clear line for a failure to write the index (disk full, read-only, I/O)."""
     msg = str(e)
     code = getattr(e, "errno", None)
-    if code in _DISK_FULL or "disk is full" in msg or "No space left" in msg:
+    # SQLite reports a WAL index it cannot grow as a plain I/O error: look at the disk.
+    io_error = "disk I/O error" in msg or code == errno.EIO
+    if (code in _DISK_FULL or "disk is full" in msg or "No space left" in msg
+            or (io_error and _low_space(home))):
         return IndexError_(
             f"the disk is full: the index in {home} could not be updated (what was already "
             "indexed is intact); free some space and run `desktop-search index` again"
@@ -81,12 +86,16 @@ class Engine:
         # A home the user cannot write (a read-only mount, a locked-down copy) still answers
         # searches; every writer method then says plainly why it cannot run.
         self.readonly = not _writable(self.paths)
+        self._cannot_write: IndexError_ | None = None
         try:
             self.catalog = Catalog(self.paths.catalog, readonly=self.readonly)
-        except IndexError_:
+        except IndexError_ as e:
             if self.readonly or not self.paths.catalog.exists():
                 raise
-            self.readonly = True  # e.g. the file itself is read-only
+            # The catalog exists but cannot be opened for writing (a full disk, a read-only
+            # file): searches still work; writes say why they cannot.
+            self.readonly = True
+            self._cannot_write = writer_failure(e.__cause__ or e, self.paths.home)
             self.catalog = Catalog(self.paths.catalog, readonly=True)
         self._embedder: Embedder | None = None
         self._vindex: VectorIndex | None = None
@@ -108,6 +117,8 @@ class Engine:
     def _writer(self, what: str) -> Iterator[None]:
         """Exclusive write access to the home, with failures turned into one clear line."""
         if self.readonly:
+            if self._cannot_write is not None:
+                raise IndexError_(f"cannot {what}: {self._cannot_write}")
             raise IndexError_(
                 f"cannot {what}: the index in {self.paths.home} is read-only "
                 "(searching works, changes need write access)"
@@ -414,6 +425,13 @@ class Engine:
             if self._searcher is not None:
                 self._searcher.close()
             self.catalog.close()
+
+
+def _low_space(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path).free < _LOW_SPACE_BYTES
+    except OSError:
+        return False
 
 
 def _writable(paths: AppPaths) -> bool:

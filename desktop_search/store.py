@@ -602,14 +602,18 @@ def _fts_integrity(catalog: Catalog) -> str | None:
             side = db = sqlite3.connect(catalog.path, timeout=30)
         except sqlite3.Error:
             return None
+    was_in_transaction = db.in_transaction
     try:
         db.execute(check)
         return None
     except sqlite3.DatabaseError as e:
-        if "readonly" in str(e) or "read-only" in str(e):
-            return None  # a read-only home: nothing can be checked that needs a write lock
+        if any(w in str(e) for w in ("readonly", "read-only", "disk I/O", "disk is full")):
+            return None  # a read-only or full disk: this check needs a write lock, skipped
         return str(e)
     finally:
+        # sqlite3 opened a transaction for the INSERT by itself: it changed nothing, end it
+        if db.in_transaction and not was_in_transaction:
+            db.rollback()
         if side is not None:
             side.close()
 
