@@ -27,11 +27,12 @@ BUDGET_S = float(os.environ.get("RELIABILITY_BUDGET_S", "80"))
 SEED = int(os.environ.get("RELIABILITY_SEED", "6"))
 N_FILES = 80
 
-VOCAB = (
-    "river mountain engine garden bridge lantern copper violin harbor meadow glacier orchard "
-    "canyon falcon ember willow granite compass velvet thunder saddle prism cobalt marble "
-    "tundra beacon quartz juniper walnut harvest ferry cactus spruce pebble summit coral"
-).split()
+VOCAB = [
+    "river", "mountain", "engine", "garden", "bridge", "lantern", "copper", "violin", "harbor",
+    "meadow", "glacier", "orchard", "canyon", "falcon", "ember", "willow", "granite", "compass",
+    "velvet", "thunder", "saddle", "prism", "cobalt", "marble", "tundra", "beacon", "quartz",
+    "juniper", "walnut", "harvest", "ferry", "cactus", "spruce", "pebble", "summit", "coral",
+]
 
 
 def token(i: int, rev: int = 0) -> str:

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,6 @@ from pathlib import Path
 from conftest import cli, home_problems
 
 from desktop_search.engine import Engine
-from desktop_search.errors import IndexError_
 from desktop_search.search import SearchOptions
 
 
@@ -28,9 +28,9 @@ def write_notes(folder: Path, start: int, n: int, words: int = 120) -> None:
             f"Note {i} about the heron{i:03d}q.\n\n{body}", encoding="utf-8")
 
 
-def one_line_error(proc: object, *needles: str) -> str:
-    assert getattr(proc, "returncode") == 1, getattr(proc, "stderr")
-    lines = str(getattr(proc, "stderr")).strip().splitlines()
+def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("desktop-search: "), lines
     assert all(n in lines[0] for n in needles), lines[0]
     return lines[0]
