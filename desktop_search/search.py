@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -174,23 +175,30 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
+_MARKED = re.compile(f"{HL_START}([^{HL_START}{HL_END}]*){HL_END}")
+
+
+def _unmark(s: str) -> str:
+    return s.replace(HL_START, "").replace(HL_END, "") if HL_START in s or HL_END in s else s
+
+
 def make_snippet(marked: str, width: int = SNIPPET_CHARS) -> tuple[str, list[tuple[int, int]]]:
     """From text with HL_START/HL_END marks: a window of about `width` chars around the
     densest run of marks, cut at word boundaries, and the mark ranges inside it."""
+    # regex pieces, not a loop over characters: snippets are made for every result shown
     plain: list[str] = []
     spans: list[tuple[int, int]] = []
-    pos = 0
-    start = -1
-    for ch in marked:
-        if ch == HL_START:
-            start = pos
-        elif ch == HL_END:
-            if start >= 0:
-                spans.append((start, pos))
-            start = -1
-        else:
-            plain.append(ch)
-            pos += 1
+    pos = last = 0
+    for m in _MARKED.finditer(marked):
+        before = _unmark(marked[last : m.start()])
+        inner = _unmark(m.group(1))
+        plain += [before, inner]
+        pos += len(before)
+        if inner:
+            spans.append((pos, pos + len(inner)))
+        pos += len(inner)
+        last = m.end()
+    plain.append(_unmark(marked[last:]))
     text = "".join(plain)
     if len(text) <= width:
         lo, hi = 0, len(text)

@@ -154,3 +154,9 @@ def test_tuning_validation() -> None:
     with pytest.raises(QueryError, match="negative"):
         Tuning(dense_weight=-1).validate()
     assert sigmoid(0.0) == 0.5 and sigmoid(-1000.0) == 0.0 and sigmoid(1000.0) == 1.0
+
+
+def test_snippet_ignores_stray_marks() -> None:
+    snip, spans = make_snippet(f"x{HL_END} a {HL_START}{HL_START}b{HL_END} c {HL_START}dd")
+    assert snip == "x a b c dd"
+    assert [snip[a:b] for a, b in spans] == ["b"]
