@@ -201,7 +201,7 @@ class Indexer:
                 rules = self.rules_for(root.path, root.excludes, root.includes)
                 if not rules.contains(p):
                     continue
-                if os.path.isdir(p) and not os.path.islink(p):
+                if os.path.isdir(p) and (self.follow_symlinks or not os.path.islink(p)):
                     for s in rules.walk(p):
                         found[s.path] = (s, root.id)
                 elif rules.wanted_file(p):

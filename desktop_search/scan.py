@@ -75,23 +75,37 @@ class Rules:
             return False
         if self.includes and not any(fnmatchcase(parts[-1], p) for p in self.includes):
             return False
+        if not self._link_ok(path):
+            return False
         d = os.path.dirname(path)
         while self.contains(d) and d != self.root:
             if not self.wanted_dir(d):
                 return False
+            if os.path.islink(d) and not self.follow_symlinks:
+                return False  # reached through a folder link: the walk would not go there
             d = os.path.dirname(d)
         return is_supported(Path(path))
 
+    def _link_ok(self, path: str) -> bool:
+        """A file link is indexed only when links are followed, and only when it leads out of
+        the root (a link to a file inside it would index that file twice)."""
+        if not os.path.islink(path):
+            return True
+        return self.follow_symlinks and not self.contains(os.path.realpath(path))
+
     def walk(self, top: str | None = None) -> Iterator[Seen]:
-        """Files under top (default: the root), without following symlinks out of the root;
-        unreadable folders are passed over silently (they hold nothing we could index)."""
+        """Files under top (default: the root). Symlinks are not followed unless asked; when
+        they are, every folder is walked once (loops end), real folders before linked ones, so
+        a file is indexed under its own path rather than through a link to it. Unreadable
+        folders are passed over silently (they hold nothing we could index)."""
         stack = [top or self.root]
+        linked: list[str] = []  # folders reached through a link: walked after the real ones
         visited: set[tuple[int, int]] = set()
-        while stack:
-            d = stack.pop()
+        while stack or linked:
+            d = stack.pop() if stack else linked.pop()
             try:
                 st = os.stat(d)
-                if (st.st_dev, st.st_ino) in visited:  # a symlink loop
+                if (st.st_dev, st.st_ino) in visited:  # seen already, or a symlink loop
                     continue
                 visited.add((st.st_dev, st.st_ino))
                 entries = list(os.scandir(d))
@@ -102,10 +116,13 @@ class Rules:
                     if e.is_symlink():
                         if not self.follow_symlinks:
                             continue
-                        target = os.path.realpath(e.path)
-                        if not self.contains(target):
+                        if e.is_dir(follow_symlinks=True):
+                            if self.wanted_dir(e.path):
+                                linked.append(e.path)
                             continue
-                    if e.is_dir(follow_symlinks=self.follow_symlinks):
+                        if self.contains(os.path.realpath(e.path)):
+                            continue  # the file itself is indexed under its own name
+                    elif e.is_dir(follow_symlinks=False):
                         if self.wanted_dir(e.path):
                             stack.append(e.path)
                         continue
