@@ -124,6 +124,41 @@ def docx_text(text: str) -> bytes:
     )
 
 
+def odt_text(text: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        z.writestr(
+            "content.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office='
+            '"urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:'
+            f'opendocument:xmlns:text:1.0"><office:body><office:text><text:p>{text}</text:p>'
+            "</office:text></office:body></office:document-content>",
+        )
+    return buf.getvalue()
+
+
+def epub_text(text: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
+        z.writestr(
+            "META-INF/container.xml",
+            '<?xml version="1.0"?><container xmlns="urn:oasis:names:tc:opendocument:xmlns:'
+            'container" version="1.0"><rootfiles><rootfile full-path="content.opf" '
+            'media-type="application/oebps-package+xml"/></rootfiles></container>',
+        )
+        z.writestr(
+            "content.opf",
+            '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
+            '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>Book</dc:title>'
+            '</metadata><manifest><item id="c1" href="c1.xhtml" media-type="application/'
+            'xhtml+xml"/></manifest><spine><itemref idref="c1"/></spine></package>',
+        )
+        z.writestr("c1.xhtml", f"<html><body><p>{text}</p></body></html>")
+    return buf.getvalue()
+
+
 def _zeros_member(z: zipfile.ZipFile, name: str, size: int, head: bytes = b"") -> None:
     """A member that inflates to `size` bytes, streamed so making it needs no memory."""
     info = zipfile.ZipInfo(name)
@@ -352,10 +387,31 @@ def write_corpus(folder: Path, only: tuple[str, ...] | None = None) -> dict[str,
     return expected
 
 
-if __name__ == "__main__":
-    # The small, committed sample: everything under 64 KB that a checkout can hold.
-    target = Path(sys.argv[1])
-    write_corpus(target, only=("pdfs", "texts"))
-    for p in target.iterdir():
-        if p.is_file() and p.stat().st_size > 64 * 1024:
+def write_sample(target: Path, limit: int = 128 * 1024) -> None:
+    """The small, committed sample (tests/data/nasty): every generated file that a checkout
+    can hold, with a README saying what each is and what the index makes of it."""
+    expected = write_corpus(target, only=("pdfs", "texts", "zips", "stuck_pdf"))
+    rows = []
+    for name in sorted(expected):
+        p = target / name
+        if p.stat().st_size > limit:
             p.unlink()
+            continue
+        e = expected[name]
+        outcome = " or ".join(e.states) + (f" ({e.reason})" if e.reason else "")
+        rows.append(f"| `{name}` | {p.stat().st_size:,} | {e.why or '-'} | {outcome} |")
+    (target / "README.md").write_text(
+        "# Nasty files\n\n"
+        "Hostile and odd inputs the reliability tests generate "
+        "(`tests/reliability/nasty_files.py`); the small ones are kept here. Regenerate with\n"
+        "`python tests/reliability/nasty_files.py tests/data/nasty`. The larger ones (a 3 GB "
+        "sparse text file, 100,000 nested HTML tags, odd file names, symlink loops, FIFOs, a "
+        "file that cannot be read) are made by the tests in a temporary folder.\n\n"
+        "| file | bytes | what it is | what the index records |\n|---|---|---|---|\n"
+        + "\n".join(rows) + "\n",
+        encoding="utf-8",
+    )
+
+
+if __name__ == "__main__":
+    write_sample(Path(sys.argv[1]))
