@@ -2,11 +2,14 @@
 
 A burst of events (a git checkout, an unzip) collapses into one set of paths: each path is
 re-checked once when the folder has been quiet for `debounce_s` (or at most every `max_wait_s`
-under a never-ending stream), so the index ends right however many events arrive.
+under a never-ending stream), so the index ends right however many events arrive. If the kernel's
+event queue overflows (inotify drops events past its limit), the watched roots are re-checked
+whole: nothing that changed meanwhile is missed.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -57,6 +60,31 @@ class ChangeQueue(FileSystemEventHandler):
         with self._lock:
             return len(self._paths)
 
+    def add_paths(self, paths: set[str]) -> None:
+        """Queues paths to re-check as if events had come for them."""
+        now = time.monotonic()
+        with self._lock:
+            self._paths |= paths
+            if not self._first_event:
+                self._first_event = now
+            self._last_event = now
+        self.wake.set()
+
+
+class _OverflowSpotter(logging.Handler):
+    """watchdog reports a kernel queue overflow only in its log: turn that into a rescan."""
+
+    def __init__(self, on_overflow: Callable[[], None]) -> None:
+        super().__init__(level=logging.WARNING)
+        self.on_overflow = on_overflow
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            if "overflow" in record.getMessage().lower():
+                self.on_overflow()
+        except Exception:  # a log handler must never raise into watchdog's thread
+            pass
+
 
 def collapse(paths: set[str]) -> list[str]:
     """Drops paths inside another path of the set: a folder re-check covers its files."""
@@ -81,9 +109,16 @@ class Watcher:
         self._observer: Any = None
         self._stop = threading.Event()
         self._watched: set[str] = set()
+        self.overflows = 0
+        self._spotter = _OverflowSpotter(self._rescan_all)
+
+    def _rescan_all(self) -> None:
+        self.overflows += 1
+        self.queue.add_paths(set(self._watched))
 
     def start(self) -> None:
         self._observer = Observer()
+        logging.getLogger("watchdog.observers").addHandler(self._spotter)
         self.sync_roots()
         self._observer.start()
 
@@ -125,6 +160,7 @@ class Watcher:
     def stop(self) -> None:
         self._stop.set()
         self.queue.wake.set()
+        logging.getLogger("watchdog.observers").removeHandler(self._spotter)
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)

@@ -3,6 +3,7 @@ matches the disk; searches keep answering while indexing runs on another thread.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -187,3 +188,29 @@ def test_searches_keep_answering_while_indexing(engine: Engine, docs: Path) -> N
     print(f"\n{len(lat)} searches during a {index_s:.1f} s indexing run: median "
           f"{lat[len(lat) // 2] * 1000:.0f} ms, p95 {lat[int(len(lat) * 0.95)] * 1000:.0f} ms, "
           "0 errors")
+
+
+def test_an_overflowed_event_queue_leads_to_a_full_recheck(engine: Engine, docs: Path) -> None:
+    """When the kernel drops events (inotify's queue is 16,384 deep by default), watchdog only
+    logs it; the watcher then re-checks its roots whole."""
+    (docs / "old.txt").write_text("The loris moves slowly.", encoding="utf-8")
+    engine.add_root(docs)
+    engine.index()
+    w = Watcher(engine, debounce_s=0.2)
+    w.start()
+    try:
+        # changes whose events were lost: made with no watch on the folder
+        w._observer.unschedule_all()
+        (docs / "old.txt").unlink()
+        (docs / "new.txt").write_text("The tarsier has huge eyes.", encoding="utf-8")
+        time.sleep(0.3)
+        assert w.queue.pending() == 0
+        logging.getLogger("watchdog.observers.inotify_c").warning(
+            "Inotify queue overflowed; filesystem events were lost")
+        assert w.overflows == 1
+        time.sleep(0.3)
+        rep = w.process_pending()
+        assert rep is not None and rep.indexed == 1 and rep.removed == 1
+    finally:
+        w.stop()
+    assert matches_disk(engine.paths.home, docs) == []
