@@ -232,6 +232,9 @@ def index_corpus(eng: Any, data: BeirData, names: str, progress: Progress | None
     """Files written, root added, Engine.index run. Returns {path: docid}."""
     folder = eng.paths.home / CORPUS_DIR
     mapping = materialise(data, folder, names)
+    for root in eng.roots():  # an evaluation home indexes its corpus and nothing else
+        if Path(root.path) != folder.resolve():
+            eng.remove_root(root.path)
     eng.add_root(folder)
     report = eng.index(progress)
     if report.cancelled:

@@ -91,8 +91,18 @@ def test_eval_runs_every_mode_and_reuses_a_kept_home(
     finally:
         eng.close()
 
+    # a copied or reused home indexes its corpus and nothing else
+    other = tmp_path / "other-root"
+    other.mkdir()
+    (other / "Kidney stones again.txt").write_text("Kidney stones: what causes kidney stones.")
+    eng = Engine(home)
+    eng.add_root(other)
+    eng.close()
     dense = _eval(capsys, str(beir), "--split", "dev", "--eval-home", str(home),
                   "--mode", "dense")
+    eng = Engine(home)
+    assert [Path(r.path).name for r in eng.roots()] == ["beir-corpus"]
+    eng.close()
     keyword = _eval(capsys, str(beir), "--split", "dev", "--eval-home", str(home),
                     "--mode", "keyword")
     assert dense["metrics"]["recall@10"] == 1.0
