@@ -101,8 +101,11 @@ class Engine:
         self._vindex: VectorIndex | None = None
         self._searcher: Searcher | None = None
         self._worker: ExtractWorker | None = None
-        # Hard limit on one file's extraction (the worker is killed past it).
+        # Hard limit on one file's extraction (the worker is killed past it). With
+        # isolate_extraction off, extraction runs in this process with only the extractors'
+        # cooperative time checks (for debugging; a stuck parser then stalls the run).
         self.extract_timeout_s = DEFAULT_TIMEOUT_S
+        self.isolate_extraction = True
         self._lock = threading.RLock()  # the writer lane
         self._lock_file: IO[bytes] | None = None
         self._lock_depth = 0
@@ -315,7 +318,8 @@ class Engine:
             excludes=self.settings.excludes,
             max_file_bytes=self.settings.max_file_mb * 1024 * 1024,
             follow_symlinks=self.settings.follow_symlinks,
-            worker=self.extract_worker(),
+            worker=self.extract_worker() if self.isolate_extraction else None,
+            extract_budget_s=self.extract_timeout_s,
         )
         if paths is not None:
             return indexer.update_paths(paths, progress)
