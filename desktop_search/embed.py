@@ -4,15 +4,25 @@ Every setting is explicit. n_ctx = n_batch = n_ubatch and every sequence is trun
 input can trip llama.cpp's "sequence longer than n_ubatch" assert, which aborts the process.
 One sequence per decode because packing unrelated sequences into one ubatch makes the attention
 cost grow with all of them (measured 2-4x slower here).
+
+Optionally (lanes > 1) batches run data-parallel: one llama.cpp context per lane, each with its
+own share of the threads, all on the same mmapped weights, so no decode waits on another's
+barriers. Off by default: on the 2-core machine where it was measured it gave the same CPU time
+per chunk as llama.cpp's own per-op thread split (docs/performance.md); it is there for many-core
+machines, where a small BERT's ops are too small to split well.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -67,6 +77,65 @@ def _open_llama(
         raise ModelError(f"llama.cpp could not load {path.name}: {e}") from e
 
 
+class _Lane:
+    """One llama.cpp context and its batch: decodes one sequence at a time."""
+
+    def __init__(self, ctx: Any, n_ctx: int, dims: int, owned: bool) -> None:
+        import llama_cpp
+
+        self.ctx = ctx
+        self.dims = dims
+        self.owned = owned  # False for the Llama object's own context
+        self.batch = llama_cpp.llama_batch_init(n_ctx, 0, 1)
+        # numpy views over the batch's C arrays: filling them is one copy, not a Python loop
+        self.tokens = np.ctypeslib.as_array(self.batch.token, shape=(n_ctx,))
+        self.pos = np.ctypeslib.as_array(self.batch.pos, shape=(n_ctx,))
+        self.n_seq = np.ctypeslib.as_array(self.batch.n_seq_id, shape=(n_ctx,))
+        self.logits = np.ctypeslib.as_array(self.batch.logits, shape=(n_ctx,))
+        for i in range(n_ctx):
+            self.batch.seq_id[i][0] = 0
+        self.n_seq[:] = 1
+        self.pos[:] = np.arange(n_ctx, dtype=self.pos.dtype)
+        self.logits[:] = 1  # embedding mode wants every token as an output
+        self.threads = 0
+
+    def set_threads(self, n: int) -> None:
+        import llama_cpp
+
+        if n != self.threads:
+            llama_cpp.llama_set_n_threads(self.ctx, n, n)
+            self.threads = n
+
+    def embed(self, tokens: list[int]) -> NDArray[np.float32]:
+        import llama_cpp
+
+        n = len(tokens)
+        self.tokens[:n] = tokens
+        self.batch.n_tokens = n
+        mem = llama_cpp.llama_get_memory(self.ctx)
+        if mem:
+            llama_cpp.llama_memory_clear(mem, True)
+        rc = llama_cpp.llama_decode(self.ctx, self.batch)
+        if rc != 0:
+            raise ModelError(f"llama.cpp could not embed a passage (llama_decode returned {rc})")
+        ptr = llama_cpp.llama_get_embeddings_seq(self.ctx, 0)
+        if not ptr:
+            raise ModelError("llama.cpp returned no pooled embedding for this model")
+        vec = np.ctypeslib.as_array(ptr, shape=(self.dims,)).astype(np.float32)
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm > 0 else vec
+
+    def close(self) -> None:
+        import llama_cpp
+
+        if self.batch is not None:
+            llama_cpp.llama_batch_free(self.batch)
+            self.batch = None
+        if self.owned and self.ctx:
+            llama_cpp.llama_free(self.ctx)
+            self.ctx = None
+
+
 class Embedder:
     """Not thread-safe: each lane (indexing, queries) owns its own instance."""
 
@@ -78,13 +147,24 @@ class Embedder:
         n_gpu_layers: int = 0,
         max_tokens: int = 512,
         flash_attn: bool = True,
+        lanes: int = 1,
     ) -> None:
+        """lanes: contexts for data-parallel batches (1 = off, the default; 0 = one per thread)."""
         import llama_cpp
 
         model_path = Path(model_path).expanduser()
         check_gguf(model_path)
         self.n_threads = n_threads or default_threads()
-        self.n_gpu_layers = n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0
+        self.gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
+        self.n_gpu_layers = n_gpu_layers if self.gpu_offload else 0
+        # Said plainly where asked for and impossible: the setting is ignored, not an error.
+        self.gpu_note = (
+            f"n_gpu_layers={n_gpu_layers} ignored: this llama.cpp build has no GPU support "
+            "(reinstall llama-cpp-python with CMAKE_ARGS=\"-DGGML_CUDA=on\"; see "
+            "docs/performance.md)"
+            if n_gpu_layers and not self.gpu_offload
+            else ""
+        )
         # Read the context length first with a cheap vocab-only load, so n_ctx never exceeds
         # what the model was trained for (BERT's position table has exactly that many rows).
         probe = _open_llama(model_path, n_ctx=64, n_threads=1, n_gpu_layers=0, flash_attn=False)
@@ -127,6 +207,49 @@ class Embedder:
         self.max_text_tokens = self.n_ctx - 2
         self._lock = threading.Lock()
         self.tokens_embedded = 0
+        main = _Lane(llm._ctx.ctx, self.n_ctx, self.info.dims, owned=False)  # type: ignore[attr-defined]
+        main.threads = self.n_threads
+        self._lanes: list[_Lane] = [main]
+        want = lanes if lanes > 0 else (1 if self.n_gpu_layers else self.n_threads)
+        self._want_lanes = max(1, min(want, self.n_threads))
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def lanes(self) -> int:
+        return self._want_lanes
+
+    def _extra_lanes(self) -> list[_Lane]:
+        """Created on the first batch that can use them (a query lane never pays for them)."""
+        import llama_cpp
+
+        while len(self._lanes) < self._want_lanes:
+            params = llama_cpp.llama_context_params()
+            ctypes.pointer(params)[0] = self.llm.context_params  # type: ignore[attr-defined]
+            params.n_threads = params.n_threads_batch = 1
+            ctx = llama_cpp.llama_init_from_model(self.llm._model.model, params)  # type: ignore[attr-defined]
+            if not ctx:
+                self._want_lanes = len(self._lanes)  # out of memory: run with what we have
+                break
+            lane = _Lane(ctx, self.n_ctx, self.info.dims, owned=True)
+            self._lanes.append(lane)
+            # freed before the model it points into, however the objects are collected
+            self.llm._model._exit_stack.callback(lane.close)  # type: ignore[attr-defined]
+        if self._pool is None and len(self._lanes) > 1:
+            self._pool = ThreadPoolExecutor(len(self._lanes) - 1, thread_name_prefix="embed")
+        return self._lanes
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+            for lane in self._lanes[1:]:
+                lane.close()
+            del self._lanes[1:]
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     # tokens -------------------------------------------------------------------------------
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:
@@ -141,11 +264,7 @@ class Embedder:
             return 0
         return len(self.tokenize(text, special=False))
 
-    # embeddings ---------------------------------------------------------------------------
-    def _embed_one(self, text: str) -> NDArray[np.float32]:
-        import llama_cpp
-
-        llm = self.llm
+    def _model_tokens(self, text: str) -> list[int]:
         tokens = self.tokenize(text)
         if len(tokens) > self.n_ctx:
             # keep the trailing [SEP]-like token: truncation must not change what the model sees
@@ -153,34 +272,96 @@ class Embedder:
             tokens = [*tokens[: self.n_ctx - 1], tokens[-1]]
         if not tokens:
             tokens = self.tokenize(" ")
-        ctx = llm._ctx  # type: ignore[attr-defined]
-        batch = llm._batch  # type: ignore[attr-defined]
-        batch.reset()
-        batch.add_sequence(tokens, 0, True)
-        ctx.kv_cache_clear()
-        ctx.decode(batch)
-        ptr = llama_cpp.llama_get_embeddings_seq(ctx.ctx, 0)
-        if not ptr:
-            raise ModelError("llama.cpp returned no pooled embedding for this model")
-        vec = np.ctypeslib.as_array(ptr, shape=(self.info.dims,)).astype(np.float32)
-        batch.reset()
+        return tokens
+
+    # embeddings ---------------------------------------------------------------------------
+    def _embed_one(self, text: str) -> NDArray[np.float32]:
+        tokens = self._model_tokens(text)
+        lane = self._lanes[0]
+        lane.set_threads(self.n_threads)
+        vec = lane.embed(tokens)
         self.tokens_embedded += len(tokens)
-        norm = float(np.linalg.norm(vec))
-        return vec / norm if norm > 0 else vec
+        return vec
 
     def embed_documents(
         self,
         texts: Sequence[str],
         progress: Callable[[int, int], bool] | None = None,
     ) -> NDArray[np.float32]:
-        """Rows are L2-normalised; the model's document prefix is added here."""
+        """Rows are L2-normalised; the model's document prefix is added here. If progress
+        returns False the rows done so far (a prefix) are returned."""
         out = np.zeros((len(texts), self.info.dims), dtype=np.float32)
         with self._lock:
+            if len(texts) >= 2 and self._want_lanes > 1:
+                return self._embed_parallel(texts, out, progress)
             for i, t in enumerate(texts):
                 out[i] = self._embed_one(self.info.document_prefix + t)
                 if progress is not None and not progress(i + 1, len(texts)):
                     return out[: i + 1]
         return out
+
+    def _embed_parallel(
+        self,
+        texts: Sequence[str],
+        out: NDArray[np.float32],
+        progress: Callable[[int, int], bool] | None,
+    ) -> NDArray[np.float32]:
+        lanes = self._extra_lanes()
+        toks = [self._model_tokens(self.info.document_prefix + t) for t in texts]
+        n = len(toks)
+        k = min(len(lanes), n)
+        # A tail shorter than the lanes would leave cores idle at the end: those texts go
+        # first, one at a time with every thread; the rest split evenly across k lanes.
+        head = n % k if n > k else 0
+        done = np.zeros(n, dtype=bool)
+        state = {"next": head, "count": 0, "stop": False}
+        cond = threading.Condition()
+        error: list[BaseException] = []
+
+        def finish(i: int, vec: NDArray[np.float32]) -> bool:
+            with cond:
+                out[i] = vec
+                done[i] = True
+                state["count"] += 1
+                self.tokens_embedded += len(toks[i])
+                if progress is not None and not state["stop"] and not progress(
+                    state["count"], n
+                ):
+                    state["stop"] = True
+                return not state["stop"]
+
+        main = lanes[0]
+        main.set_threads(self.n_threads)
+        for i in range(head):
+            if not finish(i, main.embed(toks[i])):
+                return out[: int(np.argmin(done)) if not done.all() else n]
+
+        def work(lane: _Lane) -> None:
+            try:
+                lane.set_threads(max(1, self.n_threads // k))
+                while True:
+                    with cond:
+                        i = state["next"]
+                        if state["stop"] or i >= n:
+                            return
+                        state["next"] = i + 1
+                    if not finish(i, lane.embed(toks[i])):
+                        return
+            except BaseException as e:  # surfaced in the calling thread
+                with cond:
+                    error.append(e)
+                    state["stop"] = True
+
+        assert self._pool is not None
+        futures = [self._pool.submit(work, lane) for lane in lanes[1:k]]
+        work(main)
+        for f in futures:
+            f.result()
+        if error:
+            raise error[0]
+        if done.all():
+            return out
+        return out[: int(np.argmin(done))]  # cancelled: the leading rows that are complete
 
     def embed_query(self, text: str) -> NDArray[np.float32]:
         with self._lock:
