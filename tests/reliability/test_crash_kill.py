@@ -23,7 +23,7 @@ from desktop_search.indexer import file_hash
 from desktop_search.store import FAILED, INDEXED, SKIPPED
 
 KILLS = int(os.environ.get("RELIABILITY_KILLS", "20"))
-BUDGET_S = float(os.environ.get("RELIABILITY_BUDGET_S", "80"))
+BUDGET_S = float(os.environ.get("RELIABILITY_BUDGET_S", "60"))
 SEED = int(os.environ.get("RELIABILITY_SEED", "6"))
 N_FILES = 80
 
@@ -162,7 +162,7 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:
-            _out, err = proc.communicate(timeout=rng.uniform(0.3, 4.0))
+            _out, err = proc.communicate(timeout=rng.uniform(0.2, 3.0))
             assert proc.returncode == 0, err.decode()[-2000:]
             figures["finished"] += 1
         except subprocess.TimeoutExpired:
