@@ -13,6 +13,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import os
 import threading
 import time
 import traceback
@@ -45,6 +46,21 @@ def load_writer_model(engine: Any) -> None:
 PROGRESS_EVERY_S = 0.1  # at most ten progress repaints a second
 WATCH_POLL_MS = 250
 COUNTS_EVERY_S = 1.0
+
+
+INDEXING_NICENESS = 10
+
+
+def lower_thread_priority() -> None:
+    """Runs on the writer lane's thread: indexing yields the CPU to the window and to queries,
+    as desktop indexers do. On Linux niceness is per thread and inherited by the threads and
+    processes this one starts (llama.cpp's workers, the extraction process)."""
+    if not hasattr(os, "setpriority"):
+        return
+    with contextlib.suppress(OSError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid,
+                       max(os.getpriority(os.PRIO_PROCESS, tid), INDEXING_NICENESS))
 
 
 def describe(e: BaseException) -> str:
@@ -88,6 +104,7 @@ class Snapshot:
     documents_dir: str | None = None  # ~/Documents, when it exists (the first-run offer)
     gpu_offload: bool = False
     reranker: str | None = None  # the reranker GGUF a reranked query would use, if any
+    notice: str = ""  # e.g. the home is read-only: searching works, indexing does not
 
     @property
     def indexed(self) -> int:
@@ -203,6 +220,7 @@ class Backend(QObject):
 
     # opening ---------------------------------------------------------------------------
     def start(self) -> None:
+        self.writer.submit(lower_thread_priority)
         self.writer.submit(self._open, self._on_opened, self._on_open_failed)
 
     def _open(self) -> Snapshot:
@@ -225,6 +243,7 @@ class Backend(QObject):
             documents_dir=str(docs) if docs.is_dir() else None,
             gpu_offload=gpu_offload_supported(),
             reranker=_find_reranker(eng),
+            notice=str(getattr(eng, "open_notice", "") or ""),
         )
 
     def _on_opened(self, snap: Snapshot) -> None:
@@ -270,6 +289,11 @@ class Backend(QObject):
         self.snapshot_changed.emit(snap)
 
     # searching -------------------------------------------------------------------------
+    def cancel_queries(self) -> None:
+        """Whatever is queued or running is dropped when it finishes (the box was cleared)."""
+        self._seq += 1
+        self._pending_query = None
+
     def search(self, text: str, options: SearchOptions, *, rerank: bool = False) -> int:
         """Queues a query; only the newest one's results are delivered. Returns its number."""
         self._seq += 1
@@ -345,12 +369,15 @@ class Backend(QObject):
     def _read_counts(self) -> None:
         """File counts by state through the query lane's read connection: the writer lane is
         busy indexing, and a reader never waits for it (WAL)."""
-        def work() -> dict[str, int]:
-            return dict(self.engine.searcher().catalog().counts_by_state())
+        def work() -> tuple[dict[str, int], int]:
+            cat = self.engine.searcher().catalog()
+            return dict(cat.counts_by_state()), cat.chunk_count()
 
-        def done(counts: dict[str, int]) -> None:
+        def done(got: tuple[dict[str, int], int]) -> None:
+            counts, chunks = got
             if self.snapshot is not None:
                 self.snapshot.status.files = counts
+                self.snapshot.status.chunks = chunks
             self.counts_changed.emit(counts)
 
         self.query.submit(work, done, lambda _e: None)  # counts are a nicety, never an error

@@ -90,7 +90,10 @@ class HardwarePage(QWidget):
         self._show_rows([("Reading…", "")])
 
     def load(self) -> None:
-        """Reads the facts on the reader lane (once; they do not change while we run)."""
+        """Reads the facts on the reader lane (once; they do not change while we run), and
+        measures the model when the writer lane is free (a run would skew the figure)."""
+        if self.speed is None and self.measure_btn.isEnabled() and not self.backend.state.running:
+            self.measure()
         if self.facts is not None or self._loading:
             return
         self._loading = True

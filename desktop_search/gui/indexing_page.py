@@ -131,6 +131,7 @@ class IndexingPage(QWidget):
         lay.addWidget(self.problems_title)
         lay.addWidget(self.problems_hint)
         lay.addWidget(self.table, 1)
+        lay.addStretch(0)  # takes the room when the table is hidden (no problems)
         self.set_state(IndexState())
 
     def _toggle_pause(self) -> None:
@@ -189,17 +190,19 @@ class IndexingPage(QWidget):
             f"<td style='padding-right:28px'><span style='font-size:14pt;font-weight:600'>"
             f"{n:,}</span><br><span style='color:#667085'>{label}</span></td>"
             for label, n, _ in parts)
-        model = st.model.get("name") or "—"
-        size = st.index_bytes / 1e6
+        extra = [f"{st.chunks:,} passages"]
+        if not self.backend.state.running:  # these are read after a run, not during it
+            extra.append(f"{st.vectors:,} vectors")
+            if st.model.get("name"):
+                extra.append(f"model {html.escape(str(st.model['name']))}")
+            extra.append(f"{st.index_bytes / 1e6:.1f} MB on disk")
         self.counts.setText(
             f"<table><tr>{cells}</tr></table>"
-            f"<div style='color:#667085; margin-top:6px'>{st.chunks:,} passages · "
-            f"{st.vectors:,} vectors · model {html.escape(str(model))} · "
-            f"{size:.1f} MB on disk</div>")
+            f"<div style='color:#667085; margin-top:6px'>{' · '.join(extra)}</div>")
 
     def _show_problems(self, snap: Snapshot) -> None:
         st = snap.status
-        notices = list(st.notices)
+        notices = [n for n in (snap.notice, *st.notices) if n]
         self.notice.setText("<br>".join(html.escape(n) for n in notices))
         self.notice.setVisible(bool(notices))
         probs = st.problems
@@ -214,6 +217,7 @@ class IndexingPage(QWidget):
             reason.setToolTip(p["reason"])
             for j, it in enumerate((name, state, reason)):
                 self.table.setItem(i, j, it)
+        self.table.setVisible(bool(probs))
         self.problems_hint.setText(
             "None: every file in your folders could be read." if not probs else
             "Failed files are retried when they change; skipped files are of a kind that is "

@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 4000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.hide()  # gone at once; the writer lane may need a moment to finish its file
         self.backend.shutdown()
         self.closed.emit()
         super().closeEvent(event)

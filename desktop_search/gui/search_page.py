@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ..search import SearchOptions
 from .backend import Backend, QueryOutcome, Snapshot, rerank_support
-from .highlight import PreviewData, build_preview
+from .highlight import PreviewData, build_preview, matched_words
 from .preview import PreviewPane
 from .results_view import ResultsView, short_folder
 from .style import app_icon
@@ -70,6 +70,16 @@ def _combo(items: list[str], tip: str) -> QComboBox:
     c.setToolTip(tip)
     c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
     return c
+
+
+def _centred(w: QWidget) -> QHBoxLayout:
+    """A fixed-width wrapped label, centred: an alignment flag in a box layout would make the
+    layout ignore the label's height-for-width, and cut its last line."""
+    row = QHBoxLayout()
+    row.addStretch(1)
+    row.addWidget(w)
+    row.addStretch(1)
+    return row
 
 
 class EmptyState(QFrame):
@@ -119,7 +129,7 @@ class EmptyState(QFrame):
         lay.addSpacing(12)
         lay.addWidget(title)
         lay.addSpacing(6)
-        lay.addWidget(body, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addLayout(_centred(body))
         lay.addSpacing(4)
         lay.addWidget(private)
         lay.addSpacing(18)
@@ -154,7 +164,7 @@ class MessageState(QFrame):
         lay.addStretch(2)
         lay.addWidget(self.title)
         lay.addSpacing(8)
-        lay.addWidget(self.body, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addLayout(_centred(self.body))
         lay.addStretch(3)
 
     def show_message(self, title: str, body: str) -> None:
@@ -336,7 +346,7 @@ class SearchPage(QWidget):
     def _on_text_changed(self, text: str) -> None:
         if not text.strip():
             self.debounce.stop()
-            self.backend.search("", self.options())  # supersedes anything in flight
+            self.backend.cancel_queries()  # results still in flight are dropped
             self.outcome = None
             self.results.model_.set_results([])
             self.preview.clear("Select a result to preview it here.")
@@ -417,6 +427,13 @@ class SearchPage(QWidget):
     def _on_current_changed(self, *_a: Any) -> None:
         r = self.results.current_result()
         if r is None:
+            return
+        shown = self.preview.result
+        if (shown is not None and self.preview.data is not None and shown.path == r.path
+                and shown.mtime == r.mtime and matched_words(shown) == matched_words(r)
+                and [p.chunk_start for p in shown.passages]
+                == [p.chunk_start for p in r.passages]):
+            self.preview.result = r  # the same file, hits and passages: nothing to redo
             return
         self._preview_token += 1
         token = self._preview_token

@@ -36,6 +36,18 @@ def _hint(text: str) -> QLabel:
     return lab
 
 
+def _with_hint(field: QWidget | QHBoxLayout | QVBoxLayout, hint: str | QLabel) -> QVBoxLayout:
+    """A field with its explanation right under it, in the same form cell."""
+    box = QVBoxLayout()
+    box.setSpacing(4)
+    if isinstance(field, QWidget):
+        box.addWidget(field)
+    else:
+        box.addLayout(field)
+    box.addWidget(hint if isinstance(hint, QLabel) else _hint(hint))
+    return box
+
+
 class SettingsPage(QWidget):
     def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,20 +107,18 @@ class SettingsPage(QWidget):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         form.setHorizontalSpacing(16)
-        form.setVerticalSpacing(8)
-        form.addRow("Embedding model:", model_box)
-        form.addRow("", _hint("Changing the model embeds every file again; searches keep "
-                              "using the current index until the new one is complete."))
+        form.setVerticalSpacing(16)
+        form.addRow("Embedding model:", _with_hint(
+            model_box, "Changing the model embeds every file again; searches keep using the "
+            "current index until the new one is complete."))
         form.addRow("CPU threads:", self._left(self.threads))
-        form.addRow("GPU layers:", self._left(self.gpu_layers))
-        form.addRow("", self.gpu_note)
-        form.addRow("Passage size:", chunk_row)
-        form.addRow("", _hint("Smaller passages point more precisely, larger ones carry more "
-                              "context. Changing it splits every file again."))
-        form.addRow("Reranker model:", rr_row)
-        form.addRow("", _hint("With a reranker, Ctrl+Enter re-orders the top results with a "
-                              "slower, more precise model."))
-
+        form.addRow("GPU layers:", _with_hint(self._left(self.gpu_layers), self.gpu_note))
+        form.addRow("Passage size:", _with_hint(
+            chunk_row, "Smaller passages point more precisely, larger ones carry more context. "
+            "Changing it splits every file again."))
+        form.addRow("Reranker model:", _with_hint(
+            rr_row, "With a reranker, Ctrl+Enter re-orders the top results with a slower, more "
+            "precise model."))
         card = QFrame()
         card.setObjectName("card")
         cl = QVBoxLayout(card)

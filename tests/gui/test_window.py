@@ -60,6 +60,18 @@ def test_typing_shows_the_expected_file_first_with_highlighted_words_and_preview
     sp.preview.next_hit()
     assert sp.preview.current == (first + 1) % len(data.hits)
     assert "hit" in sp.preview.hit_label.text()
+    # filters re-run the query at once: no PDF says it; markdown/text and today's files do
+    sp.kind.setCurrentIndex(next(i for i in range(sp.kind.count()) if sp.kind.itemText(i) == "PDF"))
+    qtbot.waitUntil(lambda: sp.outcome is not None and sp.outcome.options.kinds == ["pdf"],
+                    timeout=20000)
+    assert sp.outcome.results == [] and sp.stack.currentWidget() is sp.message
+    assert "Filters are on" in sp.message.body.text()
+    sp.kind.setCurrentIndex(0)
+    sp.date.setCurrentIndex(1)  # today
+    qtbot.waitUntil(lambda: sp.outcome is not None and sp.outcome.options.after is not None
+                    and not sp.outcome.options.kinds, timeout=20000)
+    assert Path(sp.outcome.results[0].path).name == "glaciers.txt"
+    sp.date.setCurrentIndex(0)
     # keyboard: arrows move the selection from the search box, Esc clears, Ctrl+L focuses
     if len(results) > 1:
         qtbot.keyClick(sp.box, Qt.Key.Key_Down)
@@ -140,16 +152,16 @@ def test_adding_documents_indexes_with_progress_pause_resume_and_a_responsive_wi
     w.backend.pause()
     qtbot.waitUntil(lambda: w.backend.state.paused, timeout=30000)
     assert w.pause_btn.text() == "Resume"
-    paused_at = w.backend.snapshot.status.files.get("indexed", 0) if w.backend.snapshot else 0
     w.backend.resume()
     qtbot.waitUntil(lambda: not w.backend.state.running and not w.backend.state.paused
                     and w.backend.snapshot is not None
                     and w.backend.snapshot.status.files.get("indexed", 0) == 40, timeout=60000)
     beat.stop()
     elapsed = time.perf_counter() - t0
-    print(f"\nindexed 41 files through the window in {elapsed:.1f}s; longest GUI stall "
-          f"{beat.longest * 1000:.0f} ms over {beat.ticks} heartbeats "
-          f"(paused with {paused_at} files indexed)")
+    qtbot.waitUntil(lambda: not w.backend.query.busy(), timeout=30000)  # see the print below
+    # (printed once no model is loading: llama-cpp-python silences fds 1 and 2 meanwhile)
+    print(f"\nindexed 41 files through the window in {elapsed:.1f}s (paused and resumed once);"
+          f" longest GUI stall {beat.longest * 1000:.0f} ms over {beat.ticks} heartbeats")
     assert beat.longest < 2.0  # a sanity bound, not a timing claim
     progress = [(d, t) for r, d, t, _p in states if r and t]
     assert progress and progress[0][1] == 41  # counts out of every file in the folder
@@ -251,9 +263,50 @@ def test_settings_say_a_reindex_is_needed_first_and_the_hardware_page_measures(
     qtbot.waitUntil(lambda: hp.facts is not None, timeout=20000)
     labels = [label for label, _v in hp.facts.rows]
     assert any("Memory" in lab for lab in labels) and any("GPU" in lab for lab in labels)
-    hp.measure()
-    qtbot.waitUntil(lambda: hp.speed is not None, timeout=60000)
+    qtbot.waitUntil(lambda: hp.speed is not None, timeout=60000)  # measured on first view
     assert hp.speed.chunks_per_s > 0 and "passages/s" in hp.speed_label.text()
+
+
+def tiny_cross_encoder(folder: Path) -> Path:
+    """A random-weight BERT cross-encoder converted to GGUF by the project's own converter (no
+    reranker can be downloaded here): its scores mean nothing, the plumbing is what is tested."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "convert_cross_encoder_gguf", repo / "packaging" / "convert_cross_encoder_gguf.py")
+    assert spec is not None and spec.loader is not None
+    conv = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("convert_cross_encoder_gguf", conv)
+    spec.loader.exec_module(conv)
+    conv.make_random_checkpoint(folder / "ckpt", seed=3)
+    out = folder / "tiny-cross-encoder.f32.gguf"
+    conv.convert(folder / "ckpt", out, "f32", name="tiny-cross-encoder")
+    return out
+
+
+def test_ctrl_enter_asks_for_the_reranked_list_once_a_reranker_is_set(
+    tmp_path: Path, open_window: Any, qtbot: Any
+) -> None:
+    docs = write_docs(tmp_path / "docs")
+    build_index(tmp_path / "home", docs)
+    w = open_window(tmp_path / "home", watch=False, index_on_start=False)
+    sp = w.search_page
+    assert not sp.rerank_btn.isEnabled() and "Settings" in sp.rerank_btn.toolTip()
+    model = tiny_cross_encoder(tmp_path / "cross")
+    w.show_page("Settings")
+    w.settings_page.reranker.setText(str(model))
+    qtbot.mouseClick(w.settings_page.save_btn, Qt.MouseButton.LeftButton)  # no re-index needed
+    qtbot.waitUntil(lambda: sp.rerank_btn.isEnabled(), timeout=20000)
+    assert model.name in sp.rerank_btn.toolTip()
+    w.show_page("Search")
+    results = typed_results(w, qtbot, "bread dough")
+    assert not sp.outcome.reranked
+    qtbot.keyClick(sp.box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: sp.outcome.reranked, timeout=30000)
+    assert {r.path for r in sp.outcome.results} <= {r.path for r in results} | {
+        str(p) for p in docs.iterdir()}
+    assert "reranked" in sp.summary.text()
 
 
 def test_screenshot_command_saves_the_window_and_exits_zero(
@@ -270,3 +323,17 @@ def test_screenshot_command_saves_the_window_and_exits_zero(
     assert proc.returncode == 0, proc.stderr
     img = QImage(str(out))
     assert not img.isNull() and img.width() >= 900 and img.height() >= 600
+
+
+def test_qt_calls_do_not_leak_references_to_none(qtbot: Any) -> None:
+    """PySide6 6.12.0 on Python 3.11 drops a reference to None on every void call; a window
+    open for an hour makes millions of them and dies with "none_dealloc" (hence the pin)."""
+    from PySide6.QtWidgets import QLabel
+
+    label = QLabel()
+    qtbot.addWidget(label)
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        label.setText("x")
+        QApplication.processEvents()
+    assert sys.getrefcount(None) > before - 500
