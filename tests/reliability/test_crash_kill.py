@@ -146,6 +146,13 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
     rng = random.Random(SEED)
     corpus = Corpus(tmp_path / "root", rng)
     home = tmp_path / "home"
+    # How long a run takes to start (interpreter, imports, model) on this machine: kills are
+    # spread from the start-up well into the work that follows it.
+    (tmp_path / "empty").mkdir()
+    cli(tmp_path / "probe", "add", str(tmp_path / "empty"))
+    t_start = time.monotonic()
+    cli(tmp_path / "probe", "index")
+    startup_s = time.monotonic() - t_start
     cli(home, "add", str(corpus.root))
     figures = {"kills": 0, "finished": 0, "power_cuts": 0, "mutations": 0,
                "opened_loaded": 0, "opened_rebuilt": 0, "opened_new": 0, "opened_none": 0}
@@ -162,7 +169,8 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:
-            _out, err = proc.communicate(timeout=rng.uniform(0.2, 3.0))
+            delay = startup_s * rng.uniform(0.2, 1.1) + rng.uniform(0.0, 4.0)
+            _out, err = proc.communicate(timeout=delay)
             assert proc.returncode == 0, err.decode()[-2000:]
             figures["finished"] += 1
         except subprocess.TimeoutExpired:
@@ -205,6 +213,7 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
     time.sleep(1.0)  # a worker notices its parent is gone within 0.5 s
     assert orphan_workers(killed) == []
     figures["seconds"] = round(time.monotonic() - t0)
+    figures["startup_s"] = round(startup_s, 1)
     report = json.loads(final.stdout)
     print(f"\ncrash test (seed {SEED}): {figures}; {len(want)} files, {n_chunks} chunks; "
           f"the final run indexed {report['indexed']}, {report['unchanged']} were done already")
