@@ -1,13 +1,22 @@
 """VectorIndex: the USearch HNSW cache over chunk vectors (cosine, f16), rebuildable from the
-catalog's stored vectors at any time."""
+catalog's stored vectors at any time.
+
+Tuned on 2 cores with real MiniLM vectors scaled up by perturbation (docs/performance.md):
+f16 storage keeps recall@10 at 0.99 of exact search where i8 fell to 0.86; connectivity 16 with
+expansion_add 64 builds about 2.6x faster than 128 for a recall@10 of 0.99 instead of 0.998.
+A saved index is opened as a memory-mapped view: opening is instant and a search touches only the
+pages it visits, so a query process stays small even at a million chunks. The first change
+(add, remove, rebuild) loads it into memory.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,6 +26,11 @@ from .config import fsync_dir
 if TYPE_CHECKING:
     from .store import Catalog
 
+DTYPE = "f16"
+CONNECTIVITY = 16
+EXPANSION_ADD = 64
+EXPANSION_SEARCH = 80
+
 
 class VectorIndex:
     """USearch HNSW (cosine, f16) over chunk ids, guarded by a lock so the query lane can search
@@ -24,14 +38,36 @@ class VectorIndex:
     rename makes the file and the generation it reflects agree by construction."""
 
     def __init__(self, base: Path, ndim: int) -> None:
-        from usearch.index import Index
-
         self.base = base
         self.ndim = ndim
         self._lock = threading.RLock()
-        self._index = Index(ndim=ndim, metric="cos", dtype="f16", connectivity=16,
-                            expansion_add=128, expansion_search=64)
+        self._index = self._new_index()
         self.generation = -1
+        self._viewed: Path | None = None  # the file this index is a read-only view of
+
+    def _new_index(self) -> Any:
+        from usearch.index import Index
+
+        return Index(ndim=self.ndim, metric="cos", dtype=DTYPE, connectivity=CONNECTIVITY,
+                     expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+
+    def _mutable(self) -> None:
+        """A view cannot change: load the file into memory before the first change."""
+        if self._viewed is not None:
+            # copied from the mapping, not reread: the file may be gone (a newer generation)
+            index = self._index.copy()
+            index.expansion_add = EXPANSION_ADD
+            index.expansion_search = EXPANSION_SEARCH
+            self._index = index
+            self._viewed = None
+
+    @property
+    def viewed(self) -> bool:
+        return self._viewed is not None
+
+    def memory_bytes(self) -> int:
+        """What USearch itself holds in memory (a view's mapped file is not counted)."""
+        return int(self._index.memory_usage)
 
     # persistence ---------------------------------------------------------------------------
     def _files(self) -> list[tuple[int, Path]]:
@@ -44,9 +80,11 @@ class VectorIndex:
         return sorted(out)
 
     @classmethod
-    def open(cls, base: Path, ndim: int, catalog: Catalog, model: str) -> tuple[VectorIndex, str]:
-        """Loads the saved index if it reflects the catalog's generation, else rebuilds it from
-        the stored vectors. Returns the index and what happened ("loaded", "rebuilt", "new")."""
+    def open(cls, base: Path, ndim: int, catalog: Catalog, model: str, *,
+             view: bool = True) -> tuple[VectorIndex, str]:
+        """Opens the saved index if it reflects the catalog's generation (memory-mapped unless
+        view=False), else rebuilds it from the stored vectors. Returns the index and what
+        happened ("loaded", "rebuilt", "new")."""
         vi = cls(base, ndim)
         gen = catalog.generation()
         files = vi._files()
@@ -54,7 +92,11 @@ class VectorIndex:
             if g != gen:
                 continue
             try:
-                vi._index.load(str(p))
+                if view:
+                    vi._index.view(str(p))
+                    vi._viewed = p
+                else:
+                    vi._index.load(str(p))
                 if vi._index.ndim == ndim:
                     vi.generation = gen
                     return vi, "loaded"
@@ -66,7 +108,8 @@ class VectorIndex:
 
     def rebuild(self, catalog: Catalog, model: str) -> None:
         with self._lock:
-            self._index.clear()  # type: ignore[no-untyped-call]
+            self._index = self._new_index()
+            self._viewed = None
             gen = catalog.generation()
             for keys, vecs in catalog.indexed_vectors(model):
                 if len(keys):
@@ -91,7 +134,9 @@ class VectorIndex:
         fsync_dir(final.parent)
         for g, p in self._files():
             if g != generation:
-                p.unlink(missing_ok=True)
+                # another process may still have it mapped (Windows refuses): it goes next time
+                with contextlib.suppress(OSError):
+                    p.unlink(missing_ok=True)
         return final
 
     def size_on_disk(self) -> int:
@@ -105,8 +150,9 @@ class VectorIndex:
         if not len(keys):
             return
         with self._lock:
-            present = [k for k in keys.tolist() if self._index.contains(k)]
-            if present:
+            self._mutable()
+            present = keys[np.asarray(self._index.contains(keys), dtype=bool)]
+            if len(present):
                 self._index.remove(present)
             self._index.add(keys, vecs)
 
@@ -117,6 +163,7 @@ class VectorIndex:
         with self._lock:
             present = [k for k in ks if self._index.contains(k)]
             if present:
+                self._mutable()
                 self._index.remove(present)
 
     def search(self, vec: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
