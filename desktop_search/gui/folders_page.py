@@ -136,8 +136,9 @@ class FoldersPage(QWidget):
             self.tree.addTopLevelItem(item)
             if r.path == current:
                 self.tree.setCurrentItem(item)
-        if self.tree.currentItem() is None and self.tree.topLevelItemCount():
-            self.tree.setCurrentItem(self.tree.topLevelItem(0))
+        first = self.tree.topLevelItem(0)
+        if self.tree.currentItem() is None and first is not None:
+            self.tree.setCurrentItem(first)
         shown = ", ".join(snap.settings.excludes[:12])
         more = len(snap.settings.excludes) - 12
         self.global_note.setText(

@@ -6,6 +6,7 @@ itself. Everything here does I/O or runs the model: call it on a worker lane.
 
 from __future__ import annotations
 
+import importlib
 import os
 import platform
 import time
@@ -135,10 +136,8 @@ def _from_report(rep: Any) -> HardwareFacts:
 
 
 def collect_hardware() -> HardwareFacts:
-    try:
-        from .. import hardware  # written alongside; optional at run time
-
-        detect = hardware.detect
+    try:  # desktop_search.hardware is optional at run time
+        detect = importlib.import_module("desktop_search.hardware").detect
     except (ImportError, AttributeError):
         detect = None
     if detect is not None:

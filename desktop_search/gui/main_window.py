@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
     def _on_snapshot(self, snap: Snapshot) -> None:
         for page in (self.search_page, self.folders_page, self.indexing_page,
                      self.settings_page):
-            page.set_snapshot(snap)  # type: ignore[attr-defined]
+            page.set_snapshot(snap)
         self._update_totals(snap)
         self._on_index_state(self.backend.state)
 

@@ -199,8 +199,8 @@ class PreviewPane(QFrame):
         cur = QTextCursor(self.text.document())
         cur.setPosition(a)
         cur.setPosition(b, QTextCursor.MoveMode.KeepAnchor)
-        sel.cursor = cur  # type: ignore[misc]
-        sel.format = fmt  # type: ignore[misc]
+        sel.cursor = cur
+        sel.format = fmt
         return sel
 
     def _apply_marks(self) -> None:

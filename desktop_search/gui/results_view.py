@@ -147,7 +147,8 @@ class ResultDelegate(QStyledItemDelegate):
         if doc is None:
             doc = QTextDocument()
             doc.setDocumentMargin(0)
-            doc.setDefaultFont(self.parent().font() if self.parent() else doc.defaultFont())
+            view = self.parent()
+            doc.setDefaultFont(view.font() if isinstance(view, QWidget) else doc.defaultFont())
             doc.setHtml(str(index.data(Qt.ItemDataRole.DisplayRole) or ""))
             doc.setTextWidth(max(120, width - 2 * PAD_X))
             if len(self._cache) > 400:
@@ -157,8 +158,8 @@ class ResultDelegate(QStyledItemDelegate):
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem,
               index: QModelIndex | QPersistentModelIndex) -> None:
-        rect = option.rect  # type: ignore[attr-defined]
-        state = option.state  # type: ignore[attr-defined]
+        rect = option.rect
+        state = option.state
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = bool(state & QStyle.StateFlag.State_Selected)
@@ -172,8 +173,8 @@ class ResultDelegate(QStyledItemDelegate):
         doc = self._doc(index, rect.width())
         painter.translate(rect.x() + PAD_X, rect.y() + PAD_Y)
         ctx = QAbstractTextDocumentLayout.PaintContext()
-        ctx.palette.setColor(QPalette.ColorRole.Text, option.palette.color(  # type: ignore[attr-defined]
-            QPalette.ColorRole.Text))
+        ctx.palette.setColor(QPalette.ColorRole.Text,
+                             option.palette.color(QPalette.ColorRole.Text))
         ctx.clip = QRectF(0, 0, rect.width() - PAD_X, rect.height() - PAD_Y)
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
