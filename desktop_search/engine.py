@@ -185,8 +185,7 @@ class Engine:
         after another process indexed (or an operation here failed half-way), reopen it."""
         vi = self._vindex
         if vi is not None and vi.generation != self.catalog.generation():
-            self._vindex = None
-            self.vector_index()
+            self._vindex = self._open_vector_index()  # swapped whole: searches never see None
 
     # settings and model ------------------------------------------------------------------
     def model_path(self) -> Path:
@@ -212,21 +211,24 @@ class Engine:
 
     def vector_index(self) -> VectorIndex:
         if self._vindex is None:
-            emb = self.embedder()
-            vi, how = VectorIndex.open(
-                self.paths.index_dir / f"vectors-{emb.info.key}", emb.info.dims,
-                self.catalog, emb.info.key,
-            )
-            if how == "rebuilt":
-                self.open_notice = "vector index rebuilt from stored vectors"
-                if not self.readonly:
-                    # Saving now also deletes the stale file: after a power cut the catalog
-                    # can fall back to an older generation and later reach the stale file's
-                    # number again with other contents; it must be gone by then.
-                    with contextlib.suppress(OSError, RuntimeError):
-                        save_vector_index(vi, self.catalog.generation())
-            self._vindex = vi
+            self._vindex = self._open_vector_index()
         return self._vindex
+
+    def _open_vector_index(self) -> VectorIndex:
+        emb = self.embedder()
+        vi, how = VectorIndex.open(
+            self.paths.index_dir / f"vectors-{emb.info.key}", emb.info.dims,
+            self.catalog, emb.info.key,
+        )
+        if how == "rebuilt":
+            self.open_notice = "vector index rebuilt from stored vectors"
+            if not self.readonly:
+                # Saving now also deletes the stale file: after a power cut the catalog can
+                # fall back to an older generation and later reach the stale file's number
+                # again with other contents; it must be gone by then.
+                with contextlib.suppress(OSError, RuntimeError):
+                    save_vector_index(vi, self.catalog.generation())
+        return vi
 
     def extract_worker(self) -> ExtractWorker:
         """The killable extraction process, started on first use and kept between runs."""

@@ -25,7 +25,7 @@ import numpy as np
 from .chunking import chunk_text
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
-from .extract.worker import ExtractWorker
+from .extract.worker import ExtractWorker, WorkerUnavailable
 from .scan import Rules, Seen, seen, storable_path
 from .store import CHUNKED, FAILED, INDEXED, PENDING, SKIPPED, Catalog, NewChunk, VectorIndex
 
@@ -365,7 +365,12 @@ class Indexer:
 
     def _extract(self, path: str) -> Document:
         if self.worker is not None:
-            return self.worker.extract(path, max_bytes=self.max_file_bytes)
+            try:
+                return self.worker.extract(path, max_bytes=self.max_file_bytes)
+            except WorkerUnavailable:
+                # No separate process here (a locked-down sandbox): extract in this one
+                # rather than fail every file for a reason that is not theirs.
+                self.worker = None
         return extract(Path(path), max_bytes=self.max_file_bytes,
                        time_budget=self.extract_budget_s)
 
@@ -427,12 +432,26 @@ class Indexer:
                 return False
             return True
 
-        if progress is not None:
-            progress(0, total)
+        def still_wanted() -> bool:
+            """Asks again while nothing completes (a file being extracted slowly), so a
+            cancel is seen at once rather than when that file is done."""
+            if progress is not None and not progress(done, total):
+                stop.set()
+                report.cancelled = True
+                return False
+            return True
+
+        if progress is not None and not progress(0, total):
+            report.cancelled = True
+        last_tick = time.monotonic()
         try:
             while producing or to_embed:
                 if report.cancelled:
                     break
+                if time.monotonic() - last_tick > 0.5:
+                    last_tick = time.monotonic()
+                    if not still_wanted():
+                        break
                 batch: list[_Prepared] = []
                 try:
                     item = q.get(timeout=0.05) if not to_embed else q.get_nowait()
@@ -447,6 +466,7 @@ class Indexer:
                 except queue.Empty:
                     pass
                 if batch:
+                    last_tick = time.monotonic()
                     for fid_or_none in self._commit_phase1(batch, report):
                         if fid_or_none is None:
                             if not tick():
@@ -458,13 +478,19 @@ class Indexer:
                     if self._embed_file(fid, report, stop):
                         report.indexed += 1
                     tick()
+                    last_tick = time.monotonic()
                     self.save_if_due()
         finally:
             stop.set()
-            # unblock a producer waiting on a full queue, then let it finish its current file
+            # unblock a producer waiting on a full queue, then let it finish its current file;
+            # one stuck in a slow file is not waited for: its worker is killed
+            deadline = time.monotonic() + 0.5
             while producer.is_alive():
                 with contextlib.suppress(queue.Empty):
                     q.get(timeout=0.1)
+                if time.monotonic() > deadline and self.worker is not None:
+                    self.worker.abort()
+                    deadline = float("inf")
             producer.join()
 
     def _commit_phase1(self, batch: list[_Prepared], report: IndexReport) -> list[int | None]:

@@ -59,6 +59,12 @@ class WorkerCrashed(ExtractionError):
     reason = "crashed"
 
 
+class WorkerUnavailable(ExtractionError):
+    """No worker process can be started here: not the file's fault (callers fall back)."""
+
+    reason = "worker"
+
+
 def _rebuild_error(name: str, message: str, reason: str) -> ExtractionError:
     cls = _ERROR_TYPES.get(name, ExtractionError)
     return cls(message, reason=reason)
@@ -240,14 +246,12 @@ class ExtractWorker:
         self.starts += 1
         if not conn.poll(_START_TIMEOUT_S):
             self._kill()
-            raise ExtractionError("the extraction worker did not start", reason="worker")
+            raise WorkerUnavailable("the extraction worker did not start")
         try:
             conn.recv()
         except (EOFError, OSError):
             self._kill()
-            raise ExtractionError(
-                "the extraction worker failed to start", reason="worker"
-            ) from None
+            raise WorkerUnavailable("the extraction worker failed to start") from None
         return conn
 
     def _start_subprocess(self) -> Channel:
@@ -278,9 +282,7 @@ class ExtractWorker:
         except OSError as e:
             for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
                 os.close(fd)
-            raise ExtractionError(
-                f"the extraction worker cannot start: {e}", reason="worker"
-            ) from None
+            raise WorkerUnavailable(f"the extraction worker cannot start: {e}") from None
         os.close(to_child_r)
         os.close(from_child_w)
         os.set_inheritable(to_child_w, False)
@@ -373,6 +375,14 @@ class ExtractWorker:
             return doc
         _tag, cls_name, message, reason = reply
         raise _rebuild_error(cls_name, message, reason)
+
+    def abort(self) -> None:
+        """Kills the worker from another thread (a cancelled run must not wait out a stuck
+        file); the thread waiting on it gets WorkerCrashed and the next file a fresh worker."""
+        proc = self._proc
+        if proc is not None:
+            with contextlib.suppress(Exception):
+                proc.kill()
 
     def close(self) -> None:
         """Asks the worker to exit, killing it if it does not."""

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO, cli, unprivileged_prefix
@@ -114,6 +115,35 @@ def test_a_pdf_that_keeps_the_parser_busy_is_stopped_and_the_run_goes_on(
         rep2 = eng.index()
         assert rep2.failed == [] and worker.kills == 1
         assert eng.verify() == []
+    finally:
+        eng.close()
+
+
+def test_cancel_does_not_wait_for_a_stuck_file(tmp_path: Path, docs: Path) -> None:
+    """A run cancelled while the worker is stuck in a file stops (the worker is killed); the
+    file is not recorded as failed, and the next run meets it afresh."""
+    (docs / "stuck.pdf").write_bytes(slow_pdf(3_000_000))
+    eng = Engine(tmp_path / "home")
+    try:
+        eng.extract_timeout_s = 600  # longer than this test may take: only cancel can stop it
+        eng.add_root(docs)
+        eng.embedder()
+        cancel = threading.Event()
+        result: list[Any] = []
+        t = threading.Thread(target=lambda: result.append(
+            eng.index(lambda _d, _t: not cancel.is_set())))
+        t.start()
+        time.sleep(1.5)
+        assert t.is_alive()
+        cancel.set()
+        t.join(timeout=60)
+        assert not t.is_alive(), "cancel was not honoured while a file was stuck"
+        assert result[0].cancelled
+        assert eng.catalog.file_by_path(str(docs / "stuck.pdf")) is None
+        eng.extract_timeout_s = 2
+        rep = eng.index()
+        assert [Path(p).name for p, _ in rep.failed] == ["stuck.pdf"]
+        assert rep.failed[0][1].startswith("timeout")
     finally:
         eng.close()
 
