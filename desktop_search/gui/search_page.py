@@ -140,6 +140,10 @@ class EmptyState(QFrame):
 
     def set_documents(self, path: str | None) -> None:
         self.docs_btn.setVisible(bool(path))
+        # without a ~/Documents to offer, choosing a folder is the main action
+        self.choose_btn.setObjectName("" if path else "primary")
+        self.choose_btn.style().unpolish(self.choose_btn)
+        self.choose_btn.style().polish(self.choose_btn)
         if path:
             self.docs_btn.setText(f"Add {short_folder(os.path.join(path, 'x'))}")
             self.docs_btn.setToolTip(path)
@@ -385,6 +389,10 @@ class SearchPage(QWidget):
     def show_outcome(self, out: QueryOutcome) -> None:
         if out.text != self.box.text().strip():
             return  # the box changed since: a newer query is on its way
+        if self.snapshot is not None and not self.snapshot.roots:
+            self.refresh_state()  # no folders: the first-run page says what to do
+            self.results_shown.emit(out)
+            return
         # the same query again (a live update): stay on the file the user was looking at
         same = self.outcome is not None and self.outcome.text == out.text
         keep = self.results.current_result() if same else None
