@@ -1,0 +1,495 @@
+"""`desktop-search bench`: how fast this machine embeds, indexes, searches and starts, in one run.
+
+Everything runs in a throwaway home. Steps:
+1. embedding: the current model and settings over synthetic ~200-token passages;
+2. indexing: a folder end to end (default: 1,000 SciFact abstracts as .txt files when the
+   evaluation data is present, else generated text), with the time per stage;
+3. queries at N chunks: the real chunks and vectors are copied (text as is, vectors with a little
+   noise) until the catalog holds N chunks, keyword rows included; latency per mode, recall@10 of
+   the vector index against exact search, index size and the resident memory of a fresh search
+   process;
+4. cold start: the window launched in a fresh process, to usable and to the first result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DesktopSearchError
+
+SCIFACT = Path(os.environ.get("DESKTOP_SEARCH_SCIFACT", "/work/shared/eval/scifact-train"))
+NOISE = 0.03  # per-dimension noise of the synthetic vectors: cosine ~0.85 to their source
+FILE_CHUNKS = 8  # synthetic chunks per synthetic file
+
+
+# corpus --------------------------------------------------------------------------------------
+def make_corpus(dest: Path, files: int, say: Callable[[str], None]) -> str:
+    """Writes `files` documents into dest and says what they are."""
+    dest.mkdir(parents=True, exist_ok=True)
+    corpus = SCIFACT / "corpus.jsonl"
+    if corpus.exists():
+        n = 0
+        with corpus.open(encoding="utf-8") as f:
+            for line in f:
+                if n >= files:
+                    break
+                d = json.loads(line)
+                (dest / f"{d['_id']}.txt").write_text(f"{d['title']}\n\n{d['text']}\n",
+                                                      encoding="utf-8")
+                n += 1
+        return f"{n} SciFact abstracts ({corpus})"
+    from .hardware import passage
+
+    def words(s: str) -> int:
+        return len(s.split()) * 4 // 3  # about 4 tokens per 3 English words
+
+    rng = random.Random(7)
+    for i in range(files):
+        paras = [passage(words, rng.randint(60, 220), i * 100 + j)
+                 for j in range(rng.randint(1, 5))]
+        (dest / f"doc{i:05d}.txt").write_text("\n\n".join(paras) + "\n", encoding="utf-8")
+    say("SciFact not found: generated text instead")
+    return f"{files} generated text files"
+
+
+def sample_queries(n: int, texts: list[str]) -> list[str]:
+    path = SCIFACT / "queries.jsonl"
+    out: list[str] = []
+    if path.exists():
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                out.append(json.loads(line)["text"])
+                if len(out) >= n:
+                    return out
+    rng = random.Random(11)
+    while len(out) < n and texts:
+        words = [w for w in rng.choice(texts).split() if w.isalpha() and len(w) > 3]
+        if len(words) >= 3:
+            start = rng.randrange(len(words) - 2)
+            out.append(" ".join(words[start : start + 3]))
+    return out
+
+
+# scale ---------------------------------------------------------------------------------------
+def _synthetic_vectors(base: np.ndarray, start: int, n: int) -> np.ndarray:
+    """Deterministic in (start, n): block i is the same whoever asks for it."""
+    rng = np.random.default_rng(start + 1)
+    src = base[rng.integers(0, len(base), n)]
+    v = src + rng.normal(0.0, NOISE, src.shape).astype(np.float32)
+    out: np.ndarray = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+    return out
+
+
+def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, float]:
+    """Adds synthetic files, chunks (real text, so keyword search sees real term statistics)
+    and vectors until the catalog holds `target` chunks; rebuilds and saves the vector index."""
+    cat = engine.catalog
+    emb = engine.embedder()
+    key = emb.info.key
+    rows = cat.db.execute(
+        "SELECT c.title, c.text, c.n_tokens, v.vec FROM chunks c JOIN vectors v"
+        " ON v.embed_hash=c.embed_hash AND v.model=? ORDER BY c.id", (key,)).fetchall()
+    if not rows:
+        raise DesktopSearchError("nothing was indexed, so there is nothing to scale up")
+    base = np.stack([np.frombuffer(r[3], dtype=np.float16).astype(np.float32) for r in rows])
+    have = cat.chunk_count()
+    need = max(0, target - have)
+    t0 = time.perf_counter()
+    root = cat.add_root("/nonexistent-synthetic-bench-root", [], [])
+    block = 20_000
+    done = 0
+    while done < need:
+        n = min(block, need - done)
+        vecs = _synthetic_vectors(base, done, n).astype(np.float16)
+        with cat.transaction():
+            for f0 in range(0, n, FILE_CHUNKS):
+                fn = done + f0
+                fid = cat.upsert_file(root.id, f"/nonexistent-synthetic-bench-root/s{fn}.txt",
+                                      1000, 0, "indexed", content_hash=f"s{fn}", kind="text",
+                                      title=f"synthetic {fn}", n_chars=1000)
+                chunks, vrows = [], []
+                for j in range(f0, min(n, f0 + FILE_CHUNKS)):
+                    title, text, ntok, _ = rows[(done + j) % len(rows)]
+                    h = f"synthetic-{done + j}"
+                    chunks.append((fid, j - f0, None, 0, len(text), title, text, h, ntok))
+                    vrows.append((key, h, vecs[j].tobytes()))
+                cat.db.executemany(
+                    "INSERT INTO chunks(file_id, ord, page, char_start, char_end, title, text,"
+                    " embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?)", chunks)
+                cat.db.executemany(
+                    "INSERT INTO vectors(model, embed_hash, vec) VALUES (?,?,?)", vrows)
+            cat.bump_generation()
+        done += n
+        say(f"  scaled to {have + done:,} chunks")
+    t_rows = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    vi = engine.vector_index()
+    vi.rebuild(cat, key)
+    vi.save(cat.generation())
+    return {"rows_s": t_rows, "vector_index_build_s": time.perf_counter() - t1,
+            "chunks": float(cat.chunk_count())}
+
+
+# the query process ---------------------------------------------------------------------------
+def _rss_now() -> int:
+    """Current resident memory (Linux); 0 where /proc is not there."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="utf-8")
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _peak_rss() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def query_worker(home: str, queries: list[str], modes: list[str], out_path: str) -> None:
+    """Runs in a fresh process: what a search process costs at this size."""
+    from .engine import Engine
+    from .search import SearchOptions
+
+    t0 = time.perf_counter()
+    eng = Engine(home)
+    s = eng.searcher()
+    s.warm_up()
+    open_s = time.perf_counter() - t0
+    lat: dict[str, list[float]] = {}
+    for mode in modes:
+        s.search(queries[0], SearchOptions(k=10, mode=mode))  # first use loads what it needs
+        times = []
+        for q in queries:
+            t = time.perf_counter()
+            s.search(q, SearchOptions(k=10, mode=mode))
+            times.append(time.perf_counter() - t)
+        lat[mode] = times
+    rss, peak = _rss_now(), _peak_rss()
+    vi = s.vector_index()
+    emb = s.embedder()
+    assert vi is not None and emb is not None
+    qv = np.stack([emb.embed_query(q) for q in queries])
+    ann = [[c for c, _ in vi.search(v, 10)] for v in qv]
+    # exact inner product over every stored vector, block by block
+    best_s = np.full((len(qv), 10), -np.inf, dtype=np.float32)
+    best_k = np.zeros((len(qv), 10), dtype=np.int64)
+    for keys, mat in eng.catalog.indexed_vectors(emb.info.key, batch=100_000):
+        if not len(keys):
+            continue
+        sims = qv @ mat.T
+        allk = np.concatenate([best_k, np.broadcast_to(keys.astype(np.int64), sims.shape)], 1)
+        alls = np.concatenate([best_s, sims], 1)
+        top = np.argpartition(-alls, 10, axis=1)[:, :10]
+        best_s = np.take_along_axis(alls, top, 1)
+        best_k = np.take_along_axis(allk, top, 1)
+    hits = sum(len(set(a) & set(e.tolist())) for a, e in zip(ann, best_k, strict=True))
+    recall = hits / (10 * len(qv)) if len(qv) else 0.0
+    result = {
+        "open_s": open_s,
+        "latency_ms": {m: _pcts(v) for m, v in lat.items()},
+        "recall_at_10": recall,
+        "rss_bytes": rss,
+        "rss_peak_bytes": peak,
+        "vector_index_viewed": bool(vi.viewed),
+    }
+    eng.close()
+    Path(out_path).write_text(json.dumps(result), encoding="utf-8")
+
+
+def _llama_version() -> str:
+    import llama_cpp
+
+    return str(getattr(llama_cpp, "__version__", "?"))
+
+
+def _pcts(v: list[float]) -> dict[str, float]:
+    s = sorted(v)
+    return {"p50": 1000 * statistics.median(s),
+            "p95": 1000 * s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]}
+
+
+def _run_worker(code: str, args: list[str], timeout: float) -> None:
+    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                       timeout=timeout, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    if r.returncode != 0:
+        tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
+        raise DesktopSearchError(f"benchmark worker failed: {' | '.join(tail)}")
+
+
+_QUERY_CODE = (
+    "import json, sys\n"
+    "from desktop_search.bench import query_worker\n"
+    "a = json.loads(sys.argv[1])\n"
+    "query_worker(a['home'], a['queries'], a['modes'], a['out'])\n"
+)
+
+# The window in a fresh process: "usable" is the first turn of its event loop after show(),
+# when it paints and takes input; "first result" is the first result list shown for a query
+# typed as soon as the index is open. Written as source for a child process, so this module
+# does not import Qt.
+_COLD_CODE = r"""
+import json, sys, time
+home, launched, query, out_path = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from desktop_search.gui.main_window import MainWindow
+app = QApplication(sys.argv[:1])
+out = {}
+win = MainWindow(home, watch=False, index_on_start=False)
+win.show()
+QTimer.singleShot(0, lambda: out.setdefault("window_s", time.time() - launched))
+def opened(_snap):
+    out.setdefault("index_open_s", time.time() - launched)
+    win.search_page.box.setText(query)
+    win.search_page.run_query()
+def shown(_outcome):
+    if "first_result_s" not in out:
+        out["first_result_s"] = time.time() - launched
+        QTimer.singleShot(0, app.quit)
+win.backend.opened.connect(opened)
+win.search_page.results_shown.connect(shown)
+QTimer.singleShot(60000, app.quit)
+app.exec()
+win.shutdown()
+open(out_path, "w").write(json.dumps(out))
+"""
+
+
+def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
+    import importlib.util
+
+    try:
+        gui_ready = importlib.util.find_spec("desktop_search.gui.main_window") is not None
+        qt_ready = importlib.util.find_spec("PySide6") is not None
+    except (ImportError, ValueError):
+        gui_ready = qt_ready = False
+    if not (gui_ready and qt_ready):
+        return {"skipped": "the window (desktop_search.gui with PySide6) is not installed"}
+    out = work / "cold.json"
+    launched = time.time()
+    try:
+        _run_worker(_COLD_CODE, [home, repr(launched), query, str(out)], timeout=120)
+        data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    except (DesktopSearchError, subprocess.TimeoutExpired, OSError, ValueError) as e:
+        return {"skipped": f"the window could not be timed: {e}"}
+    if "first_result_s" not in data:
+        data["note"] = "no result list within 60 s"
+    return data
+
+
+# the whole run -------------------------------------------------------------------------------
+def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed_chunks: int,
+              with_cold_start: bool, say: Callable[[str], None],
+              reranker: str | None = None) -> dict[str, Any]:
+    from . import hardware
+    from .config import Settings
+    from .engine import Engine
+    from .search import SearchOptions
+
+    notes: list[str] = []
+    work = Path(tempfile.mkdtemp(prefix="desktop-search-bench-"))
+    try:
+        load0 = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+        settings = Settings()
+        if reranker:
+            settings.reranker_path = reranker
+        eng = Engine(work / "home", settings=settings)
+        emb = eng.embedder()
+        result: dict[str, Any] = {
+            "machine": {
+                "cpu": hardware.cpu_model(), "cores": list(hardware.cores()),
+                "threads": emb.n_threads, "llama_cpp_python": _llama_version(),
+                "model": emb.info.name, "model_file": emb.info.path.name,
+                "load_avg_start": round(load0[0], 2),
+            },
+        }
+        if emb.gpu_note:
+            notes.append(emb.gpu_note)
+
+        say("embedding speed ...")
+        sp = hardware.measure_embedding_speed(emb, n_chunks=embed_chunks, tokens_per_chunk=200)
+        result["embedding"] = sp.to_json()
+
+        say("indexing ...")
+        if corpus is None:
+            corpus = work / "corpus"
+            described = make_corpus(corpus, files, say)
+        else:
+            described = str(corpus)
+        eng.add_root(corpus)
+        rep = eng.index()
+        wall = rep.seconds or 1e-9
+        result["indexing"] = {
+            "corpus": described, "files": rep.indexed, "failed": len(rep.failed),
+            "chunks": rep.chunks_embedded, "tokens": rep.tokens_embedded,
+            "seconds": round(rep.seconds, 3),
+            "files_per_s": round(rep.indexed / wall, 2),
+            "chunks_per_s": round(rep.chunks_embedded / wall, 2),
+            "tokens_per_s": round(rep.tokens_embedded / wall, 1),
+            "stage_seconds": {k: round(v, 3) for k, v in rep.timings.items()},
+            "stage_share": {k: round(v / wall, 4) for k, v in rep.timings.items()},
+        }
+        texts = [r[0] for r in eng.catalog.db.execute("SELECT text FROM chunks LIMIT 2000")]
+
+        say(f"scaling to {scale:,} chunks ...")
+        built = scale_up(eng, scale, say)
+        n_chunks = int(built["chunks"])
+        eng.close()
+        sizes = {
+            "catalog_bytes": sum(p.stat().st_size for p in (work / "home").glob("catalog*")),
+            "vector_index_bytes": sum(p.stat().st_size
+                                      for p in (work / "home" / "index").glob("*.usearch")),
+        }
+
+        say("queries ...")
+        queries = sample_queries(n_queries, texts)
+        modes = ["dense", "keyword", "hybrid"]
+        if reranker:
+            modes.append("rerank")
+        else:
+            notes.append("rerank not timed: no reranker installed (desktop-search models "
+                         "download ...)")
+        qout = work / "query.json"
+        args = {"home": str(work / "home"), "queries": queries, "modes": modes, "out": str(qout)}
+        _run_worker(_QUERY_CODE, [json.dumps(args)], timeout=3600)
+        q = json.loads(qout.read_text(encoding="utf-8"))
+        result["queries"] = {
+            "chunks": n_chunks, "queries": len(queries),
+            "latency_ms": {m: {k: round(v, 2) for k, v in d.items()}
+                           for m, d in q["latency_ms"].items()},
+            "recall_at_10": round(q["recall_at_10"], 4),
+            "rss_bytes": q["rss_bytes"], "rss_peak_bytes": q["rss_peak_bytes"],
+            "open_s": round(q["open_s"], 3),
+            "vector_index_viewed": q["vector_index_viewed"],
+            "scale_rows_s": round(built["rows_s"], 1),
+            "vector_index_build_s": round(built["vector_index_build_s"], 1),
+            **sizes,
+        }
+        _ = SearchOptions  # the worker's contract: modes are SearchOptions modes
+
+        if with_cold_start:
+            say("cold start of the window ...")
+            result["cold_start"] = cold_start(str(work / "home"), queries[0], work)
+        else:
+            result["cold_start"] = {"skipped": "not asked for (--no-cold-start)"}
+        load1 = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+        result["machine"]["load_avg_end"] = round(load1[0], 2)
+        result["notes"] = notes
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# presentation --------------------------------------------------------------------------------
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.1f} MB"
+
+
+def render(r: dict[str, Any]) -> str:
+    m, e, ix, q, c = r["machine"], r["embedding"], r["indexing"], r["queries"], r["cold_start"]
+    rows: list[tuple[str, str, str]] = []
+
+    def row(what: str, value: str, why: str) -> None:
+        rows.append((what, value, why))
+
+    row("Embedding speed", f"{e['chunks_per_s']:.1f} passages/s ({e['tokens_per_s']:.0f} "
+        "tokens/s)", f"{m['model']} on {e['threads']} threads, passages of ~200 tokens")
+    row("Indexing speed", f"{ix['files_per_s']:.1f} files/s, {ix['chunks_per_s']:.1f} "
+        "passages/s", f"{ix['corpus']}: {ix['files']} files in {ix['seconds']:.1f} s")
+    share = ix["stage_share"]
+    row("  time in embedding", f"{100 * share.get('embed', 0):.0f} %",
+        "running the model: almost all of indexing")
+    row("  time in extraction", f"{100 * share.get('extract', 0):.1f} %",
+        "reading text out of files (a separate thread, overlaps embedding)")
+    row("  time in chunking", f"{100 * share.get('chunk', 0):.1f} %",
+        "cutting text into passages (same thread as extraction)")
+    row("  time in storage", f"{100 * share.get('store', 0):.1f} %",
+        "writing passages, keywords and vectors to disk")
+    lat = q["latency_ms"]
+    for mode, why in (("hybrid", "meaning + words, what search-as-you-type uses"),
+                      ("dense", "by meaning only (vector index)"),
+                      ("keyword", "by words only (SQLite FTS5)"),
+                      ("rerank", "hybrid, then the cross-encoder reorders the top")):
+        if mode in lat:
+            row(f"Query time, {mode}", f"{lat[mode]['p50']:.1f} ms median, "
+                f"{lat[mode]['p95']:.1f} ms p95", f"{why}; at {q['chunks']:,} passages")
+    row("Vector recall@10", f"{q['recall_at_10']:.3f}",
+        "share of the exact 10 nearest passages the fast index finds (1 = all)")
+    row("Index size on disk", f"{_mb(q['catalog_bytes'] + q['vector_index_bytes'])}",
+        f"catalog {_mb(q['catalog_bytes'])} + vector index {_mb(q['vector_index_bytes'])}")
+    row("Search process memory", f"{_mb(q['rss_bytes'])} (peak {_mb(q['rss_peak_bytes'])})",
+        "resident memory of a fresh process after these queries")
+    if "skipped" in c:
+        row("Window cold start", "-", c["skipped"])
+    else:
+        row("Window cold start", f"{c.get('window_s', float('nan')):.2f} s usable, "
+            f"{c.get('first_result_s', float('nan')):.2f} s to first result",
+            "from launching a new process (model and index load in the background)")
+    w1 = max(len(a) for a, _, _ in rows)
+    w2 = max(len(b) for _, b, _ in rows)
+    lines = [f"desktop-search bench: {m['cpu']}, {m['cores'][0]} cores, model {m['model']}",
+             f"machine load (1-min average) {m['load_avg_start']} at start, "
+             f"{m.get('load_avg_end', '?')} at end: other programs slow every figure", ""]
+    lines += [f"{a:<{w1}}  {b:<{w2}}  {why}" for a, b, why in rows]
+    lines += [f"note: {n}" for n in r.get("notes", [])]
+    return "\n".join(lines)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .models import installed_reranker
+    from .paths import resolve_home
+
+    if args.scale < 1:
+        raise DesktopSearchError("--scale must be at least 1")
+    corpus = Path(args.corpus).expanduser() if args.corpus else None
+    if corpus is not None and not corpus.is_dir():
+        raise DesktopSearchError(f"not a folder: {corpus}")
+    reranker = None
+    with contextlib.suppress(DesktopSearchError, OSError):
+        found = installed_reranker(resolve_home(args.home).models_dir)
+        reranker = str(found) if found else None
+
+    def say(msg: str) -> None:
+        if not args.json:
+            print(msg, file=sys.stderr, flush=True)
+
+    r = run_bench(corpus, args.scale, args.files, args.queries, args.embed_chunks,
+                  not args.no_cold_start, say, reranker=reranker)
+    print(json.dumps(r, indent=2) if args.json else render(r))
+    return 0
+
+
+def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
+    b = sub.add_parser("bench", help="measure indexing, search and start-up speed here",
+                       description="Measures this machine in one run, in a throwaway home; "
+                       "your own index is not touched.")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--corpus", metavar="DIR", help="index this folder (default: 1,000 SciFact "
+                   "abstracts when present, else generated text)")
+    b.add_argument("--scale", type=int, default=100_000, metavar="N",
+                   help="passages to time queries at (default 100,000)")
+    b.add_argument("--files", type=int, default=1000, help="documents in the default corpus")
+    b.add_argument("--queries", type=int, default=50, help="queries per mode (default 50)")
+    b.add_argument("--embed-chunks", type=int, default=16, help="passages for the embedding "
+                   "speed (default 16)")
+    b.add_argument("--no-cold-start", action="store_true", help="skip the window start-up")
+    return {"bench": cmd_bench}
