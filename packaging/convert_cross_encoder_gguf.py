@@ -21,6 +21,7 @@ a conversion can be checked exactly.
 
     python packaging/convert_cross_encoder_gguf.py MODEL_DIR OUT.gguf [--outtype f16]
     python packaging/convert_cross_encoder_gguf.py --selftest   # random tiny model, vs NumPy
+    python packaging/convert_cross_encoder_gguf.py --make-random DIR   # a plumbing test model
 """
 
 from __future__ import annotations
@@ -325,7 +326,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source-url", default=None)
     parser.add_argument("--selftest", action="store_true",
                         help="convert a random tiny cross-encoder and compare with NumPy")
+    parser.add_argument("--make-random", type=Path, metavar="DIR", default=None,
+                        help="write a random tiny cross-encoder checkpoint into DIR (for "
+                        "plumbing tests; its scores mean nothing)")
     args = parser.parse_args(argv)
+    if args.make_random is not None:
+        make_random_checkpoint(args.make_random)
+        print(f"wrote a random tiny cross-encoder checkpoint to {args.make_random}")
+        return 0
     if args.selftest:
         with tempfile.TemporaryDirectory() as d:
             diff = selftest(Path(d))
