@@ -27,6 +27,7 @@ class Span:
     end: int
     tokens: int
     para_start: bool  # first unit of a paragraph: a preferred place to cut
+    after_gap: bool = False  # junk was skipped just before: a chunk must not span it
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,19 @@ def _rstrip(text: str, s: int, e: int) -> int:
     return e
 
 
+def is_junk(text: str, tokens: int) -> bool:
+    """Base64, hex dumps, minified blobs: long ASCII runs without a space that cost a token per
+    one or two characters. Embedding them costs minutes and finds nothing. (CJK text also has no
+    spaces and many tokens per character, but is not ASCII.)"""
+    return (
+        len(text) >= 40
+        and tokens > 0
+        and len(text) / tokens < 2.5
+        and text.isascii()
+        and not any(c.isspace() for c in text)
+    )
+
+
 def chunk_text(
     text: str, count: TokenCounter, max_tokens: int = 256, overlap: int = 32
 ) -> list[Chunk]:
@@ -100,15 +114,21 @@ def chunk_text(
     start when the chunk is already three quarters full, and repeating up to `overlap` tokens of
     trailing units at the start of the next chunk so a passage split in two is still found."""
     spans: list[Span] = []
+    gap = False
     for s, e, para in _units(text):
         n = count(text[s:e])
         if n <= max_tokens:
-            spans.append(Span(s, e, n, para))
+            parts = [Span(s, e, n, para)]
         else:
             parts = _split_long(text, s, e, max_tokens, count)
             if parts:
                 parts[0] = Span(parts[0].start, parts[0].end, parts[0].tokens, para)
-            spans.extend(parts)
+        for p in parts:
+            if is_junk(text[p.start : p.end], p.tokens):
+                gap = True
+                continue
+            spans.append(Span(p.start, p.end, p.tokens, p.para_start, gap) if gap else p)
+            gap = False
 
     chunks: list[Chunk] = []
     i = 0
@@ -117,7 +137,7 @@ def chunk_text(
         total = 0
         while j < len(spans):
             sp = spans[j]
-            if total and total + sp.tokens > max_tokens:
+            if total and (total + sp.tokens > max_tokens or sp.after_gap):
                 break
             if total >= max_tokens * 3 // 4 and sp.para_start:
                 break
@@ -128,7 +148,7 @@ def chunk_text(
             break
         # step back over trailing units that fit in the overlap budget, but always advance
         k, back = j, 0
-        while k - 1 > i and back + spans[k - 1].tokens <= overlap:
+        while k - 1 > i and back + spans[k - 1].tokens <= overlap and not spans[k].after_gap:
             k -= 1
             back += spans[k].tokens
         i = k

@@ -210,7 +210,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for n in st.notices:
         print(f"note:    {n}")
     if st.problems:
-        print(f"{len(st.problems)} files not indexed:")
+        print(f"{len(st.problems)} files not indexed, or indexed in part:")
         for p in st.problems:
             print(f"  [{p['state']}] {p['path']}: {p['reason']}")
     return EXIT_OK

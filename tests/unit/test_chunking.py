@@ -58,3 +58,17 @@ def test_any_text_gives_valid_chunks(text: str) -> None:
         assert 0 <= c.start < c.end <= len(text)
         assert text[c.start : c.end].strip()
         assert c.tokens <= 64
+
+
+def test_base64_blobs_are_not_indexed_but_prose_and_cjk_are(embedder) -> None:  # type: ignore[no-untyped-def]
+    import base64
+    import os as _os
+
+    blob = base64.encodebytes(_os.urandom(30_000)).decode()  # 76-char lines, ~40 KB
+    prose = "The committee approved the budget for the new library after a long debate."
+    cjk = "東京は日本の首都であり、世界で最も人口の多い都市圏の一つです。"
+    text = f"{prose}\n\n{blob}\n\n{cjk}"
+    chunks = chunk_text(text, embedder.count_tokens, max_tokens=200, overlap=20)
+    kept = " ".join(text[c.start : c.end] for c in chunks)
+    assert prose in kept and cjk in kept
+    assert len(kept) < len(prose) + len(cjk) + 100  # at most the blob's short last line
