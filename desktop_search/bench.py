@@ -174,14 +174,19 @@ def query_worker(home: str, queries: list[str], modes: list[str], out_path: str)
     s = eng.searcher()
     s.warm_up()
     open_s = time.perf_counter() - t0
+    rss_open = _rss_now()
     lat: dict[str, list[float]] = {}
+    parts: dict[str, dict[str, list[float]]] = {}
     for mode in modes:
         s.search(queries[0], SearchOptions(k=10, mode=mode))  # first use loads what it needs
         times = []
         for q in queries:
+            s.last_timings.clear()
             t = time.perf_counter()
             s.search(q, SearchOptions(k=10, mode=mode))
             times.append(time.perf_counter() - t)
+            for k, v in s.last_timings.items():
+                parts.setdefault(mode, {}).setdefault(k, []).append(v)
         lat[mode] = times
     rss, peak = _rss_now(), _peak_rss()
     vi = s.vector_index()
@@ -206,6 +211,10 @@ def query_worker(home: str, queries: list[str], modes: list[str], out_path: str)
     result = {
         "open_s": open_s,
         "latency_ms": {m: _pcts(v) for m, v in lat.items()},
+        # medians of the searcher's own stage timings: where a query's time goes
+        "stage_p50_ms": {m: {k: 1000 * statistics.median(v) for k, v in d.items()}
+                         for m, d in parts.items()},
+        "rss_after_open_bytes": rss_open,
         "recall_at_10": recall,
         "rss_bytes": rss,
         "rss_peak_bytes": peak,
@@ -376,7 +385,10 @@ def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed
             "chunks": n_chunks, "queries": len(queries),
             "latency_ms": {m: {k: round(v, 2) for k, v in d.items()}
                            for m, d in q["latency_ms"].items()},
+            "stage_p50_ms": {m: {k: round(v, 2) for k, v in d.items()}
+                             for m, d in q["stage_p50_ms"].items()},
             "recall_at_10": round(q["recall_at_10"], 4),
+            "rss_after_open_bytes": q["rss_after_open_bytes"],
             "rss_bytes": q["rss_bytes"], "rss_peak_bytes": q["rss_peak_bytes"],
             "open_s": round(q["open_s"], 3),
             "vector_index_viewed": q["vector_index_viewed"],
@@ -432,6 +444,13 @@ def render(r: dict[str, Any]) -> str:
         if mode in lat:
             row(f"Query time, {mode}", f"{lat[mode]['p50']:.1f} ms median, "
                 f"{lat[mode]['p95']:.1f} ms p95", f"{why}; at {q['chunks']:,} passages")
+    st = q.get("stage_p50_ms", {}).get("hybrid", {})
+    if st:
+        rest = max(0.0, st.get("total", 0) - st.get("embed", 0) - st.get("dense", 0)
+                   - st.get("keyword", 0))
+        row("  hybrid, where it goes", f"embed query {st.get('embed', 0):.1f} ms, vectors "
+            f"{st.get('dense', 0):.1f}, words {st.get('keyword', 0):.1f}, rest {rest:.1f}",
+            "medians; rest = fusing, filtering, snippets")
     row("Vector recall@10", f"{q['recall_at_10']:.3f}",
         "share of the exact 10 nearest passages the fast index finds (1 = all)")
     row("Index size on disk", f"{_mb(q['catalog_bytes'] + q['vector_index_bytes'])}",
