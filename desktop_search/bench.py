@@ -308,7 +308,7 @@ def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
 # the whole run -------------------------------------------------------------------------------
 def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed_chunks: int,
               with_cold_start: bool, say: Callable[[str], None],
-              reranker: str | None = None) -> dict[str, Any]:
+              reranker: str | None = None, keep: bool = False) -> dict[str, Any]:
     from . import hardware
     from .config import Settings
     from .engine import Engine
@@ -408,7 +408,10 @@ def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed
         result["notes"] = notes
         return result
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            say(f"kept the benchmark's home and corpus in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 # presentation --------------------------------------------------------------------------------
@@ -488,11 +491,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         reranker = str(found) if found else None
 
     def say(msg: str) -> None:
-        if not args.json:
+        if not args.json or msg.startswith("kept"):
             print(msg, file=sys.stderr, flush=True)
 
     r = run_bench(corpus, args.scale, args.files, args.queries, args.embed_chunks,
-                  not args.no_cold_start, say, reranker=reranker)
+                  not args.no_cold_start, say, reranker=reranker, keep=args.keep)
     print(json.dumps(r, indent=2) if args.json else render(r))
     return 0
 
@@ -511,4 +514,6 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     b.add_argument("--embed-chunks", type=int, default=16, help="passages for the embedding "
                    "speed (default 16)")
     b.add_argument("--no-cold-start", action="store_true", help="skip the window start-up")
+    b.add_argument("--keep", action="store_true",
+                   help="keep the throwaway home and corpus (the path is printed) to dig in")
     return {"bench": cmd_bench}
