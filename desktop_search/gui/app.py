@@ -116,6 +116,9 @@ class ScreenshotDriver:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import multiprocessing
+
+    multiprocessing.freeze_support()  # the extraction worker, in a frozen app bundle
     p = argparse.ArgumentParser(prog="desktop-search-gui", description="Open the search window.")
     p.add_argument("--home", default=None, help="where the settings and index live")
     p.add_argument("--query", default=None, help="search for this at start")

@@ -100,7 +100,7 @@ class IndexingPage(QWidget):
                                   " border-radius:6px; padding:8px 10px; }")
         self.notice.hide()
 
-        self.problems_title = QLabel("Files that could not be indexed")
+        self.problems_title = QLabel("Files not indexed, or indexed in part")
         self.problems_title.setObjectName("h2")
         self.problems_hint = QLabel()
         self.problems_hint.setObjectName("muted")
@@ -210,8 +210,11 @@ class IndexingPage(QWidget):
         for i, p in enumerate(probs):
             name = QTableWidgetItem(short_folder(p["path"]) + "/" + p["path"].rsplit("/", 1)[-1])
             name.setToolTip(p["path"])
-            state = QTableWidgetItem("failed" if p["state"] == "failed" else "skipped")
+            # failed / skipped / partial (indexed, but some of its text could not be read)
+            label = {"partial": "in part"}.get(p["state"], p["state"])
+            state = QTableWidgetItem(label)
             state.setForeground(Qt.GlobalColor.darkRed if p["state"] == "failed"
+                                else Qt.GlobalColor.darkYellow if p["state"] == "partial"
                                 else Qt.GlobalColor.darkGray)
             reason = QTableWidgetItem(p["reason"])
             reason.setToolTip(p["reason"])
@@ -221,4 +224,5 @@ class IndexingPage(QWidget):
         self.problems_hint.setText(
             "None: every file in your folders could be read." if not probs else
             "Failed files are retried when they change; skipped files are of a kind that is "
-            "not read (images, archives, binaries) or too large.")
+            "not read (images, archives, binaries) or too large; files indexed in part are "
+            "searchable, but some of their text could not be read.")
