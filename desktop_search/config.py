@@ -53,8 +53,8 @@ class Settings:
     chunk_overlap: int = 32
     max_file_mb: int = 50
     excludes: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDES))
-    reranker_path: str = ""
-    rerank_top_n: int = 30
+    reranker_path: str = ""  # a GGUF cross-encoder; empty = the first one in the home's models/
+    rerank_top_n: int = 30  # passages the cross-encoder reads per reranked query
     follow_symlinks: bool = False
 
     def validate(self) -> Settings:
@@ -64,6 +64,8 @@ class Settings:
             raise ConfigError("chunk_overlap must be at least 0 and under half of chunk_tokens")
         if self.n_threads < 0:
             raise ConfigError("n_threads must be 0 (automatic) or more")
+        if not 1 <= self.rerank_top_n <= 500:
+            raise ConfigError("rerank_top_n must be between 1 and 500")
         if self.max_file_mb < 1:
             raise ConfigError("max_file_mb must be at least 1")
         return self
