@@ -86,7 +86,7 @@ def test_eval_runs_every_mode_and_reuses_a_kept_home(
         from desktop_search.search import SearchOptions
 
         res = eng.search("what causes kidney stones", SearchOptions(k=100))
-        assert [Path(r.path).name for r in res][0] == "Kidney stones.txt"
+        assert Path(res[0].path).name == "Kidney stones.txt"
         assert len(res) == len(run["q1"])
     finally:
         eng.close()

@@ -175,7 +175,7 @@ def hub(tiny_nomic: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
     files: dict[str, bytes] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+        def do_GET(self) -> None:
             body = files.get(self.path)
             if body is None:
                 self.send_error(404)
