@@ -104,12 +104,13 @@ def ensure_model(py: Path, where: Path) -> Path:
     return found[0].parent
 
 
-def run_ours(corpus: Path, work: Path) -> dict[str, float]:
+def run_ours(corpus: Path, work: Path, model: str | None = None) -> dict[str, float]:
     exe = str(REPO / ".venv" / "bin" / "desktop-search")
     home = tempfile.mkdtemp(dir=work, prefix="home-")
     subprocess.run([exe, "--home", home, "add", str(corpus)], check=True, capture_output=True)
+    extra = ["--model", model] if model else []
     t0 = time.perf_counter()
-    r = subprocess.run([exe, "--home", home, "index", "--json"], check=True,
+    r = subprocess.run([exe, "--home", home, *extra, "index", "--json"], check=True,
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     rep = json.loads(r.stdout)
@@ -139,6 +140,9 @@ def main() -> int:
     ap.add_argument("--venv", default="/tmp/st-venv")
     ap.add_argument("--work", default=None)
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
+    ap.add_argument("--also", action="append", default=[], metavar="NAME=GGUF",
+                    help="an extra arm: `desktop-search index` with this model (e.g. an F32 "
+                    "build), timed in the same rounds")
     args = ap.parse_args()
     if not SCIFACT.exists():
         print(f"needs the SciFact corpus at {SCIFACT}", file=sys.stderr)
@@ -149,13 +153,17 @@ def main() -> int:
     py = ensure_venv(Path(args.venv))
     model = ensure_model(py, work / "model")
     pairs = []
+    extra = dict(a.split("=", 1) for a in args.also)
+    arms = ["ours", "recipe", *extra]
     for r in range(args.rounds):
-        order = ("ours", "recipe") if r % 2 == 0 else ("recipe", "ours")
+        order = arms if r % 2 == 0 else arms[::-1]
         res: dict[str, dict[str, float]] = {}
         for name in order:
             load = os.getloadavg()[0]
-            res[name] = run_ours(corpus, work) if name == "ours" else run_recipe(
-                py, model, corpus, work)
+            if name == "recipe":
+                res[name] = run_recipe(py, model, corpus, work)
+            else:
+                res[name] = run_ours(corpus, work, extra.get(name))
             res[name]["load"] = load
             print(f"round {r + 1} {name:<6} {json.dumps(res[name])}", flush=True)
         pairs.append(res)
@@ -163,6 +171,9 @@ def main() -> int:
     embed_ratios = [(p["ours"]["tokens"] / p["ours"]["embed_s"])
                     / (p["recipe"]["tokens"] / p["recipe"]["embed_s"]) for p in pairs]
     same = all(p["ours"]["chunks"] == p["recipe"]["chunks"] for p in pairs)
+    for name in extra:
+        rs = [p["recipe"]["wall_s"] / p[name]["wall_s"] for p in pairs]
+        print(f"{name}: end to end vs the recipe {statistics.median(rs):.3f} {rs}")
     summary = {
         "files": args.files, "pairs": pairs,
         "end_to_end_speed_ratio": statistics.median(ratios),
