@@ -16,6 +16,16 @@ from desktop_search.engine import Engine
 from desktop_search.search import SearchOptions
 
 
+def peak_rss_mb() -> float:
+    """This process image's own peak (VmHWM). Not ru_maxrss: Linux carries that over fork+exec,
+    so a child of a big pytest process would report the parent's peak as its own."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     spec = json.loads(sys.argv[1])
     eng = Engine(spec["home"])
@@ -38,7 +48,7 @@ def main() -> None:
         "dense": dense,
         "worker": {"starts": worker.starts, "kills": worker.kills, "crashes": worker.crashes,
                    "files": worker.files},
-        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "maxrss_mb": peak_rss_mb(),
     }
     eng.close()
     out["worker_maxrss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -143,6 +143,17 @@ text_strategy = st.lists(
 ).map("".join)
 
 
+def _in_blob(text: str, i: int) -> bool:
+    """Inside a long ASCII run without whitespace: what the chunker may skip as base64/hex."""
+    a = i
+    while a > 0 and not text[a - 1].isspace():
+        a -= 1
+    b = i
+    while b < len(text) and not text[b].isspace():
+        b += 1
+    return b - a >= 40 and text[a:b].isascii()
+
+
 @FUZZ
 @given(text=text_strategy, max_tokens=st.integers(32, 200), overlap=st.integers(0, 15))
 def test_chunker_covers_text_in_order_within_bounds(
@@ -159,5 +170,6 @@ def test_chunker_covers_text_in_order_within_bounds(
         covered[c.start : c.end] = b"\1" * (c.end - c.start)
         # the embedder truncates anything longer; the chunker keeps that rare
         assert count(text[c.start : c.end]) <= 2 * max_tokens + 16, (c, max_tokens)
-    missed = [i for i, ch in enumerate(text) if not covered[i] and not ch.isspace()]
+    missed = [i for i, ch in enumerate(text)
+              if not covered[i] and not ch.isspace() and not _in_blob(text, i)]
     assert missed == [], f"text outside every chunk at {missed[:5]}"
