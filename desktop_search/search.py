@@ -429,6 +429,9 @@ class Searcher:
             scores, order = kw_score, keyword
         else:
             weights = [tuning.dense_weight, tuning.keyword_weight]
+            # weights normalised to sum 1: a score fusion result reads as 0..1 on screen
+            total = sum(weights) or 1.0
+            weights = [w / total for w in weights]
             if tuning.fusion == "rrf":
                 scores = rrf([dense, keyword], tuning.rrf_k, weights)
             else:
