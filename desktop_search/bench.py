@@ -68,15 +68,25 @@ def make_corpus(dest: Path, files: int, say: Callable[[str], None]) -> str:
     return f"{files} generated text files"
 
 
-def sample_queries(n: int, texts: list[str]) -> list[str]:
+def sample_queries(n: int, texts: list[str], doc_ids: set[str] | None = None) -> list[str]:
+    """SciFact claims, those whose relevant abstract is in the corpus first (a search for
+    something that is there: recall against exact search means something only then; for a
+    query with no relevant passage every similarity is about equal), else words of the corpus."""
     path = SCIFACT / "queries.jsonl"
     out: list[str] = []
     if path.exists():
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                out.append(json.loads(line)["text"])
-                if len(out) >= n:
-                    return out
+        relevant: set[str] = set()
+        qrels = SCIFACT / "qrels" / "train.tsv"
+        if doc_ids and qrels.exists():
+            for line in qrels.read_text(encoding="utf-8").splitlines()[1:]:
+                parts = line.split("\t")
+                if len(parts) >= 2 and parts[1] in doc_ids:
+                    relevant.add(parts[0])
+        claims = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        claims.sort(key=lambda d: str(d["_id"]) not in relevant)  # stable: relevant first
+        out = [d["text"] for d in claims[:n]]
+        if len(out) >= n:
+            return out
     rng = random.Random(11)
     while len(out) < n and texts:
         words = [w for w in rng.choice(texts).split() if w.isalpha() and len(w) > 3]
@@ -370,7 +380,7 @@ def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed
         }
 
         say("queries ...")
-        queries = sample_queries(n_queries, texts)
+        queries = sample_queries(n_queries, texts, {p.stem for p in corpus.glob("*.txt")})
         modes = ["dense", "keyword", "hybrid"]
         if reranker:
             modes.append("rerank")
