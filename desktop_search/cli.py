@@ -22,10 +22,13 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 class ProgressBar:
     """Counts, rate and ETA on one line, redrawn on a terminal; quiet lines otherwise."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr, enabled: bool | None = None):
+    def __init__(self, label: str, stream: TextIO | None = None, enabled: bool | None = None,
+                 unit: str = "files"):
         self.label = label
-        self.stream = stream
-        self.tty = stream.isatty() if enabled is None else enabled
+        self.unit = unit
+        # looked up now, not at import: sys.stderr may have been replaced since (tests, GUI)
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty() if enabled is None else enabled
         self.t0 = time.monotonic()
         self.last = 0.0
         self.done = 0
@@ -48,7 +51,7 @@ class ProgressBar:
         bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
         rate = self.done / el if el > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        return (f"{self.label} [{bar}] {self.done}/{self.total} files  {rate:.1f}/s  "
+        return (f"{self.label} [{bar}] {self.done}/{self.total} {self.unit}  {rate:.1f}/s  "
                 f"elapsed {_dur(el)}  ETA {_dur(eta) if self.done else '?'}")
 
     def finish(self) -> None:

@@ -30,6 +30,11 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     "Caches",
     "cache",
     "Keychains",
+    # browser profiles and app data outside dot-folders: Windows AppData, macOS Library
+    "AppData",
+    "Application Support",
+    "Containers",
+    "Group Containers",
     "password-store",
     "*.kdbx",
     "*.pem",

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from conftest import REPO, cli
 
 from desktop_search.config import DEFAULT_EXCLUDES, Settings
@@ -208,8 +207,6 @@ def test_default_excludes_keep_secret_stores_out(tmp_path: Path) -> None:
     assert _secret_hits(tmp_path, _SECRET_STORES) == []
 
 
-@pytest.mark.xfail(strict=True, reason="config.DEFAULT_EXCLUDES has no pattern for macOS "
-                   "'Library/Application Support' or Windows 'AppData' browser profiles yet")
 def test_default_excludes_keep_macos_and_windows_browser_profiles_out(tmp_path: Path) -> None:
     assert _secret_hits(tmp_path, _SECRET_STORES_NOT_YET) == []
 
