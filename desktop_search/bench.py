@@ -172,19 +172,28 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
 
 
 # the query process ---------------------------------------------------------------------------
-def _rss_now() -> int:
-    """Current resident memory (Linux); 0 where /proc is not there."""
+def _status_kb(field: str) -> int:
+    """A field of /proc/self/status in bytes (Linux); 0 where /proc is not there."""
     try:
         status = Path("/proc/self/status").read_text(encoding="utf-8")
     except OSError:
         return 0
     for line in status.splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) * 1024
     return 0
 
 
+def _rss_now() -> int:
+    return _status_kb("VmRSS")
+
+
 def _peak_rss() -> int:
+    """VmHWM: this process's own peak. ru_maxrss is the fallback only, because after fork+exec
+    it still carries the parent's peak (here: the bench process that built the index)."""
+    hwm = _status_kb("VmHWM")
+    if hwm:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
