@@ -60,12 +60,15 @@ class ParsedQuery:
     def has_content(self) -> bool:
         return bool(self.text.strip() or self.phrases)
 
-    def fts_expression(self) -> str | None:
+    def fts_expression(self, terms: list[str] | None = None,
+                       also: list[str] | None = None) -> str | None:
         """An FTS5 MATCH expression: any term (ranked by BM25), every phrase, no excluded word.
-        Every token is quoted so user input can never be read as FTS5 syntax."""
+        `terms` replaces the query's terms; with `also`, a passage must have one of those
+        too. Every token is quoted so user input can never be read as FTS5 syntax."""
         parts: list[str] = []
-        if self.terms:
-            parts.append("(" + " OR ".join(_quote(t) for t in self.terms) + ")")
+        for group in (self.terms if terms is None else terms, also or []):
+            if group:
+                parts.append("(" + " OR ".join(_quote(t) for t in group) + ")")
         parts += [_quote(p) for p in self.phrases]
         if not parts:
             return None

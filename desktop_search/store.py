@@ -33,6 +33,9 @@ SKIPPED = "skipped"  # deliberately not indexed (binary, too large, ...); `error
 STATES = (PENDING, CHUNKED, INDEXED, FAILED, SKIPPED)
 PARTIAL = "partial"  # not a state: how `problems` shows a file indexed with some text missing
 
+# The keyword index's tokenizer; the query lane stems query words with the same one.
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS roots (
@@ -81,7 +84,7 @@ CREATE TABLE IF NOT EXISTS vectors (
 ) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, text, content='chunks', content_rowid='id',
-    tokenize='porter unicode61 remove_diacritics 2'
+    tokenize='{FTS_TOKENIZE}'
 );
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
@@ -90,7 +93,7 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, title, text)
     VALUES ('delete', old.id, old.title, old.text);
 END;
-"""
+""".replace("{FTS_TOKENIZE}", FTS_TOKENIZE)
 
 
 @dataclass(frozen=True)
