@@ -277,7 +277,7 @@ def _tuning_from(args: argparse.Namespace) -> Any:
 
     changes = {name: getattr(args, name) for name in (
         "fusion", "rrf_k", "dense_weight", "keyword_weight", "level", "title_weight", "depth",
-        "common_share")
+        "common_share", "keyword_budget")
         if getattr(args, name) is not None}
     if args.no_stop_words:
         changes["stop_words"] = False
@@ -402,6 +402,8 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     t.add_argument("--title-weight", type=float, metavar="W", help="BM25 weight of titles")
     t.add_argument("--no-stop-words", action="store_true", help="keep stop words in BM25")
     t.add_argument("--depth", type=int, metavar="N", help="candidates per ranking")
+    t.add_argument("--keyword-budget", type=int, metavar="N", help="at most N passages scored "
+                   "to find keyword candidates (0 = no limit)")
     t.add_argument("--common-share", type=float, metavar="S", help="query words in more than "
                    "this share of passages only add to scores (1 = every word finds passages)")
     r = e.add_argument_group("reranking (--mode rerank)")

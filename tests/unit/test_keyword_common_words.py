@@ -91,3 +91,19 @@ def test_a_searcher_sees_what_is_indexed_after_its_last_query(cells: Any, docs: 
     cells.index()
     assert [n for n, _ in keyword(cells, "zeppelin")] == ["new.txt"]
     assert s is cells.searcher()
+
+
+def test_the_keyword_budget_lets_the_rarest_words_find(cells: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the budget of passages to score, the next rarest word only adds to scores."""
+    monkeypatch.setattr(search_mod, "COMMON_MIN_ROWS", 0)
+    q = "mitochondria ribosome"  # in 3 and 2 notes
+    exact = dict(keyword_raw(cells, q, share=1))
+    s = cells.searcher()
+    tight = replace(DEFAULT_TUNING, keyword_budget=2)
+    order, scores = s._keyword(s.catalog(), search_mod.parse_query(q), tight, 400)
+    names = {int(r[0]): Path(r[1]).name for r in s.catalog().db.execute(
+        "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id")}
+    found = [(names[c], scores[c]) for c in order]
+    assert [n for n, _ in found] == ["n05.txt", "n09.txt"]  # the notes with "ribosome"
+    assert dict(found) == pytest.approx({n: exact[n] for n, _ in found})
