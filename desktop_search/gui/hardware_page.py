@@ -1,8 +1,12 @@
-"""The hardware page: CPU, memory, GPU offload, and the measured speed of the current model."""
+"""The hardware page: what this computer offers the search, the measured speed of the indexing
+model, and which catalog models run well here. The facts and verdicts come from
+desktop_search.hardware (detect, measure_embedding_speed), always on a worker lane."""
 
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -11,38 +15,145 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
+from .. import hardware
+from ..hardware import HardwareReport, ModelVerdict, SpeedSample
 from .backend import MODEL_LOAD_LOCK, Backend, describe
-from .hardware_info import HardwareFacts, SpeedResult, collect_hardware, measure_speed
 from .indexing_page import duration
+
+VERDICT_COLORS = {"runs well": "#067647", "slow": "#b54708", "won't fit": "#b42318"}
+MUTED = "#667085"
+
+
+@dataclass
+class Measurement:
+    """What the Measure action found: the whole report (verdicts scaled from the bundled model
+    timed just now) and the indexing model's own speed, with what it ran on."""
+
+    report: HardwareReport
+    speed: SpeedSample
+    model: str
+    gpu_layers: int
+
+
+def measure(eng: Any) -> Measurement:
+    """Runs on the writer lane, so it never races an indexing step for the cores."""
+    from ..models import bundled_model_path
+
+    emb = eng.embedder()
+    with MODEL_LOAD_LOCK:  # detect() loads the bundled model to time it
+        rep = hardware.detect(measure=True, models_dir=eng.paths.models_dir,
+                              threads=eng.settings.n_threads, measure_installed=False)
+    sample = rep.bundled_speed
+    same = (eng.model_path().resolve() == bundled_model_path().resolve()
+            and not emb.n_gpu_layers and emb.n_threads == rep.threads)
+    if sample is None or not same:  # the indexing model differs from what detect() timed
+        sample = hardware.measure_embedding_speed(emb)
+    return Measurement(report=rep, speed=sample, model=emb.info.name,
+                       gpu_layers=int(emb.n_gpu_layers))
+
+
+def vector_units(features: list[str]) -> str:
+    feats = set(features)
+    if "avx512f" in feats:
+        return "AVX-512"
+    if "avx2" in feats:
+        return "AVX2"
+    if feats & {"neon", "asimd"}:
+        return "NEON"
+    return "AVX" if "avx" in feats else "none of AVX2, AVX-512 or NEON"
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1024**3:.1f} GB"
+
+
+def fact_rows(rep: HardwareReport) -> list[tuple[str, str]]:
+    """(label, value) in display order, in words a non-expert can follow."""
+    return [
+        ("Processor", rep.cpu_model or "unknown"),
+        ("Cores", f"{rep.cores}; indexing uses {rep.threads} threads"),
+        ("Vector units", f"{vector_units(rep.cpu_features)} "
+                         f"({', '.join(rep.cpu_features) or 'none reported'}). "
+                         "The wider they are, the faster models run on the processor."),
+        ("Memory", f"{_gb(rep.ram_bytes)} ({_gb(rep.ram_available_bytes)} free now)"),
+        ("GPU offload", "yes: this llama.cpp build can run models on a graphics card"
+         if rep.gpu_offload else "no: this llama.cpp build runs models on the processor only"),
+        ("GPUs seen", ", ".join(rep.gpu_devices) or "none"),
+        ("llama.cpp", f"llama-cpp-python {rep.llama_cpp_version}"),
+        ("System", rep.os),
+    ]
+
+
+def _fits(m: ModelVerdict) -> str:
+    text = "yes" if m.fits_ram else "no"
+    if m.fits_vram is not None:
+        text += f" · on the GPU: {'yes' if m.fits_vram else 'no'}"
+    return text
+
+
+def _size(mb: float) -> str:
+    return f"{mb / 1000:.1f} GB" if mb >= 1000 else f"{mb:.0f} MB"
+
+
+def _details(m: ModelVerdict) -> str:
+    if m.verdict != "won't fit" and m.chunks_per_s <= 0:
+        return "speed unknown"  # the core's sentence would say "inf min"
+    return m.reason
+
+
+def verdict_table(models: list[ModelVerdict]) -> str:
+    head = "".join(f"<th align='left'>{h}</th>" for h in
+                   ("Model", "Used for", "Size", "Fits in memory", "Verdict", "Speed here"))
+    rows = []
+    for m in models:
+        name = f"<b>{html.escape(m.name)}</b>"
+        if m.installed:
+            name += f" <span style='color:{MUTED}'>(installed)</span>"
+        color = VERDICT_COLORS.get(m.verdict, "#101828")
+        rows.append(
+            f"<tr><td>{name}</td>"
+            f"<td>{'search' if m.kind == 'embedding' else 're-ranking'}</td>"
+            f"<td>{_size(m.size_mb)}</td><td>{_fits(m)}</td>"
+            f"<td style='color:{color}; white-space:nowrap'><b>{html.escape(m.verdict)}</b></td>"
+            f"<td style='white-space:nowrap'>{html.escape(_details(m))}</td></tr>")
+    return (f"<table cellspacing='0' cellpadding='4'><tr style='color:{MUTED}'>{head}</tr>"
+            + "".join(rows) + "</table>")
+
+
+def shown_notes(rep: HardwareReport) -> list[str]:
+    # the "not measured" note names a CLI flag; the caption above the table says it instead
+    return [n for n in rep.notes if not n.startswith("speeds not measured")]
 
 
 class HardwarePage(QWidget):
-    measured = Signal(object)  # SpeedResult
+    measured = Signal(object)  # Measurement
 
     def __init__(self, backend: Backend, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("page")
         self.backend = backend
-        self.facts: HardwareFacts | None = None
-        self.speed: SpeedResult | None = None
+        self.report: HardwareReport | None = None
+        self.speed: SpeedSample | None = None
         self._loading = False
 
         title = QLabel("Hardware")
         title.setObjectName("h1")
-        intro = QLabel("What this computer offers the search, and how fast the current "
-                       "model runs on it.")
+        intro = QLabel("What this computer offers the search, how fast the current model "
+                       "runs on it, and which other models would run well.")
         intro.setObjectName("muted")
+        intro.setWordWrap(True)
 
         self.grid_card = QFrame()
         self.grid_card.setObjectName("card")
         self.grid = QGridLayout(self.grid_card)
         self.grid.setContentsMargins(20, 16, 20, 16)
         self.grid.setHorizontalSpacing(24)
-        self.grid.setVerticalSpacing(10)
+        self.grid.setVerticalSpacing(8)
         self.grid.setColumnStretch(1, 1)
 
         speed_card = QFrame()
@@ -54,7 +165,8 @@ class HardwarePage(QWidget):
         st = QLabel("Measured speed")
         st.setObjectName("h2")
         self.measure_btn = QPushButton("Measure")
-        self.measure_btn.setToolTip("Embeds a dozen sample passages with the indexing model")
+        self.measure_btn.setToolTip("Times the indexing model on a few sample passages "
+                                    "(a few seconds)")
         self.measure_btn.clicked.connect(self.measure)
         head.addWidget(st)
         head.addStretch(1)
@@ -64,58 +176,97 @@ class HardwarePage(QWidget):
         self.speed_label.setTextFormat(Qt.TextFormat.RichText)
         sl.addLayout(head)
         sl.addWidget(self.speed_label)
+        sl.addStretch(1)
 
         self.verdict_card = QFrame()
         self.verdict_card.setObjectName("card")
-        self.verdicts = QLabel()
-        self.verdicts.setWordWrap(True)
-        self.verdicts.setTextFormat(Qt.TextFormat.RichText)
         vl = QVBoxLayout(self.verdict_card)
         vl.setContentsMargins(20, 16, 20, 16)
-        vt = QLabel("Models on this machine")
+        vl.setSpacing(6)
+        vt = QLabel("Models on this computer")
         vt.setObjectName("h2")
-        vl.addWidget(vt)
-        vl.addWidget(self.verdicts)
+        self.verdict_caption = QLabel()
+        self.verdict_caption.setObjectName("muted")
+        self.verdict_caption.setWordWrap(True)
+        self.verdicts = QLabel()
+        self.verdicts.setTextFormat(Qt.TextFormat.RichText)
+        self.verdicts.setWordWrap(True)
+        self.notes = QLabel()
+        self.notes.setObjectName("muted")
+        self.notes.setWordWrap(True)
+        for w in (vt, self.verdict_caption, self.verdicts, self.notes):
+            vl.addWidget(w)
         self.verdict_card.hide()
 
-        lay = QVBoxLayout(self)
+        body = QWidget()
+        body.setObjectName("page")
+        lay = QVBoxLayout(body)
         lay.setContentsMargins(24, 20, 24, 20)
         lay.setSpacing(12)
-        lay.addWidget(title)
-        lay.addWidget(intro)
-        lay.addWidget(self.grid_card)
-        lay.addWidget(speed_card)
+        top = QHBoxLayout()  # facts beside the speed: the model table needs the height
+        top.setSpacing(12)
+        top.addWidget(self.grid_card, 3)
+        top.addWidget(speed_card, 2)
+        for w in (title, intro):
+            lay.addWidget(w)
+        lay.addLayout(top)
         lay.addWidget(self.verdict_card)
         lay.addStretch(1)
+        scroll = QScrollArea()  # the model table runs past a small window
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
         self._show_rows([("Reading…", "")])
 
     def load(self) -> None:
-        """Reads the facts on the reader lane (once; they do not change while we run), and
-        measures the model when the writer lane is free (a run would skew the figure)."""
+        """Reads the facts on the reader lane (once: instant, the speeds guessed from the cores),
+        and measures when the writer lane is free (a run would skew the figure)."""
         if self.speed is None and self.measure_btn.isEnabled() and not self.backend.state.running:
             self.measure()
-        if self.facts is not None or self._loading:
+        if self.report is not None or self._loading:
             return
         self._loading = True
-        def work() -> HardwareFacts:
-            with MODEL_LOAD_LOCK:  # detect() may load models to time them
-                return collect_hardware()
+        from ..paths import resolve_home
 
-        self.backend.run_reader(work, self.show_facts, self._facts_failed)
+        snap = self.backend.snapshot
+        threads = snap.settings.n_threads if snap is not None else 0
+        models_dir = resolve_home(self.backend.home).models_dir
+
+        def work() -> HardwareReport:
+            return hardware.detect(measure=False, models_dir=models_dir, threads=threads,
+                                   measure_installed=False)
+
+        self.backend.run_reader(work, self.show_report, self._facts_failed)
 
     def _facts_failed(self, e: BaseException) -> None:
         self._loading = False
-        self._show_rows([("Could not read the hardware", describe(e))])
+        if self.report is None:
+            self._show_rows([("Could not read the hardware", describe(e))])
 
-    def show_facts(self, facts: HardwareFacts) -> None:
+    def show_report(self, rep: HardwareReport) -> None:
         self._loading = False
-        self.facts = facts
-        self._show_rows(facts.rows)
-        if facts.verdicts:
-            self.verdicts.setText("<table cellspacing='4'>" + "".join(
-                f"<tr><td><b>{html.escape(m)}</b>&nbsp;&nbsp;</td><td>{html.escape(v)}</td></tr>"
-                for m, v in facts.verdicts) + "</table>")
-            self.verdict_card.show()
+        if self.report is not None and self.report.bundled_speed is not None \
+                and rep.bundled_speed is None:
+            return  # a measured report came first: keep it
+        self.report = rep
+        self._show_rows(fact_rows(rep))
+        if rep.bundled_speed is None:
+            caption = ("Speeds below are guessed from the number of cores until the model "
+                       "is measured.")
+        else:
+            caption = ("Measured: timed just now on this computer. Estimated: scaled from "
+                       "that measurement by the size of each model.")
+        self.verdict_caption.setText(
+            "Whether each model the app knows fits in memory here, and how fast it indexes. "
+            f"A passage is a few paragraphs; 10,000 passages is about 3,000 documents. {caption}")
+        self.verdicts.setText(verdict_table(rep.models))
+        notes = shown_notes(rep)
+        self.notes.setText("\n".join(f"Note: {n[0].upper()}{n[1:]}." for n in notes))
+        self.notes.setVisible(bool(notes))
+        self.verdict_card.setVisible(bool(rep.models))
 
     def _show_rows(self, rows: list[tuple[str, str]]) -> None:
         while self.grid.count():
@@ -132,28 +283,39 @@ class HardwarePage(QWidget):
             self.grid.addWidget(lab, i, 0, Qt.AlignmentFlag.AlignTop)
             self.grid.addWidget(val, i, 1)
 
+    def fact_texts(self) -> dict[str, str]:
+        """label -> value as shown (for tests and accessibility checks)."""
+        out: dict[str, str] = {}
+        for i in range(self.grid.rowCount()):
+            lab, val = self.grid.itemAtPosition(i, 0), self.grid.itemAtPosition(i, 1)
+            if lab is not None and val is not None:
+                lw, vw = lab.widget(), val.widget()
+                if isinstance(lw, QLabel) and isinstance(vw, QLabel):
+                    out[lw.text()] = vw.text()
+        return out
+
     def measure(self) -> None:
         self.measure_btn.setEnabled(False)
         busy = self.backend.state.running
         self.speed_label.setText("Measuring… (waits for the current indexing step)" if busy
                                  else "Measuring…")
-        self.backend.run_writer(lambda eng: measure_speed(eng.embedder()), self.show_speed,
-                                self._speed_failed)
+        self.backend.run_writer(measure, self.show_measurement, self._speed_failed)
 
     def _speed_failed(self, e: BaseException) -> None:
         self.measure_btn.setEnabled(True)
         self.speed_label.setText(f'<span style="color:#b42318">{html.escape(describe(e))}</span>')
 
-    def show_speed(self, r: SpeedResult) -> None:
+    def show_measurement(self, m: Measurement) -> None:
         self.measure_btn.setEnabled(True)
-        self.speed = r
-        where = f"GPU ({r.gpu_layers} layers offloaded)" if r.gpu_layers else "CPU"
-        per_1000 = 1000 / r.chunks_per_s if r.chunks_per_s else 0
+        self.speed = s = m.speed
+        self.show_report(m.report)
+        where = (f"the graphics card ({m.gpu_layers} layers offloaded)" if m.gpu_layers
+                 else "the processor")
+        per_1000 = (f"A thousand passages (a few hundred pages) take about "
+                    f"{duration(1000 / s.chunks_per_s)}." if s.chunks_per_s > 0 else "")
         self.speed_label.setText(
-            f"<span style='font-size:16pt; font-weight:600'>{r.chunks_per_s:.1f}</span>"
-            f" passages/s &nbsp;·&nbsp; {r.tokens_per_s:,.0f} tokens/s"
-            f"<br><span style='color:#667085'>{html.escape(r.model)} on {where}, "
-            f"{r.threads} threads, {r.chunks} passages of about 200 tokens. "
-            f"A thousand passages (a few hundred pages) take about "
-            f"{duration(per_1000)}.</span>")
-        self.measured.emit(r)
+            f"<span style='font-size:16pt; font-weight:600'>{s.chunks_per_s:.1f}</span>"
+            f" passages/s &nbsp;·&nbsp; {s.tokens_per_s:,.0f} tokens/s"
+            f"<br><span style='color:{MUTED}'>{html.escape(m.model)} on {where}, "
+            f"{s.threads} threads, {s.chunks} passages of about 200 tokens. {per_1000}</span>")
+        self.measured.emit(m)
