@@ -308,17 +308,35 @@ def measure_embedding_speed(embedder: Any, n_chunks: int = 8,
 
 
 # verdicts ------------------------------------------------------------------------------------
+GUESSED_NOTE = "speeds not measured: guessed from the number of cores"
+
+def speed_text(cps: float) -> str:
+    """Two significant digits: 0.25 and 12 passages/s, never a "0.0" for a slow model."""
+    return f"{cps:.2g}" if cps < 10 else f"{cps:.0f}"
+
+
+def duration_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 48 * 3600 else f"{seconds / 86400:.0f} days"
+
+
 def _verdict(fits_ram: bool, fits_vram: bool | None, cps: float, measured: bool,
              kind: str) -> tuple[str, str]:
     if not fits_ram and not fits_vram:
         return "won't fit", "needs more memory than this machine has free"
     how = "measured" if measured else "estimated"
+    # the verdict is taken on the speed as printed, so "5.0 passages/s" never reads "slow"
+    cps = float(speed_text(max(cps, 1e-6)))
     if kind != "embedding":  # a reranker reads the top passages of every reranked query
-        per_query = RERANK_TOP_N / cps if cps > 0 else float("inf")
-        pace = f"{how} {cps:.1f} passages/s: about {per_query:.1f} s per reranked query"
+        per_query = RERANK_TOP_N / cps
+        pace = (f"{how} {speed_text(cps)} passages/s: about {duration_text(per_query)}"
+                " per reranked query")
         return ("runs well" if per_query <= RERANK_OK_S else "slow"), pace
-    minutes = 10_000 / cps / 60 if cps > 0 else float("inf")
-    pace = f"{how} {cps:.1f} passages/s: about {minutes:.0f} min per 10,000 passages"
+    pace = (f"{how} {speed_text(cps)} passages/s: about {duration_text(10_000 / cps)}"
+            " per 10,000 passages")
     return ("runs well" if cps >= RUNS_WELL_CHUNKS_PER_S else "slow"), pace
 
 
@@ -375,8 +393,8 @@ def model_verdicts(speed: SpeedSample | None, ram_available: int, vram: int,
                                 chunks_per_s=round(cps, 2), measured=measured,
                                 verdict=verdict, reason=reason))
     if not gpu:
-        notes.append("this llama.cpp build cannot offload to a GPU: models run on the CPU and "
-                     "n_gpu_layers is ignored (docs/performance.md has the GPU install line)")
+        notes.append("this llama.cpp build cannot use a graphics card, so models run on the "
+                     "processor (README.md, section GPU, has the install line for one)")
     return out, notes
 
 
@@ -422,7 +440,7 @@ def detect(measure: bool = True, models_dir: Path | None = None, threads: int = 
         per_core = 4.0 if {"avx2", "neon", "asimd"} & set(cpu_features(system_info)) else 1.0
         basis = SpeedSample(chunks=1, tokens=200, seconds=1.0 / (per_core * physical),
                             threads=threads)
-        notes.append("speeds not measured (--no-measure): guessed from the number of cores")
+        notes.append(GUESSED_NOTE)
     models, more = model_verdicts(basis, available, vram, gpu, models_dir, threads,
                                   measure_installed and measure)
     if speed is None:
@@ -444,11 +462,20 @@ def _gb(n: float) -> str:
     return f"{n / 1024**3:.1f} GB"
 
 
+def vector_units(features: list[str]) -> str:
+    """The widest vector unit, the one that decides how fast a model runs on the CPU."""
+    feats = set(features)
+    if "avx512f" in feats:
+        return "AVX-512"
+    if "avx2" in feats:
+        return "AVX2"
+    if feats & {"neon", "asimd"}:
+        return "NEON"
+    return "AVX" if "avx" in feats else "none of AVX2, AVX-512 or NEON"
+
+
 def render(rep: HardwareReport) -> str:
-    feats = set(rep.cpu_features)
-    simd = ("AVX-512" if "avx512f" in feats else "AVX2" if "avx2" in feats
-            else "NEON" if "neon" in feats or "asimd" in feats else "AVX" if "avx" in feats
-            else "none of AVX2/AVX-512/NEON")
+    simd = vector_units(rep.cpu_features)
     lines = [
         "This machine",
         f"  processor     {rep.cpu_model}",

@@ -57,17 +57,6 @@ def measure(eng: Any) -> Measurement:
                        gpu_layers=int(emb.n_gpu_layers))
 
 
-def vector_units(features: list[str]) -> str:
-    feats = set(features)
-    if "avx512f" in feats:
-        return "AVX-512"
-    if "avx2" in feats:
-        return "AVX2"
-    if feats & {"neon", "asimd"}:
-        return "NEON"
-    return "AVX" if "avx" in feats else "none of AVX2, AVX-512 or NEON"
-
-
 def _gb(n: float) -> str:
     return f"{n / 1024**3:.1f} GB"
 
@@ -77,7 +66,7 @@ def fact_rows(rep: HardwareReport) -> list[tuple[str, str]]:
     return [
         ("Processor", rep.cpu_model or "unknown"),
         ("Cores", f"{rep.cores}; indexing uses {rep.threads} threads"),
-        ("Vector units", f"{vector_units(rep.cpu_features)} "
+        ("Vector units", f"{hardware.vector_units(rep.cpu_features)} "
                          f"({', '.join(rep.cpu_features) or 'none reported'}). "
                          "The wider they are, the faster models run on the processor."),
         ("Memory", f"{_gb(rep.ram_bytes)} ({_gb(rep.ram_available_bytes)} free now)"),
@@ -126,8 +115,8 @@ def verdict_table(models: list[ModelVerdict]) -> str:
 
 
 def shown_notes(rep: HardwareReport) -> list[str]:
-    # the "not measured" note names a CLI flag; the caption above the table says it instead
-    return [n for n in rep.notes if not n.startswith("speeds not measured")]
+    # the caption above the table already says when speeds are guessed
+    return [n for n in rep.notes if n != hardware.GUESSED_NOTE]
 
 
 class HardwarePage(QWidget):
