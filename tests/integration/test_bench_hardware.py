@@ -43,6 +43,9 @@ def test_bench_json_at_a_tiny_scale(capsys: pytest.CaptureFixture[str]) -> None:
         assert 0 < lat["p50"] <= lat["p95"]
     assert 0.0 <= q["recall_at_10"] <= 1.0
     assert q["rss_bytes"] > 10e6 and q["rss_peak_bytes"] >= q["rss_bytes"]
+    # the split of resident memory adds up (file pages: the mapped model and vector index)
+    assert q["rss_file_bytes"] > 0 and q["rss_anon_bytes"] > 0
+    assert q["rss_file_bytes"] + q["rss_anon_bytes"] <= q["rss_bytes"] + 1e6
     assert q["catalog_bytes"] > 0 and q["vector_index_bytes"] > 0
     assert q["vector_index_viewed"] is True  # the search process maps the saved index
     if importlib.util.find_spec("PySide6") is not None:  # the window is there: it was timed
