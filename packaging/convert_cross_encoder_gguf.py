@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import sys
 import tempfile
@@ -42,12 +41,11 @@ from typing import Any
 import numpy as np
 
 
-def _bert_converter() -> ModuleType:
-    """packaging/convert_bert_gguf.py, importable whether or not packaging/ is on sys.path."""
-    name = "convert_bert_gguf"
+def _sibling(name: str) -> ModuleType:
+    """packaging/<name>.py, importable whether or not packaging/ is on sys.path."""
     if name in sys.modules:
         return sys.modules[name]
-    path = Path(__file__).with_name("convert_bert_gguf.py")
+    path = Path(__file__).with_name(name + ".py")
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -56,7 +54,8 @@ def _bert_converter() -> ModuleType:
     return module
 
 
-cb = _bert_converter()
+cb = _sibling("convert_bert_gguf")
+bert_reference = _sibling("bert_reference")
 gguf = cb.gguf
 
 HEADS = {
@@ -168,25 +167,13 @@ def convert(model_dir: str | os.PathLike[str], out_path: str | os.PathLike[str],
     return CrossEncoderResult(out_path, outtype, n_embd, n_labels, labels)
 
 
-# --- a NumPy reference forward pass (what the GGUF must reproduce) ----------------------------
-
-def _layer_norm(x: Any, g: Any, b: Any, eps: float) -> Any:
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + eps) * g + b
-
-
-def _gelu(x: Any) -> Any:
-    erf = np.vectorize(math.erf)
-    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
-
+# --- the NumPy reference (packaging/bert_reference.py) on a checkpoint folder ---------------
 
 def load_checkpoint(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config, {normalised name: float64 array}) of a safetensors checkpoint."""
     config = cb.read_config(model_dir)
-    weights = {cb._normalise_hf_name(n): a.astype(np.float64)
-               for n, a in cb.iter_checkpoint(model_dir) if a.dtype.kind == "f"}
-    return config, weights
+    named = ((cb._normalise_hf_name(n), a) for n, a in cb.iter_checkpoint(model_dir))
+    return config, bert_reference.float64_weights(named)
 
 
 def reference_scores(model_dir: Path, token_ids: Sequence[Sequence[int]], *,
@@ -195,37 +182,11 @@ def reference_scores(model_dir: Path, token_ids: Sequence[Sequence[int]], *,
     (as llama.cpp feeds it). pooler=False gives what a converter that drops the pooler
     computes (the classifier straight on [CLS]): the wrong scores this converter avoids."""
     config, f = load_checkpoint(model_dir)
-    h, n_head = int(config["hidden_size"]), int(config["num_attention_heads"])
+    n_layer, n_head = int(config["num_hidden_layers"]), int(config["num_attention_heads"])
     eps = float(config.get("layer_norm_eps", 1e-12))
-    hd = h // n_head
-    out: list[list[float]] = []
-    for ids in token_ids:
-        n = len(ids)
-        x = (f["embeddings.word_embeddings.weight"][list(ids)]
-             + f["embeddings.position_embeddings.weight"][:n]
-             + f["embeddings.token_type_embeddings.weight"][0])
-        x = _layer_norm(x, f["embeddings.LayerNorm.weight"], f["embeddings.LayerNorm.bias"], eps)
-        for i in range(int(config["num_hidden_layers"])):
-            p = f"encoder.layer.{i}."
-
-            def lin(name: str, a: Any, p: str = p) -> Any:
-                return a @ f[p + name + ".weight"].T + f[p + name + ".bias"]
-
-            q, k, v = (lin(f"attention.self.{part}", x).reshape(n, n_head, hd).transpose(1, 0, 2)
-                       for part in ("query", "key", "value"))
-            s = q @ k.transpose(0, 2, 1) / math.sqrt(hd)
-            s = np.exp(s - s.max(-1, keepdims=True))
-            s /= s.sum(-1, keepdims=True)
-            a = (s @ v).transpose(1, 0, 2).reshape(n, h)
-            x = _layer_norm(lin("attention.output.dense", a) + x,
-                            f[p + "attention.output.LayerNorm.weight"],
-                            f[p + "attention.output.LayerNorm.bias"], eps)
-            x = _layer_norm(lin("output.dense", _gelu(lin("intermediate.dense", x))) + x,
-                            f[p + "output.LayerNorm.weight"], f[p + "output.LayerNorm.bias"], eps)
-        pooled = np.tanh(f["pooler.dense.weight"] @ x[0] + f["pooler.dense.bias"]) if pooler \
-            else x[0]
-        out.append([float(v) for v in f["classifier.weight"] @ pooled + f["classifier.bias"]])
-    return out
+    return [[float(v) for v in bert_reference.forward(f, ids, n_layer=n_layer, n_head=n_head,
+                                                      eps=eps, pooling="rank", pooler=pooler)]
+            for ids in token_ids]
 
 
 # --- a tiny random cross-encoder (plumbing tests, --selftest) ---------------------------------

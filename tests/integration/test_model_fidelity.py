@@ -5,7 +5,8 @@
   gives embeddings with cosine >= 0.99 to the PyTorch reference (tests/data, made by
   packaging/make_reference_embeddings.py);
 * packaging/convert_bert_gguf.py turns a tiny random BERT checkpoint into a GGUF that
-  llama.cpp loads, whose embedding matches a NumPy forward pass of the same weights.
+  llama.cpp loads, whose embedding matches a NumPy forward pass of the same weights
+  (packaging/bert_reference.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import math
 import os
 import sys
 from collections.abc import Iterator
@@ -33,7 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO_ROOT / "resources" / "models"
 BUNDLED = MODELS_DIR / "all-MiniLM-L6-v2.f16.gguf"
 REFERENCE = REPO_ROOT / "tests" / "data" / "minilm_reference_embeddings.json"
-CONVERTER = REPO_ROOT / "packaging" / "convert_bert_gguf.py"
+PACKAGING = REPO_ROOT / "packaging"
 
 LLAMA_KW: dict[str, Any] = dict(
     embedding=True,
@@ -47,11 +47,11 @@ LLAMA_KW: dict[str, Any] = dict(
 )
 
 
-def _load_converter() -> ModuleType:
-    name = "convert_bert_gguf"
+def _load_packaging(name: str) -> ModuleType:
+    """packaging/<name>.py (scripts, not a package)."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, CONVERTER)
+    spec = importlib.util.spec_from_file_location(name, PACKAGING / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
@@ -260,53 +260,17 @@ def _write_tiny_checkpoint(model_dir: Path, pooling: str = "mean") -> dict[str, 
     return weights
 
 
-def _layer_norm(x: np.ndarray[Any, Any], g: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> Any:
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(var + LN_EPS) * g + b
-
-
-def _gelu(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    erf = np.vectorize(math.erf)
-    return np.asarray(0.5 * x * (1.0 + erf(x / math.sqrt(2.0))))
-
-
 def _numpy_bert(w: dict[str, np.ndarray[Any, Any]], ids: list[int], pooling: str) -> Any:
     """Reference forward pass of a BertModel + sentence-transformers pooling."""
-    f = {k: v.astype(np.float64) for k, v in w.items() if v.dtype != np.int64}
-    n = len(ids)
-    x = (
-        f["embeddings.word_embeddings.weight"][ids]
-        + f["embeddings.position_embeddings.weight"][:n]
-        + f["embeddings.token_type_embeddings.weight"][0]
+    ref = _load_packaging("bert_reference")
+    return ref.forward(
+        ref.float64_weights(w.items()),
+        ids,
+        n_layer=N_LAYER,
+        n_head=N_HEAD,
+        eps=LN_EPS,
+        pooling=pooling,
     )
-    x = _layer_norm(x, f["embeddings.LayerNorm.weight"], f["embeddings.LayerNorm.bias"])
-    hd = H // N_HEAD
-    for i in range(N_LAYER):
-        p = f"encoder.layer.{i}."
-
-        def lin(name: str, a: Any, p: str = p) -> Any:
-            return a @ f[p + name + ".weight"].T + f[p + name + ".bias"]
-
-        q = lin("attention.self.query", x).reshape(n, N_HEAD, hd).transpose(1, 0, 2)
-        k = lin("attention.self.key", x).reshape(n, N_HEAD, hd).transpose(1, 0, 2)
-        v = lin("attention.self.value", x).reshape(n, N_HEAD, hd).transpose(1, 0, 2)
-        s = q @ k.transpose(0, 2, 1) / math.sqrt(hd)
-        s = np.exp(s - s.max(-1, keepdims=True))
-        s /= s.sum(-1, keepdims=True)
-        a = (s @ v).transpose(1, 0, 2).reshape(n, H)
-        x = _layer_norm(
-            lin("attention.output.dense", a) + x,
-            f[p + "attention.output.LayerNorm.weight"],
-            f[p + "attention.output.LayerNorm.bias"],
-        )
-        h = _gelu(lin("intermediate.dense", x))
-        x = _layer_norm(
-            lin("output.dense", h) + x,
-            f[p + "output.LayerNorm.weight"],
-            f[p + "output.LayerNorm.bias"],
-        )
-    return x.mean(0) if pooling == "mean" else x[0]
 
 
 def _tiny_llama(path: Path) -> llama_cpp.Llama:
@@ -326,7 +290,7 @@ def _tiny_llama(path: Path) -> llama_cpp.Llama:
 def test_convert_tiny_random_bert(
     tmp_path: Path, outtype: str, pooling: str, min_cos: float
 ) -> None:
-    conv = _load_converter()
+    conv = _load_packaging("convert_bert_gguf")
     weights = _write_tiny_checkpoint(tmp_path / "ckpt", pooling)
     out = tmp_path / f"tiny.{outtype}.gguf"
     result = conv.convert(tmp_path / "ckpt", out, outtype, name="tiny-bert")
@@ -363,7 +327,7 @@ def test_convert_tiny_random_bert(
 
 
 def test_convert_is_deterministic(tmp_path: Path) -> None:
-    conv = _load_converter()
+    conv = _load_packaging("convert_bert_gguf")
     _write_tiny_checkpoint(tmp_path / "ckpt")
     a = conv.convert(tmp_path / "ckpt", tmp_path / "a.gguf", "q8_0").path.read_bytes()
     b = conv.convert(tmp_path / "ckpt", tmp_path / "b.gguf", "q8_0").path.read_bytes()
@@ -373,7 +337,7 @@ def test_convert_is_deterministic(tmp_path: Path) -> None:
 def test_convert_rejects_unknown_tensor(tmp_path: Path) -> None:
     from safetensors.numpy import save_file
 
-    conv = _load_converter()
+    conv = _load_packaging("convert_bert_gguf")
     weights = _write_tiny_checkpoint(tmp_path / "ckpt")
     weights["encoder.layer.0.mystery.weight"] = np.zeros((H, H), dtype=np.float32)
     save_file(weights, str(tmp_path / "ckpt" / "model.safetensors"))
