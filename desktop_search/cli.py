@@ -123,13 +123,19 @@ def _print_report(rep: Any, stream: TextIO) -> None:
                 print(f"  {path}: {reason}", file=stream)
 
 
-def cmd_index(args: argparse.Namespace) -> int:
-    eng = _engine(args)
+def _index_with_progress(eng: Any, verb: str) -> Any:
+    """One indexing pass under a progress bar; ``verb`` names the command in the error."""
     if not eng.roots():
-        raise DesktopSearchError("no folders to index: add one with `desktop-search add FOLDER`")
+        raise DesktopSearchError(f"no folders to {verb}: add one with `desktop-search add FOLDER`")
     bar = ProgressBar("indexing")
     rep = eng.index(bar)
     bar.finish()
+    return rep
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    eng = _engine(args)
+    rep = _index_with_progress(eng, "index")
     eng.close()
     if args.json:
         print(json.dumps(_report_json(rep), indent=2))
@@ -223,12 +229,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from .watcher import Watcher
 
     eng = _engine(args)
-    if not eng.roots():
-        raise DesktopSearchError("no folders to watch: add one with `desktop-search add FOLDER`")
-    bar = ProgressBar("indexing")
-    rep = eng.index(bar)
-    bar.finish()
-    _print_report(rep, sys.stderr)
+    _print_report(_index_with_progress(eng, "watch"), sys.stderr)
 
     def on_update(r: Any) -> None:
         if r.indexed or r.removed or r.renamed or r.failed or r.skipped:
