@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .config import Settings
 from .embed import Embedder
@@ -250,8 +250,7 @@ def make_snippet(marked: str, width: int = SNIPPET_CHARS) -> tuple[str, list[tup
     return prefix + " ".join(snippet.split("\n")) + suffix, out_spans
 
 
-@dataclass(frozen=True)
-class _ChunkRow:
+class _ChunkRow(NamedTuple):  # a tuple: hundreds are built per query (5 -> 1 us each)
     file_id: int
     page: int | None
     char_start: int
