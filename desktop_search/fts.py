@@ -75,6 +75,8 @@ class KeywordStats:
         """Each word as the index stores it ("increases" -> ("increas",)); a word the
         tokenizer splits ("covid_19") gives several."""
         words = list(dict.fromkeys(words))
+        if len(self._stems) > _CACHE_LIMIT:  # typing as you search makes many half words
+            self._stems.clear()
         todo = [w for w in words if w not in self._stems]
         if todo:
             self._setup()

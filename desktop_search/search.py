@@ -1,6 +1,8 @@
-"""The query pipeline: embed query -> dense top-k (USearch) and keyword top-k (FTS5 BM25) ->
-filter -> fuse (reciprocal rank, per file) -> rerank (optional) -> group by file -> snippets with
-the matched words marked. The defaults of Tuning are the best measured on SciFact (docs/quality.md).
+"""The query pipeline: embed query -> dense top-k (USearch), on a second thread while the keyword
+top-k (FTS5 BM25, common words only adding to scores) is fetched -> filter -> fuse (scores, per
+file) -> rerank (optional) -> group by file -> snippets with the matched words marked. The
+defaults of Tuning are the best measured on SciFact (docs/quality.md); the latency figures are in
+docs/performance.md.
 """
 
 from __future__ import annotations
