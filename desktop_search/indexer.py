@@ -33,6 +33,9 @@ Progress = Callable[[int, int], bool]
 
 TITLE_MAX_CHARS = 120
 SAVE_EVERY_S = 30.0
+# Files whose passages are embedded in one call: the embedder's parallel lanes need several
+# passages at once, and a typical file has two or three.
+EMBED_FILES = 8
 
 
 @dataclass
@@ -474,10 +477,10 @@ class Indexer:
                         else:
                             to_embed.append(fid_or_none)
                 if to_embed and not report.cancelled:
-                    fid = to_embed.pop(0)
-                    if self._embed_file(fid, report, stop):
-                        report.indexed += 1
-                    tick()
+                    group, to_embed = to_embed[:EMBED_FILES], to_embed[EMBED_FILES:]
+                    report.indexed += self._embed_files(group, report, stop)
+                    for _ in group:
+                        tick()
                     last_tick = time.monotonic()
                     self.save_if_due()
         finally:
@@ -541,14 +544,19 @@ class Indexer:
         report.timings["store"] += time.perf_counter() - t0
         return out
 
-    def _embed_file(self, fid: int, report: IndexReport, stop: threading.Event) -> bool:
+    def _embed_files(self, fids: list[int], report: IndexReport, stop: threading.Event) -> int:
+        """Phase 2 for a few files: their missing passages embedded in one call, then each
+        file marked indexed in one transaction. Returns how many files became indexed; a
+        cancel leaves them all CHUNKED, to resume next run."""
         with self._db_lock:
-            chunks = self.catalog.chunks_of(fid)
-            missing = self.catalog.missing_vectors(self.model_key, (c[3] for c in chunks))
+            per_file = {fid: self.catalog.chunks_of(fid) for fid in fids}
+            missing = self.catalog.missing_vectors(
+                self.model_key, (c[3] for chunks in per_file.values() for c in chunks))
         todo: dict[str, str] = {}
-        for _cid, title, text, h, _n in chunks:
-            if h in missing and h not in todo:
-                todo[h] = embed_input(title, text)
+        for chunks in per_file.values():
+            for _cid, title, text, h, _n in chunks:
+                if h in missing and h not in todo:
+                    todo[h] = embed_input(title, text)
         t0 = time.perf_counter()
         vecs = None
         if todo:
@@ -558,22 +566,26 @@ class Indexer:
             )
             report.tokens_embedded += self.embedder.tokens_embedded - before  # type: ignore[attr-defined]
             if len(vecs) < len(todo):
-                return False  # cancelled mid-file: it stays CHUNKED and resumes next run
+                return 0  # cancelled mid-way: the files stay CHUNKED and resume next run
             report.chunks_embedded += len(todo)
         t1 = time.perf_counter()
         report.timings["embed"] += t1 - t0
         with self._db_lock, self.catalog.transaction():
             if vecs is not None:
                 self.catalog.put_vectors(self.model_key, zip(todo.keys(), vecs, strict=True))
-            state = self.catalog.db.execute("SELECT state FROM files WHERE id=?", (fid,)).fetchone()
-            if state is None or state[0] not in (CHUNKED, INDEXED):
-                return False  # deleted or replaced meanwhile
-            self.catalog.mark_indexed(fid)
+            done: list[int] = []
+            for fid in fids:
+                state = self.catalog.db.execute("SELECT state FROM files WHERE id=?",
+                                                (fid,)).fetchone()
+                if state is not None and state[0] in (CHUNKED, INDEXED):  # else gone meanwhile
+                    self.catalog.mark_indexed(fid)
+                    done.append(fid)
             self.catalog.bump_generation()
-            keys, mat = self.catalog.vectors_for_chunks(self.model_key, [c[0] for c in chunks])
+            keys, mat = self.catalog.vectors_for_chunks(
+                self.model_key, [c[0] for fid in done for c in per_file[fid]])
         self.vindex.add(keys, mat if len(keys) else np.zeros((0, self.vindex.ndim), np.float32))
         report.timings["store"] += time.perf_counter() - t1
-        return True
+        return len(done)
 
     def save_if_due(self, force: bool = False) -> None:
         """USearch is a cache: saving it often only shortens the repair after a crash."""

@@ -241,3 +241,26 @@ def test_catalog_is_the_source_of_truth(indexed: Engine) -> None:
     n_fts = db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
     db.close()
     assert n_chunks == n_fts == len(indexed.vector_index())
+
+
+def test_files_embedded_together_each_get_their_own_vectors(engine: Engine, docs: Path,
+                                                           embedder) -> None:  # type: ignore[no-untyped-def]
+    """Passages of several files go through the parallel lanes in one call; every stored vector
+    must still be its own passage's embedding, as one context embeds it alone."""
+    from desktop_search.indexer import embed_input
+
+    for i in range(11):  # more than one group of files, groups of uneven passage counts
+        parts = [f"Note {i}, part {j}: {DOCS['garden.txt']} {i * j}" for j in range(1 + i % 3)]
+        (docs / f"n{i:02d}.txt").write_text("\n\n".join(parts), encoding="utf-8")
+    engine.settings.chunk_tokens = 40
+    engine.settings.chunk_overlap = 0
+    engine.add_root(docs)
+    rep = engine.index()
+    assert rep.indexed == 11 and engine.embedder().lanes == engine.embedder().n_threads
+    rows = engine.catalog.db.execute(
+        "SELECT c.title, c.text, v.vec FROM chunks c JOIN vectors v ON v.embed_hash=c.embed_hash"
+    ).fetchall()
+    assert len(rows) == rep.chunks_embedded > 11
+    want = embedder.embed_documents([embed_input(t, x) for t, x, _ in rows])
+    got = np.stack([np.frombuffer(v, dtype=np.float16).astype(np.float32) for *_, v in rows])
+    assert np.allclose(got, want, atol=2e-3)
