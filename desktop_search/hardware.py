@@ -294,14 +294,15 @@ def passage(count: Callable[[str], int], tokens: int, seed: int) -> str:
 
 def measure_embedding_speed(embedder: Any, n_chunks: int = 8,
                             tokens_per_chunk: int = 200) -> SpeedSample:
-    """Embeds n_chunks synthetic passages of about tokens_per_chunk tokens, one at a time as the
-    indexer does, after one warm-up passage (the first decode allocates buffers)."""
+    """Embeds n_chunks synthetic passages of about tokens_per_chunk tokens in one call, as the
+    indexer does, after a warm-up call that allocates buffers and the parallel lanes."""
     budget = min(tokens_per_chunk, int(getattr(embedder, "max_text_tokens", tokens_per_chunk)))
-    texts = [passage(embedder.count_tokens, budget, i) for i in range(n_chunks + 1)]
-    embedder.embed_documents(texts[:1])
+    warm = max(1, int(getattr(embedder, "lanes", 1)))
+    texts = [passage(embedder.count_tokens, budget, i) for i in range(n_chunks + warm)]
+    embedder.embed_documents(texts[:warm])
     before = int(embedder.tokens_embedded)
     t0 = time.perf_counter()
-    embedder.embed_documents(texts[1:])
+    embedder.embed_documents(texts[warm:])
     seconds = time.perf_counter() - t0
     return SpeedSample(chunks=n_chunks, tokens=int(embedder.tokens_embedded) - before,
                        seconds=seconds, threads=int(getattr(embedder, "n_threads", 0)))
@@ -379,7 +380,7 @@ def model_verdicts(speed: SpeedSample | None, ram_available: int, vram: int,
         elif (path is not None and measure_installed and m.kind == "embedding" and fits_ram
               and size_mb < 1000):
             try:
-                emb = Embedder(path, n_threads=threads, max_tokens=256)
+                emb = Embedder(path, n_threads=threads, max_tokens=256, lanes=0)
                 try:
                     cps, measured = measure_embedding_speed(emb, n_chunks=3).chunks_per_s, True
                 finally:
@@ -424,7 +425,7 @@ def detect(measure: bool = True, models_dir: Path | None = None, threads: int = 
     threads = threads or default_threads()
     speed = None
     if measure:
-        emb = Embedder(bundled_model_path(), n_threads=threads)
+        emb = Embedder(bundled_model_path(), n_threads=threads, lanes=0)  # as indexing runs
         try:
             speed = measure_embedding_speed(emb)
         finally:
