@@ -29,9 +29,42 @@ from numpy.typing import NDArray
 
 from .errors import ModelError
 from .models import KnownModel, check_gguf, known_model_for, model_fingerprint
+from .paths import make_private_dir
 
 # llama.cpp's pooling type codes (enum llama_pooling_type)
 POOLING_NAMES = {0: "none", 1: "mean", 2: "cls", 3: "last", 4: "rank"}
+GGUF_MOSTLY_F16 = "1"  # general.file_type of a model stored in F16
+F32_COPY_MAX_BYTES = 400 << 20  # larger F16 models run as they are (the copy doubles them)
+
+
+def f32_copy(model_path: Path, key: str, folder: Path) -> Path | None:
+    """A lossless F32 copy of an F16 model, made once by llama.cpp's own converter (0.6 s for
+    the bundled model) and kept in `folder`. On the CPU, ggml's F16 matrix products convert
+    every weight as they load it; from F32 weights indexing runs 25 % faster here (300 files:
+    22.0-22.5 -> 27.4-28.7 passages/s) with the same vectors (cosine 0.9999999). None when
+    the copy cannot be made (no space, read-only home): the F16 file is used then."""
+    import llama_cpp
+
+    dst = folder / f"{model_path.stem}-{key}.f32.gguf"
+    if dst.is_file():
+        return dst
+    tmp = dst.with_name(f"{dst.name}.{os.getpid()}.tmp")
+    try:
+        make_private_dir(folder)  # everything under the home is the user's alone
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = llama_cpp.LLAMA_FTYPE_ALL_F32
+        rc = llama_cpp.llama_model_quantize(str(model_path).encode(), str(tmp).encode(),
+                                            ctypes.byref(params))
+        if rc != 0 or not tmp.is_file():
+            return None
+        tmp.chmod(0o600)
+        os.replace(tmp, dst)  # whole or absent, also when two processes race
+        return dst
+    except OSError:
+        return None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def default_threads() -> int:
@@ -148,8 +181,10 @@ class Embedder:
         max_tokens: int = 512,
         flash_attn: bool = True,
         lanes: int = 1,
+        f32_folder: Path | None = None,
     ) -> None:
-        """lanes: contexts for data-parallel batches (1 = off, the default; 0 = one per thread)."""
+        """lanes: contexts for data-parallel batches (1 = off, the default; 0 = one per thread).
+        f32_folder: on the CPU, run an F16 model from its F32 copy kept there (f32_copy)."""
         import llama_cpp
 
         model_path = Path(model_path).expanduser()
@@ -173,8 +208,15 @@ class Embedder:
         train_ctx = int(meta.get(f"{arch}.context_length", "512") or 512)
         del probe
         self.n_ctx = max(32, min(max_tokens, train_ctx))
+        # the weights computed with; the model's identity (path, key) stays model_path's
+        self.weights_path = model_path
+        if (f32_folder is not None and not self.n_gpu_layers
+                and meta.get("general.file_type") == GGUF_MOSTLY_F16
+                and model_path.stat().st_size <= F32_COPY_MAX_BYTES):
+            self.weights_path = f32_copy(model_path, model_fingerprint(model_path),
+                                         f32_folder) or model_path
         self.llm = _open_llama(
-            model_path,
+            self.weights_path,
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
             n_gpu_layers=self.n_gpu_layers,

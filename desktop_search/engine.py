@@ -211,6 +211,7 @@ class Engine:
                 n_threads=self.settings.n_threads,
                 n_gpu_layers=self.settings.n_gpu_layers,
                 lanes=0,
+                f32_folder=self.paths.weights_dir,
             )
         return self._embedder
 

@@ -353,6 +353,7 @@ def model_verdicts(speed: SpeedSample | None, ram_available: int, vram: int,
                    measure_installed: bool) -> tuple[list[ModelVerdict], list[str]]:
     from .embed import Embedder
     from .models import CATALOG, installed_models
+    from .paths import weights_dir
 
     notes: list[str] = []
     installed: dict[str, Path] = {}
@@ -380,7 +381,8 @@ def model_verdicts(speed: SpeedSample | None, ram_available: int, vram: int,
         elif (path is not None and measure_installed and m.kind == "embedding" and fits_ram
               and size_mb < 1000):
             try:
-                emb = Embedder(path, n_threads=threads, max_tokens=256, lanes=0)
+                emb = Embedder(path, n_threads=threads, max_tokens=256, lanes=0,
+                               f32_folder=weights_dir())
                 try:
                     cps, measured = measure_embedding_speed(emb, n_chunks=3).chunks_per_s, True
                 finally:
@@ -406,6 +408,7 @@ def detect(measure: bool = True, models_dir: Path | None = None, threads: int = 
 
     from .embed import Embedder, default_threads
     from .models import bundled_model_path
+    from .paths import weights_dir
 
     system_info = llama_cpp.llama_print_system_info().decode(errors="replace").strip()
     gpu = bool(llama_cpp.llama_supports_gpu_offload())
@@ -425,7 +428,9 @@ def detect(measure: bool = True, models_dir: Path | None = None, threads: int = 
     threads = threads or default_threads()
     speed = None
     if measure:
-        emb = Embedder(bundled_model_path(), n_threads=threads, lanes=0)  # as indexing runs
+        # as indexing runs it: a context per thread, from the F32 working copy
+        emb = Embedder(bundled_model_path(), n_threads=threads, lanes=0,
+                       f32_folder=weights_dir())
         try:
             speed = measure_embedding_speed(emb)
         finally:

@@ -42,6 +42,10 @@ class AppPaths:
         return self.home / "models"
 
     @property
+    def weights_dir(self) -> Path:
+        return weights_dir()
+
+    @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
@@ -76,6 +80,12 @@ def make_private_dir(path: Path) -> None:
         except PermissionError:
             if os.access(path, os.W_OK):
                 raise  # ours to fix and we cannot: say so rather than leave it open
+
+
+def weights_dir() -> Path:
+    """Working copies of models in a faster layout (embed.f32_copy): derived from the model
+    files alone, so one copy serves every home; a cache, safe to delete."""
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False)) / "weights"
 
 
 def resolve_home(flag: str | os.PathLike[str] | None = None) -> AppPaths:

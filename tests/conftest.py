@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +14,10 @@ import pytest
 # Set before anything imports Qt or llama_cpp.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# The user cache (the F32 working copy of the model, paths.weights_dir) is shared by every
+# test, as by every home, and is never the real user's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="desktop-search-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -224,7 +224,11 @@ def test_cancel_leaves_a_consistent_index(engine: Engine, docs: Path) -> None:
 def test_index_files_are_private(indexed: Engine) -> None:
     home = indexed.paths.home
     assert home.stat().st_mode & 0o077 == 0
-    for p in [indexed.paths.catalog, *(home / "index").glob("*")]:
+    # the F32 working copy of the model lives in the user's cache, as privately
+    weights = list(indexed.paths.weights_dir.glob("*.f32.gguf"))
+    assert len(weights) == 1
+    for p in [indexed.paths.catalog, *(home / "index").glob("*"), indexed.paths.weights_dir,
+              *weights]:
         assert p.stat().st_mode & 0o077 == 0, p
 
 
