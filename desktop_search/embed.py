@@ -40,8 +40,8 @@ F32_COPY_MAX_BYTES = 400 << 20  # larger F16 models run as they are (the copy do
 def f32_copy(model_path: Path, key: str, folder: Path) -> Path | None:
     """A lossless F32 copy of an F16 model, made once by llama.cpp's own converter (0.6 s for
     the bundled model) and kept in `folder`. On the CPU, ggml's F16 matrix products convert
-    every weight as they load it; from F32 weights indexing runs 25 % faster here (300 files:
-    22.0-22.5 -> 27.4-28.7 passages/s) with the same vectors (cosine 0.9999999). None when
+    every weight as they load it; from F32 weights indexing runs 11-27 % faster here (300
+    files, alternating runs) with the same vectors (cosine 0.9999999). None when
     the copy cannot be made (no space, read-only home): the F16 file is used then."""
     import llama_cpp
 
