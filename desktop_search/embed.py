@@ -42,7 +42,7 @@ def f32_copy(model_path: Path, key: str, folder: Path) -> Path | None:
     the bundled model) and kept in `folder`. On the CPU, ggml's F16 matrix products convert
     every weight as they load it; from F32 weights indexing runs 11-27 % faster here (300
     files, alternating runs) with the same vectors (cosine 0.9999999). None when
-    the copy cannot be made (no space, read-only home): the F16 file is used then."""
+    the copy cannot be made (no space, a read-only cache): the F16 file is used then."""
     import llama_cpp
 
     dst = folder / f"{model_path.stem}-{key}.f32.gguf"
@@ -50,7 +50,7 @@ def f32_copy(model_path: Path, key: str, folder: Path) -> Path | None:
         return dst
     tmp = dst.with_name(f"{dst.name}.{os.getpid()}.tmp")
     try:
-        make_private_dir(folder)  # everything under the home is the user's alone
+        make_private_dir(folder)  # the user's alone, like the home
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = llama_cpp.LLAMA_FTYPE_ALL_F32
         rc = llama_cpp.llama_model_quantize(str(model_path).encode(), str(tmp).encode(),

@@ -204,8 +204,9 @@ class Engine:
         if self._embedder is None:
             # On the CPU, one single-threaded context per thread embeds passages side by side:
             # no barrier between threads after every operation. 17 % more passages/s than one
-            # context on two threads here (8 % end to end, files of 2-3 passages), measured on
-            # an idle machine; on a GPU this stays one context.
+            # context on two threads here, 31 % end to end with the passages of several files
+            # per call (indexer.EMBED_FILES), on an idle machine; on a GPU it stays one context.
+            # An F16 model runs from its F32 working copy (embed.f32_copy).
             self._embedder = Embedder(
                 self.model_path(),
                 n_threads=self.settings.n_threads,

@@ -311,6 +311,7 @@ def measure_embedding_speed(embedder: Any, n_chunks: int = 8,
 # verdicts ------------------------------------------------------------------------------------
 GUESSED_NOTE = "speeds not measured: guessed from the number of cores"
 
+
 def speed_text(cps: float) -> str:
     """Two significant digits: 0.25 and 12 passages/s, never a "0.0" for a slow model."""
     return f"{cps:.2g}" if cps < 10 else f"{cps:.0f}"
