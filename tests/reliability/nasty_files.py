@@ -138,9 +138,10 @@ def odt_text(text: str) -> bytes:
     return buf.getvalue()
 
 
-def epub_text(text: str) -> bytes:
+def _epub(chapter: Callable[[zipfile.ZipFile], None]) -> bytes:
+    """A minimal EPUB 3 whose one chapter, c1.xhtml, `chapter` writes."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
         z.writestr(
             "META-INF/container.xml",
@@ -155,8 +156,12 @@ def epub_text(text: str) -> bytes:
             '</metadata><manifest><item id="c1" href="c1.xhtml" media-type="application/'
             'xhtml+xml"/></manifest><spine><itemref idref="c1"/></spine></package>',
         )
-        z.writestr("c1.xhtml", f"<html><body><p>{text}</p></body></html>")
+        chapter(z)
     return buf.getvalue()
+
+
+def epub_text(text: str) -> bytes:
+    return _epub(lambda z: z.writestr("c1.xhtml", f"<html><body><p>{text}</p></body></html>"))
 
 
 def _zeros_member(z: zipfile.ZipFile, name: str, size: int, head: bytes = b"") -> None:
@@ -190,23 +195,7 @@ def bomb_odt(size: int) -> bytes:
 
 
 def bomb_epub(size: int) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-        z.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
-        z.writestr(
-            "META-INF/container.xml",
-            '<?xml version="1.0"?><container xmlns="urn:oasis:names:tc:opendocument:xmlns:'
-            'container" version="1.0"><rootfiles><rootfile full-path="content.opf" '
-            'media-type="application/oebps-package+xml"/></rootfiles></container>',
-        )
-        z.writestr(
-            "content.opf",
-            '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
-            '<manifest><item id="c1" href="c1.xhtml" media-type="application/xhtml+xml"/>'
-            '</manifest><spine><itemref idref="c1"/></spine></package>',
-        )
-        _zeros_member(z, "c1.xhtml", size, b"<html><body><p>")
-    return buf.getvalue()
+    return _epub(lambda z: _zeros_member(z, "c1.xhtml", size, b"<html><body><p>"))
 
 
 def entity_bomb_docx() -> bytes:
