@@ -3,10 +3,12 @@ matches the disk; searches keep answering while indexing runs on another thread.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +45,20 @@ def matches_disk(home: Path, folder: Path) -> list[str]:
     return out
 
 
-def run_watcher(engine: Engine) -> tuple[Watcher, threading.Thread, list[Any]]:
+@contextlib.contextmanager
+def watching(engine: Engine) -> Iterator[tuple[Watcher, list[Any]]]:
+    """A running watcher and the index passes it reports; stopped and joined on the way out."""
     passes: list[Any] = []
     w = Watcher(engine, debounce_s=0.5, max_wait_s=10.0, on_update=passes.append)
     w.start()
     t = threading.Thread(target=w.run_forever, name="watcher")
     t.start()
     time.sleep(0.3)
-    return w, t, passes
+    try:
+        yield w, passes
+    finally:
+        w.stop()
+        t.join(timeout=60)
 
 
 def settle(engine: Engine, w: Watcher, folder: Path, timeout: float) -> list[str]:
@@ -75,8 +83,7 @@ def test_ten_thousand_events_are_coalesced_and_the_index_ends_right(
         (docs / f"n{i:03d}.txt").write_text(f"Note {i} tok{i:03d}r00", encoding="utf-8")
     engine.add_root(docs)
     engine.index()
-    w, t, passes = run_watcher(engine)
-    try:
+    with watching(engine) as (w, passes):
         t0 = time.monotonic()
         rev = 0
         # an editor saving the same few hundred files over and over (a build, a sync client)
@@ -89,9 +96,6 @@ def test_ten_thousand_events_are_coalesced_and_the_index_ends_right(
         events = w.queue.events_seen
         diff = settle(engine, w, docs, timeout=180)
         settled_s = time.monotonic() - t0
-    finally:
-        w.stop()
-        t.join(timeout=60)
     assert events >= 10_000
     assert diff == []
     assert engine.verify() == []
@@ -111,8 +115,7 @@ def test_a_checkout_sized_burst_of_new_moved_and_deleted_files(engine: Engine, d
     checkout or an unzip does; the same text in each, so the test pays for one embedding."""
     engine.add_root(docs)
     engine.index()
-    w, t, passes = run_watcher(engine)
-    try:
+    with watching(engine) as (w, passes):
         t0 = time.monotonic()
         for d in range(20):
             sub = docs / f"pkg{d:02d}"
@@ -126,9 +129,6 @@ def test_a_checkout_sized_burst_of_new_moved_and_deleted_files(engine: Engine, d
         events = w.queue.events_seen
         diff = settle(engine, w, docs, timeout=240)
         settled_s = time.monotonic() - t0
-    finally:
-        w.stop()
-        t.join(timeout=60)
     assert diff == []
     assert engine.verify() == []
     n_files = engine.catalog.db.execute("SELECT count(*) FROM files").fetchone()[0]
