@@ -25,7 +25,7 @@ from .errors import DesktopSearchError, ModelError, QueryError
 from .fts import KeywordStats
 from .paths import AppPaths
 from .query import ParsedQuery, parse_query
-from .store import CHUNKED, INDEXED, Catalog, VectorIndex
+from .store import CHUNKED, INDEXED, Catalog, VectorIndex, in_batches
 
 if TYPE_CHECKING:
     from .rerank import Reranker
@@ -543,9 +543,7 @@ class Searcher:
 
     def _chunk_info(self, cat: Catalog, ids: list[int]) -> dict[int, _ChunkRow]:
         info: dict[int, _ChunkRow] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(ids):
             for row in cat.db.execute(
                 "SELECT c.id, c.file_id, c.page, c.char_start, c.char_end, f.path,"
                 " f.title, f.kind, f.mtime_ns, f.size, f.state"
@@ -559,9 +557,7 @@ class Searcher:
     def _chunk_texts(cat: Catalog, ids: list[int]) -> dict[int, _ChunkText]:
         """Text of the few passages shown or reranked; hundreds of candidates need none."""
         out: dict[int, _ChunkText] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(ids):
             for cid, text, title, h in cat.db.execute(
                     f"SELECT id, text, title, embed_hash FROM chunks WHERE id IN ({marks})", part):
                 out[int(cid)] = _ChunkText(text, title, h)
@@ -604,9 +600,7 @@ class Searcher:
         keyword index, so "heart attacks" finds the phrase "heart attack")."""
         out: set[int] = set()
         ordered = sorted(ids)
-        for i in range(0, len(ordered), 500):
-            part = ordered[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(ordered):
             out.update(int(r[0]) for r in cat.db.execute(
                 f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
                 (expr, *part)))
@@ -617,9 +611,7 @@ class Searcher:
         """Files with any chunk matching: an excluded word anywhere in a file excludes it."""
         out: set[int] = set()
         ordered = sorted(file_ids)
-        for i in range(0, len(ordered), 500):
-            part = ordered[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(ordered):
             out.update(int(r[0]) for r in cat.db.execute(
                 f"SELECT DISTINCT c.file_id FROM chunks c WHERE c.file_id IN ({marks}) AND c.id IN"
                 " (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (*part, expr)))

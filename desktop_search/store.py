@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +33,19 @@ FAILED = "failed"  # could not be read or parsed; `error` says why
 SKIPPED = "skipped"  # deliberately not indexed (binary, too large, ...); `error` says why
 STATES = (PENDING, CHUNKED, INDEXED, FAILED, SKIPPED)
 PARTIAL = "partial"  # not a state: how `problems` shows a file indexed with some text missing
+
+IN_BATCH = 500  # values per `IN (...)` list: well below SQLite's limit on bound parameters
+
+
+_T = TypeVar("_T")
+
+
+def in_batches(values: Sequence[_T]) -> Iterator[tuple[list[_T], str]]:
+    """The values in slices for `IN (...)`, each with its "?,?,..." placeholders."""
+    for i in range(0, len(values), IN_BATCH):
+        part = list(values[i : i + IN_BATCH])
+        yield part, ",".join("?" * len(part))
+
 
 # The keyword index's tokenizer; the query lane stems query words with the same one.
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
@@ -363,9 +377,7 @@ class Catalog:
     def chunk_ids_of(self, file_ids: Iterable[int]) -> list[int]:
         ids = list(file_ids)
         out: list[int] = []
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(ids):
             out += [
                 r[0]
                 for r in self.db.execute(
@@ -385,9 +397,7 @@ class Catalog:
 
     def _chunk_hashes(self, file_ids: list[int]) -> set[str]:
         out: set[str] = set()
-        for i in range(0, len(file_ids), 500):
-            part = file_ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(file_ids):
             out.update(r[0] for r in self.db.execute(
                 f"SELECT embed_hash FROM chunks WHERE file_id IN ({marks})", part))
         return out
@@ -433,9 +443,7 @@ class Catalog:
         wanted = set(hashes)
         have: set[str] = set()
         hs = list(wanted)
-        for i in range(0, len(hs), 500):
-            part = hs[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(hs):
             have.update(
                 r[0]
                 for r in self.db.execute(
@@ -456,9 +464,7 @@ class Catalog:
     ) -> tuple[NDArray[np.uint64], NDArray[np.float32]]:
         ids: list[int] = []
         vecs: list[bytes] = []
-        for i in range(0, len(chunk_ids), 500):
-            part = list(chunk_ids[i : i + 500])
-            marks = ",".join("?" * len(part))
+        for part, marks in in_batches(chunk_ids):
             for cid, blob in self.db.execute(
                 f"SELECT c.id, v.vec FROM chunks c JOIN vectors v ON v.embed_hash=c.embed_hash"
                 f" AND v.model=? WHERE c.id IN ({marks})",
