@@ -329,9 +329,11 @@ def _verdict(fits_ram: bool, fits_vram: bool | None, cps: float, measured: bool,
              kind: str) -> tuple[str, str]:
     if not fits_ram and not fits_vram:
         return "won't fit", "needs more memory than this machine has free"
+    if cps <= 0:  # nothing measured and nothing to scale from: say so, not "1e-06 passages/s"
+        return "slow", "speed unknown"
     how = "measured" if measured else "estimated"
     # the verdict is taken on the speed as printed, so "5.0 passages/s" never reads "slow"
-    cps = float(speed_text(max(cps, 1e-6)))
+    cps = float(speed_text(cps))
     if kind != "embedding":  # a reranker reads the top passages of every reranked query
         per_query = RERANK_TOP_N / cps
         pace = (f"{how} {speed_text(cps)} passages/s: about {duration_text(per_query)}"
@@ -465,7 +467,7 @@ def detect(measure: bool = True, models_dir: Path | None = None, threads: int = 
 
 
 # the CLI -------------------------------------------------------------------------------------
-def _gb(n: float) -> str:
+def gb_text(n: float) -> str:
     return f"{n / 1024**3:.1f} GB"
 
 
@@ -489,7 +491,7 @@ def render(rep: HardwareReport) -> str:
         f"  cores         {rep.cores}  (indexing uses {rep.threads} threads)",
         f"  vector units  {simd}  [{', '.join(rep.cpu_features) or 'unknown'}]",
         "                the wider, the faster a model runs on the CPU",
-        f"  memory        {_gb(rep.ram_bytes)} ({_gb(rep.ram_available_bytes)} free now)",
+        f"  memory        {gb_text(rep.ram_bytes)} ({gb_text(rep.ram_available_bytes)} free now)",
         f"  GPU offload   {'yes' if rep.gpu_offload else 'no'}: "
         + ("this llama.cpp build can run models on a GPU" if rep.gpu_offload
            else "this llama.cpp build runs models on the CPU only"),

@@ -57,10 +57,6 @@ def measure(eng: Any) -> Measurement:
                        gpu_layers=int(emb.n_gpu_layers))
 
 
-def _gb(n: float) -> str:
-    return f"{n / 1024**3:.1f} GB"
-
-
 def fact_rows(rep: HardwareReport) -> list[tuple[str, str]]:
     """(label, value) in display order, in words a non-expert can follow."""
     return [
@@ -69,7 +65,8 @@ def fact_rows(rep: HardwareReport) -> list[tuple[str, str]]:
         ("Vector units", f"{hardware.vector_units(rep.cpu_features)} "
                          f"({', '.join(rep.cpu_features) or 'none reported'}). "
                          "The wider they are, the faster models run on the processor."),
-        ("Memory", f"{_gb(rep.ram_bytes)} ({_gb(rep.ram_available_bytes)} free now)"),
+        ("Memory", f"{hardware.gb_text(rep.ram_bytes)} "
+                   f"({hardware.gb_text(rep.ram_available_bytes)} free now)"),
         ("GPU offload", "yes: this llama.cpp build can run models on a graphics card"
          if rep.gpu_offload else "no: this llama.cpp build runs models on the processor only"),
         ("GPUs seen", ", ".join(rep.gpu_devices) or "none"),
@@ -89,12 +86,6 @@ def _size(mb: float) -> str:
     return f"{mb / 1000:.1f} GB" if mb >= 1000 else f"{mb:.0f} MB"
 
 
-def _details(m: ModelVerdict) -> str:
-    if m.verdict != "won't fit" and m.chunks_per_s <= 0:
-        return "speed unknown"  # the core's sentence would say "inf min"
-    return m.reason
-
-
 def verdict_table(models: list[ModelVerdict]) -> str:
     head = "".join(f"<th align='left'>{h}</th>" for h in
                    ("Model", "Used for", "Size", "Fits in memory", "Verdict", "Speed here"))
@@ -109,7 +100,7 @@ def verdict_table(models: list[ModelVerdict]) -> str:
             f"<td>{'search' if m.kind == 'embedding' else 're-ranking'}</td>"
             f"<td>{_size(m.size_mb)}</td><td>{_fits(m)}</td>"
             f"<td style='color:{color}; white-space:nowrap'><b>{html.escape(m.verdict)}</b></td>"
-            f"<td style='white-space:nowrap'>{html.escape(_details(m))}</td></tr>")
+            f"<td style='white-space:nowrap'>{html.escape(m.reason)}</td></tr>")
     return (f"<table cellspacing='0' cellpadding='4'><tr style='color:{MUTED}'>{head}</tr>"
             + "".join(rows) + "</table>")
 

@@ -102,6 +102,11 @@ def test_verdicts_follow_memory_and_speed(tmp_path: Path) -> None:
     tight, _ = model_verdicts(fast, ram_available=100 << 20, vram=0, gpu=False,
                               models_dir=tmp_path, threads=2, measure_installed=False)
     assert {m.verdict for m in tight} == {"won't fit"}
+    # no speed to scale from (a zero-length timing): said in words, never "inf" or "1e-06"
+    stalled = SpeedSample(chunks=0, tokens=0, seconds=1.0, threads=2)
+    unknown, _ = model_verdicts(stalled, ram_available=64 << 30, vram=0, gpu=False,
+                                models_dir=tmp_path, threads=2, measure_installed=False)
+    assert {m.reason for m in unknown} == {"speed unknown"}
 
 
 def test_measured_passages_have_the_asked_length(embedder: Any) -> None:
