@@ -80,6 +80,15 @@ def open_window(qtbot: Any) -> Iterator[Callable[..., Any]]:
         w.close()  # shuts the backend down: lanes drained, watcher stopped, engine closed
 
 
+@pytest.fixture
+def quiet_window(tmp_path: Path, open_window: Callable[..., Any]) -> tuple[Any, Path]:
+    """The window over a freshly indexed home of its own (DOCS), neither watching nor
+    indexing on start: for tests that change that home. Returns (window, documents folder)."""
+    docs = write_docs(tmp_path / "docs")
+    build_index(tmp_path / "home", docs)
+    return open_window(tmp_path / "home", watch=False, index_on_start=False), docs
+
+
 class Heartbeat:
     """A 5 ms timer on the GUI thread; the longest gap between ticks is the longest stall."""
 

@@ -199,11 +199,9 @@ def test_a_file_written_on_disk_appears_in_the_results_without_a_click(
 
 
 def test_removing_a_folder_and_excluding_files_from_the_folders_page(
-    tmp_path: Path, open_window: Any, qtbot: Any
+    tmp_path: Path, quiet_window: tuple[Any, Path], qtbot: Any
 ) -> None:
-    docs = write_docs(tmp_path / "docs")
-    build_index(tmp_path / "home", docs)
-    w = open_window(tmp_path / "home", watch=False, index_on_start=False)
+    w, docs = quiet_window
     w.show_page("Folders")
     fp = w.folders_page
     assert fp.tree.topLevelItemCount() == 1 and fp.selected_path() == str(docs)
@@ -223,11 +221,9 @@ def test_removing_a_folder_and_excluding_files_from_the_folders_page(
 
 
 def test_settings_say_a_reindex_is_needed_first(
-    shared_index: tuple[Path, Path], tmp_path: Path, open_window: Any, qtbot: Any
+    shared_index: tuple[Path, Path], tmp_path: Path, quiet_window: tuple[Any, Path], qtbot: Any
 ) -> None:
-    docs = write_docs(tmp_path / "docs")
-    build_index(tmp_path / "home", docs)
-    w = open_window(tmp_path / "home", watch=False, index_on_start=False)
+    w, _docs = quiet_window
     w.show_page("Settings")
     sp = w.settings_page
     sp.chunk.setValue(120)
@@ -279,11 +275,9 @@ def tiny_cross_encoder(folder: Path) -> Path:
 
 
 def test_ctrl_enter_asks_for_the_reranked_list_once_a_reranker_is_set(
-    tmp_path: Path, open_window: Any, qtbot: Any
+    tmp_path: Path, quiet_window: tuple[Any, Path], qtbot: Any
 ) -> None:
-    docs = write_docs(tmp_path / "docs")
-    build_index(tmp_path / "home", docs)
-    w = open_window(tmp_path / "home", watch=False, index_on_start=False)
+    w, docs = quiet_window
     sp = w.search_page
     assert not sp.rerank_btn.isEnabled() and "Settings" in sp.rerank_btn.toolTip()
     model = tiny_cross_encoder(tmp_path / "cross")
