@@ -26,6 +26,7 @@ KILLS = int(os.environ.get("RELIABILITY_KILLS", "20"))
 BUDGET_S = float(os.environ.get("RELIABILITY_BUDGET_S", "60"))
 SEED = int(os.environ.get("RELIABILITY_SEED", "6"))
 N_FILES = 80
+PROBE_FILES = 10
 
 VOCAB = [
     "river", "mountain", "engine", "garden", "bridge", "lantern", "copper", "violin", "harbor",
@@ -146,13 +147,22 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
     rng = random.Random(SEED)
     corpus = Corpus(tmp_path / "root", rng)
     home = tmp_path / "home"
-    # How long a run takes to start (interpreter, imports, model) on this machine: kills are
-    # spread from the start-up well into the work that follows it.
+    # How long a run takes to start (interpreter, imports, model) on this machine, and what a
+    # file costs after that: kills are spread from the start-up into some thirty files' work
+    # (a fixed spread let most runs finish once indexing got faster, and few were killed).
     (tmp_path / "empty").mkdir()
     cli(tmp_path / "probe", "add", str(tmp_path / "empty"))
     t_start = time.monotonic()
     cli(tmp_path / "probe", "index")
     startup_s = time.monotonic() - t_start
+    probe_rng = random.Random(SEED + 1)
+    (tmp_path / "sample").mkdir()
+    for i in range(PROBE_FILES):
+        (tmp_path / "sample" / f"{i}.txt").write_text(text_for(probe_rng, token(i)), "utf-8")
+    cli(tmp_path / "probe2", "add", str(tmp_path / "sample"))
+    t_start = time.monotonic()
+    cli(tmp_path / "probe2", "index")
+    per_file_s = max(0.0, time.monotonic() - t_start - startup_s) / PROBE_FILES
     cli(home, "add", str(corpus.root))
     figures = {"kills": 0, "finished": 0, "power_cuts": 0, "mutations": 0,
                "opened_loaded": 0, "opened_rebuilt": 0, "opened_new": 0, "opened_none": 0}
@@ -169,7 +179,7 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:
-            delay = startup_s * rng.uniform(0.2, 1.1) + rng.uniform(0.0, 4.0)
+            delay = startup_s * rng.uniform(0.2, 1.5) + rng.uniform(0.0, 30 * per_file_s)
             _out, err = proc.communicate(timeout=delay)
             assert proc.returncode == 0, err.decode()[-2000:]
             figures["finished"] += 1
@@ -214,6 +224,7 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
     assert orphan_workers(killed) == []
     figures["seconds"] = round(time.monotonic() - t0)
     figures["startup_s"] = round(startup_s, 1)
+    figures["per_file_s"] = round(per_file_s, 3)
     report = json.loads(final.stdout)
     print(f"\ncrash test (seed {SEED}): {figures}; {len(want)} files, {n_chunks} chunks; "
           f"the final run indexed {report['indexed']}, {report['unchanged']} were done already")
