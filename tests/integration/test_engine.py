@@ -247,6 +247,30 @@ def test_catalog_is_the_source_of_truth(indexed: Engine) -> None:
     assert n_chunks == n_fts == len(indexed.vector_index())
 
 
+def test_vector_lookups_go_by_chunk_never_through_every_vector(indexed: Engine) -> None:
+    """Looking up the vectors of a few hundred chunks (every embedded file group, every
+    query's rescoring) reads those chunks' vectors: a plan that walks all vectors of the model
+    took 98 s per lookup at a million passages. The plan does not depend on table sizes, so a
+    small catalog shows it."""
+    cat = indexed.catalog
+    model = cat.get_meta("model_key")
+    assert model
+    ids = [row[0] for row in cat.db.execute("SELECT id FROM chunks")]
+    wanted = ids + list(range(max(ids) + 1, max(ids) + 400))  # a long IN list, as in use
+    statements: list[str] = []
+    cat.db.set_trace_callback(statements.append)
+    try:
+        keys, mat = cat.vectors_for_chunks(model, wanted)
+    finally:
+        cat.db.set_trace_callback(None)
+    assert sorted(keys.tolist()) == sorted(ids) and mat.shape == (len(ids), 384)
+    lookup = [s for s in statements if "vectors" in s and s.lstrip().upper().startswith("SELECT")]
+    assert lookup
+    for sql in lookup:
+        plan = [row[3] for row in cat.db.execute("EXPLAIN QUERY PLAN " + sql)]
+        assert not any(step.startswith("SCAN") or "(model=?)" in step for step in plan), plan
+
+
 def test_files_embedded_together_each_get_their_own_vectors(engine: Engine, docs: Path,
                                                            embedder) -> None:  # type: ignore[no-untyped-def]
     """Passages of several files go through the parallel lanes in one call; every stored vector
