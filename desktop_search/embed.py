@@ -290,8 +290,13 @@ class Embedder:
             del self._lanes[1:]
 
     def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()
+        # Never wait here: a collection can run inside threading's own bookkeeping (while some
+        # thread starts), and joining a lane's worker there deadlocked the test suite. The
+        # idle workers exit on their own; the lanes are freed with the model (exit stack).
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                pool.shutdown(wait=False, cancel_futures=True)
 
     # tokens -------------------------------------------------------------------------------
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:

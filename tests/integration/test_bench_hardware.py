@@ -135,6 +135,36 @@ def test_lanes_give_the_same_vectors_and_cancel_to_a_prefix(model_path: Path) ->
         one.close()
 
 
+def test_an_embedder_collected_without_close_never_waits_for_its_lanes(model_path: Path) -> None:
+    """Garbage collection can finalise an Embedder at any moment, also inside threading's own
+    bookkeeping while another thread starts; waiting for a lane's worker there deadlocked
+    the test suite once. Finalising returns at once, even with a lane still busy."""
+    import threading
+
+    from desktop_search.embed import Embedder
+
+    emb = Embedder(model_path, n_threads=2, lanes=2)
+    emb.embed_documents(["a passage", "another passage"])  # starts the lane's worker
+    assert emb._pool is not None
+    started, release = threading.Event(), threading.Event()
+
+    def lane_work() -> bool:
+        started.set()
+        return release.wait(60)
+
+    busy = emb._pool.submit(lane_work)
+    assert started.wait(10)
+    finaliser = threading.Thread(target=emb.__del__)
+    finaliser.start()
+    finaliser.join(10)
+    try:
+        assert not finaliser.is_alive(), "finalising waited for a busy lane"
+    finally:
+        release.set()
+    assert busy.result(10) is True
+    emb.close()
+
+
 def test_vector_index_view_turns_mutable_on_change(tmp_path: Path) -> None:
     from desktop_search.vector_index import VectorIndex
 
