@@ -115,7 +115,7 @@ def save_vector_index(vi: VectorIndex, generation: int) -> None:
             tmp.unlink()
         if isinstance(e, OSError):
             raise
-        need = len(vi) * vi.ndim * 4 + (1 << 20)  # f16 vectors plus graph links, roughly
+        need = len(vi) * (vi.ndim + 256) + (1 << 20)  # i8 vectors plus graph links, roughly
         try:
             full = shutil.disk_usage(vi.base.parent).free < need
         except OSError:

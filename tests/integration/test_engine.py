@@ -194,6 +194,50 @@ def test_stale_vector_cache_is_rebuilt_without_reembedding(indexed: Engine, tmp_
         eng.close()
 
 
+def test_an_index_saved_in_the_older_f16_storage_is_rebuilt_as_i8(indexed: Engine) -> None:
+    """An index file from before i8 storage is not searched as if it were i8: it is rebuilt
+    from the stored vectors (nothing re-embedded) and saved in the new storage."""
+    from usearch.index import Index
+
+    home = indexed.paths.home
+    indexed.close()
+    (saved,) = (home / "index").glob("*.usearch")
+    old = Index.restore(str(saved))
+    f16 = Index(ndim=old.ndim, metric="cos", dtype="f16")
+    keys = np.asarray(old.keys, dtype=np.uint64)
+    f16.add(keys, np.asarray(old.get(keys, dtype="f32"), dtype=np.float32))
+    f16.save(str(saved))
+    del old
+    eng = Engine(home)
+    try:
+        assert names(eng.search("homemade loaf", SearchOptions(mode="dense", k=1))) == [
+            "baking.txt"]
+        assert eng.index().chunks_embedded == 0
+        assert eng.open_notice == "vector index rebuilt from stored vectors"
+    finally:
+        eng.close()
+    (saved,) = (home / "index").glob("*.usearch")
+    assert str(Index.restore(str(saved), view=True).dtype).endswith("I8")
+
+
+def test_dense_scores_are_the_exact_cosine_of_the_stored_vectors(indexed: Engine) -> None:
+    """The index keeps coarse i8 copies to find candidates; the scores people see (and the
+    order) come from the vectors the catalog stores."""
+    results = indexed.search("tomato plants on a sunny balcony", SearchOptions(mode="dense", k=4))
+    assert names(results)[0] == "garden.txt"
+    emb = indexed.searcher().embedder()
+    assert emb is not None
+    qv = emb.embed_query("tomato plants on a sunny balcony")
+    model = indexed.catalog.get_meta("model_key")
+    assert model
+    passages = [p for r in results for p in r.passages]
+    keys, mat = indexed.catalog.vectors_for_chunks(model, [p.chunk_id for p in passages])
+    exact = dict(zip(keys.tolist(), (mat @ qv).tolist(), strict=True))
+    assert [p.score for p in passages] == pytest.approx(
+        [exact[p.chunk_id] for p in passages], abs=1e-6)
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
 def test_crash_between_phases_resumes(indexed: Engine, docs: Path) -> None:
     # Simulate a crash after phase 1: the file has chunks and keyword rows but no vectors.
     db = indexed.catalog.db
