@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -229,7 +230,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from .watcher import Watcher
 
     eng = _engine(args)
-    _print_report(_index_with_progress(eng, "watch"), sys.stderr)
 
     def on_update(r: Any) -> None:
         if r.indexed or r.removed or r.renamed or r.failed or r.skipped:
@@ -237,12 +237,29 @@ def cmd_watch(args: argparse.Namespace) -> int:
                   f"removed, {r.renamed} renamed, {len(r.failed)} failed", file=sys.stderr)
 
     w = Watcher(eng, debounce_s=args.debounce, on_update=on_update)
-    print(f"watching {len(eng.roots())} folders; Ctrl+C to stop", file=sys.stderr)
+
+    # Ctrl+C or a TERM (logout, service stop) asks the loop to stop between updates instead of
+    # raising KeyboardInterrupt at whatever line runs then: that can land inside a lock's
+    # bookkeeping and leave the shutdown waiting on it. A second Ctrl+C still stops at once.
+    def on_signal(signum: int, _frame: Any) -> None:
+        w.request_stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous: dict[int, Any] = {}
     try:
+        # Events are watched before the catch-up scan: a file saved during it (or just after
+        # the "watching" line) is queued, never missed until the next start.
+        w.start()
+        _print_report(_index_with_progress(eng, "watch"), sys.stderr)
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        print(f"watching {len(eng.roots())} folders; Ctrl+C to stop", file=sys.stderr)
         w.run_forever()
     finally:
         w.stop()
         eng.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    print("stopped watching", file=sys.stderr)
     return EXIT_OK
 
 

@@ -108,6 +108,7 @@ class Watcher:
         self.queue = ChangeQueue()
         self._observer: Any = None
         self._stop = threading.Event()
+        self._stop_requested = False  # set from a signal handler: a plain flag, no lock
         self._watched: set[str] = set()
         self.overflows = 0
         self._spotter = _OverflowSpotter(self._rescan_all)
@@ -144,7 +145,10 @@ class Watcher:
                                          0.0 if force else self.max_wait_s)
         if not paths:
             return None
-        report = self.engine.index(paths=collapse(paths))
+        # a stop asked for meanwhile cancels the run (the index stays consistent; the rest
+        # is picked up by the next start's catch-up scan)
+        report = self.engine.index(paths=collapse(paths),
+                                   progress=lambda _d, _t: not self._stop_requested)
         if self.on_update is not None:
             self.on_update(report)
         return report
@@ -152,10 +156,17 @@ class Watcher:
     def run_forever(self) -> None:
         if self._observer is None:
             self.start()
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self._stop_requested:
             self.queue.wake.wait(timeout=self.debounce_s / 2 or 0.1)
             self.queue.wake.clear()
-            self.process_pending()
+            if not self._stop_requested:
+                self.process_pending()
+
+    def request_stop(self) -> None:
+        """Safe in a signal handler: only sets a flag. The handler runs on the main thread
+        between any two bytecodes, possibly while it holds a lock that stop() would take;
+        run_forever notices within half a debounce and returns, then call stop()."""
+        self._stop_requested = True
 
     def stop(self) -> None:
         self._stop.set()

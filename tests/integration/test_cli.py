@@ -101,3 +101,39 @@ def test_remove_drops_the_text(cli_index: tuple[Path, Path]) -> None:
     assert json.loads(run(home, "search", "whales", "--json").stdout) == []
     st = json.loads(run(home, "status", "--json").stdout)
     assert st["chunks"] == 0 and st["roots"] == []
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_watch_stops_cleanly_on_ctrl_c_or_term(cli_index: tuple[Path, Path], sig: str) -> None:
+    """Ctrl+C (or a TERM at logout) ends `watch` between updates: exit 0, the index saved,
+    and a file written just before is findable afterwards."""
+    import signal
+    import time
+
+    home, docs = cli_index
+    env = {k: v for k, v in os.environ.items() if k != "DESKTOP_SEARCH_HOME"}
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "desktop_search.cli", "--home", str(home), "watch",
+         "--debounce", "0.2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert watch.stderr is not None
+        seen = ""
+        while "Ctrl+C to stop" not in seen:  # the catch-up index is done, events are watched
+            line = watch.stderr.readline()
+            assert line, f"watch ended early: {seen}"
+            seen += line
+        (docs / "tides.txt").write_text("Spring tides follow the full and the new moon.",
+                                        encoding="utf-8")
+        while "updated:" not in seen:
+            line = watch.stderr.readline()
+            assert line, f"watch ended early: {seen}"
+            seen += line
+        time.sleep(0.3)
+    finally:
+        watch.send_signal(getattr(signal, sig))
+        _out, err = watch.communicate(timeout=60)
+    assert watch.returncode == 0, seen + err
+    assert "stopped watching" in err
+    res = run(home, "search", "spring tides", "--mode", "keyword", "--json")
+    assert any(r["path"].endswith("tides.txt") for r in json.loads(res.stdout))
