@@ -116,19 +116,21 @@ def test_watch_stops_cleanly_on_ctrl_c_or_term(cli_index: tuple[Path, Path], sig
         [sys.executable, "-m", "desktop_search.cli", "--home", str(home), "watch",
          "--debounce", "0.2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
+    seen = ""
+
+    def read_until(text: str) -> None:
+        nonlocal seen
         assert watch.stderr is not None
-        seen = ""
-        while "Ctrl+C to stop" not in seen:  # the catch-up index is done, events are watched
+        while text not in seen:
             line = watch.stderr.readline()
             assert line, f"watch ended early: {seen}"
             seen += line
+
+    try:
+        read_until("Ctrl+C to stop")  # the catch-up index is done, events are watched
         (docs / "tides.txt").write_text("Spring tides follow the full and the new moon.",
                                         encoding="utf-8")
-        while "updated:" not in seen:
-            line = watch.stderr.readline()
-            assert line, f"watch ended early: {seen}"
-            seen += line
+        read_until("updated:")
         time.sleep(0.3)
     finally:
         watch.send_signal(getattr(signal, sig))
