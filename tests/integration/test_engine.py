@@ -183,12 +183,17 @@ def test_stale_vector_cache_is_rebuilt_without_reembedding(indexed: Engine, tmp_
     files = list((home / "index").glob("*.usearch"))
     assert len(files) == 1
     files[0].unlink()  # as if the process died before its first save
+    assert_reopens_rebuilt_without_reembedding(home)
+
+
+def assert_reopens_rebuilt_without_reembedding(home: Path) -> None:
+    """Opened again, the home finds by meaning, embeds nothing and says it rebuilt the
+    vector index from the stored vectors."""
     eng = Engine(home)
     try:
         assert names(eng.search("homemade loaf", SearchOptions(mode="dense", k=1))) == [
             "baking.txt"]
-        rep = eng.index()
-        assert rep.chunks_embedded == 0
+        assert eng.index().chunks_embedded == 0
         assert eng.open_notice == "vector index rebuilt from stored vectors"
     finally:
         eng.close()
@@ -208,14 +213,7 @@ def test_an_index_saved_in_the_older_f16_storage_is_rebuilt_as_i8(indexed: Engin
     f16.add(keys, np.asarray(old.get(keys, dtype="f32"), dtype=np.float32))
     f16.save(str(saved))
     del old
-    eng = Engine(home)
-    try:
-        assert names(eng.search("homemade loaf", SearchOptions(mode="dense", k=1))) == [
-            "baking.txt"]
-        assert eng.index().chunks_embedded == 0
-        assert eng.open_notice == "vector index rebuilt from stored vectors"
-    finally:
-        eng.close()
+    assert_reopens_rebuilt_without_reembedding(home)
     (saved,) = (home / "index").glob("*.usearch")
     assert str(Index.restore(str(saved), view=True).dtype).endswith("I8")
 
