@@ -150,19 +150,20 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
     # How long a run takes to start (interpreter, imports, model) on this machine, and what a
     # file costs after that: kills are spread from the start-up into some thirty files' work
     # (a fixed spread let most runs finish once indexing got faster, and few were killed).
+    def index_seconds(folder: Path) -> float:
+        probe_home = tmp_path / f"probe-{folder.name}"
+        cli(probe_home, "add", str(folder))
+        t_start = time.monotonic()
+        cli(probe_home, "index")
+        return time.monotonic() - t_start
+
     (tmp_path / "empty").mkdir()
-    cli(tmp_path / "probe", "add", str(tmp_path / "empty"))
-    t_start = time.monotonic()
-    cli(tmp_path / "probe", "index")
-    startup_s = time.monotonic() - t_start
+    startup_s = index_seconds(tmp_path / "empty")
     probe_rng = random.Random(SEED + 1)
     (tmp_path / "sample").mkdir()
     for i in range(PROBE_FILES):
         (tmp_path / "sample" / f"{i}.txt").write_text(text_for(probe_rng, token(i)), "utf-8")
-    cli(tmp_path / "probe2", "add", str(tmp_path / "sample"))
-    t_start = time.monotonic()
-    cli(tmp_path / "probe2", "index")
-    per_file_s = max(0.0, time.monotonic() - t_start - startup_s) / PROBE_FILES
+    per_file_s = max(0.0, index_seconds(tmp_path / "sample") - startup_s) / PROBE_FILES
     cli(home, "add", str(corpus.root))
     figures = {"kills": 0, "finished": 0, "power_cuts": 0, "mutations": 0,
                "opened_loaded": 0, "opened_rebuilt": 0, "opened_new": 0, "opened_none": 0}
