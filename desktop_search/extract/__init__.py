@@ -164,18 +164,22 @@ def extract(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_chars: int = DEFAULT_MAX_CHARS,
     time_budget: float | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Document:
     """The text of one file as a Document; every failure is an ExtractionError subclass.
 
     Binary formats larger than max_bytes raise FileTooLarge; text formats are read up to
     max_bytes and marked with a "truncated: ..." warning. At most max_chars characters are
-    kept. time_budget (seconds) is checked between pages / chunks / members.
+    kept. time_budget (seconds) is checked between pages / chunks / members; a paged document
+    gets more in proportion to its pages (Limits.expect_pages). on_progress(pages done, pages)
+    is told as a paged document is read.
     """
     p = Path(path)
     limits = Limits(
         max_bytes=max_bytes,
         max_chars=max_chars,
         deadline=None if time_budget is None else time.monotonic() + time_budget,
+        on_progress=on_progress,
     )
     try:
         st = os.stat(p)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from desktop_search.errors import ExtractionTimeout, FileTooLarge
@@ -18,13 +19,42 @@ _NEWLINES = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
 _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 
 
-@dataclass(frozen=True)
+# A long document gets time in proportion to its pages: pypdf, the slowest reader we use, was
+# seen at 0.08 s a page on a busy two-core machine (PDFium: 0.005 s). A fixed budget cut long
+# but sane PDFs short whenever the machine was busy.
+SECONDS_PER_PAGE = 0.25
+MAX_BUDGET_S = 900.0
+# Extractors are asked to stop cooperatively (between pages) a little before the worker's hard
+# kill, so a document that is merely slow is indexed in part instead of failing outright.
+COOPERATIVE_SHARE = 0.75
+
+
+def page_budget(pages: int) -> float:
+    """Seconds a document of this many pages may take, before the floor of the base budget."""
+    return min(pages * SECONDS_PER_PAGE, MAX_BUDGET_S)
+
+
+@dataclass
 class Limits:
     """How much one extraction may read and produce, and for how long (cooperatively)."""
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_chars: int = DEFAULT_MAX_CHARS
     deadline: float | None = None  # a time.monotonic() value, or None for no time budget
+    # Told (pages done, pages in all) as an extractor goes: the extraction worker relays it to
+    # its parent, which then knows the file is making progress and how long it may take.
+    on_progress: Callable[[int, int], None] | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def expect_pages(self, pages: int) -> None:
+        """A document of `pages` pages gets time in proportion to them."""
+        if self.deadline is not None:
+            longer = self.started + COOPERATIVE_SHARE * page_budget(pages)
+            self.deadline = max(self.deadline, longer)
+
+    def progress(self, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(done, total)
 
     def out_of_time(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline

@@ -1,4 +1,9 @@
-"""PDF with pypdf, page by page, keeping which char range of the text came from which page.
+"""PDF text, page by page, keeping which char range of the text came from which page.
+
+PDFium (pypdfium2) reads first: it is the engine of Chrome's viewer, reads real-world PDFs of every
+producer, and is 10-15x faster than pypdf here (1,948 pages of real reports: 2.4 s against 31.9 s).
+pypdf reads what PDFium refuses (its safety limits raised, so genuine large PDFs pass) and
+recovers files cut short. A file both refuse is recorded as a damaged PDF with both reasons.
 
 Pages are joined with a blank line ("\\n\\n"); `Document.pages` holds one Page per PDF page, the
 ranges contiguous (the separator after a page belongs to it), so every offset maps to a page.
@@ -16,7 +21,9 @@ import warnings as pywarnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from pypdf import PasswordType, PdfReader
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from pypdf import PasswordType, PdfReader, apply_configuration
 from pypdf.errors import DependencyError, FileNotDecryptedError
 
 from desktop_search.errors import (
@@ -32,8 +39,138 @@ PDF_EXTENSIONS = frozenset({".pdf"})
 
 PAGE_SEPARATOR = "\n\n"
 _MAX_NOTES = 20
+# pypdf refuses arrays and dictionaries over 100,000 elements by default; real 10-Q filings
+# have larger ones. Its other limits (decompressed sizes) still guard against bombs.
+_PYPDF_LIMITS: dict[str, object] = {"array_maximum_element_count": 10_000_000,
+                                    "dictionary_maximum_element_count": 10_000_000}
 
 _local = threading.local()
+# PDFium is not thread-safe: one document at a time per process (the preview and, when
+# extraction is not isolated, the indexer may both read PDFs).
+_PDFIUM_LOCK = threading.Lock()
+
+
+def extract_pdf(path: Path, limits: Limits) -> Document:
+    data = read_whole(path, limits)
+    if b"%PDF-" not in data[:1024]:
+        raise CorruptDocument(f"{path.name}: damaged PDF: not a PDF (no %PDF- header)")
+    try:
+        doc = _pdfium_document(data, path.name, limits)
+    except _Refused as pdfium_said:
+        try:
+            return _pypdf_document(data, path.name, limits)
+        except CorruptDocument as e:
+            raise CorruptDocument(
+                one_line(f"{path.name}: damaged PDF: {pdfium_said}; pypdf: {_after_name(e)}")
+            ) from None
+    if not _ends_whole(data) and doc.text.strip():
+        doc.warnings.insert(0, "truncated: the PDF ends early; text recovered from what is there")
+    return doc
+
+
+class _Refused(Exception):
+    """PDFium could not open the file (pypdf gets a try)."""
+
+
+_PDFIUM_ERRORS = {
+    pdfium_c.FPDF_ERR_FILE: "the file could not be read",
+    pdfium_c.FPDF_ERR_FORMAT: "not a valid PDF structure",
+    pdfium_c.FPDF_ERR_PAGE: "the page tree is broken",
+    pdfium_c.FPDF_ERR_UNKNOWN: "unknown PDFium error",
+}
+
+
+def _pdfium_document(data: bytes, name: str, limits: Limits) -> Document:
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pdfium.PdfDocument(data)
+        except pdfium.PdfiumError as e:
+            code = getattr(e, "err_code", None)
+            if code == pdfium_c.FPDF_ERR_PASSWORD:
+                raise EncryptedDocument(f"{name}: the PDF is protected by a password") from None
+            if code == pdfium_c.FPDF_ERR_SECURITY:
+                raise EncryptedDocument(
+                    f"{name}: encrypted PDF with an unsupported security handler"
+                ) from None
+            raise _Refused(_PDFIUM_ERRORS.get(code or 0, one_line(e))) from None
+        try:
+            return _pdfium_pages(pdf, name, limits)
+        finally:
+            pdf.close()
+
+
+def _pdfium_pages(pdf: pdfium.PdfDocument, name: str, limits: Limits) -> Document:
+    count = len(pdf)
+    limits.expect_pages(count)
+    warnings: list[str] = []
+    texts: list[str] = []
+    total = 0
+    for index in range(count):
+        if limits.out_of_time():
+            if not any(texts):
+                raise ExtractionTimeout(f"{name}: ran out of time before any page's text")
+            warnings.append(f"timeout: stopped after page {index} of {count}")
+            break
+        try:
+            page = pdf[index]
+            try:
+                textpage = page.get_textpage()
+                try:
+                    page_text = textpage.get_text_range()
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+        except pdfium.PdfiumError as e:  # one bad page does not lose the others
+            warnings.append(one_line(f"page {index + 1}: no text ({e})"))
+            page_text = ""
+        page_text = normalise(page_text).strip()
+        if not _add_page(texts, page_text, total, limits, warnings, index, count):
+            break
+        total += len(page_text) + (len(PAGE_SEPARATOR) if len(texts) > 1 else 0)
+        limits.progress(index + 1, count)
+    title = ""
+    with contextlib.suppress(pdfium.PdfiumError, KeyError, ValueError):
+        title = " ".join(normalise(pdf.get_metadata_value("Title")).split())[:500]
+    return _document(texts, title, count, warnings)
+
+
+def _add_page(texts: list[str], page_text: str, total: int, limits: Limits,
+              warnings: list[str], index: int, count: int) -> bool:
+    """Appends a page's text within max_chars; False once the limit cut it short."""
+    room = limits.max_chars - total - (len(PAGE_SEPARATOR) if texts else 0)
+    if len(page_text) > room:
+        texts.append(page_text[: max(room, 0)])
+        warnings.append(f"truncated: kept the first {limits.max_chars} characters"
+                        f" (stopped at page {index + 1} of {count})")
+        return False
+    texts.append(page_text)
+    return True
+
+
+def _document(texts: list[str], title: str, count: int, warnings: list[str]) -> Document:
+    pages: list[Page] = []
+    pos = 0
+    for number, page_text in enumerate(texts, start=1):
+        start = pos
+        pos += len(page_text)
+        if number < len(texts):
+            pos += len(PAGE_SEPARATOR)
+        pages.append(Page(number=number, start=start, end=pos))
+    text = PAGE_SEPARATOR.join(texts)
+    if count and not text.strip():
+        warnings.append("no text: the PDF holds no extractable text (scanned images?)")
+    return Document(text=text, title=title, kind="pdf", pages=pages, warnings=warnings)
+
+
+def _ends_whole(data: bytes) -> bool:
+    return b"%%EOF" in data[-2048:]
+
+
+def _after_name(e: Exception) -> str:
+    """An extractor's message without the "name: " it starts with."""
+    text = str(e)
+    return text.split(": ", 1)[1] if ": " in text else text
 
 
 class _Collector(logging.Handler):
@@ -87,14 +224,13 @@ def _summarise(notes: list[str]) -> list[str]:
     return out
 
 
-def extract_pdf(path: Path, limits: Limits) -> Document:
-    data = read_whole(path, limits)
-    if b"%PDF-" not in data[:1024]:
-        raise CorruptDocument(f"{path.name}: not a PDF (no %PDF- header)")
+def _pypdf_document(data: bytes, name: str, limits: Limits) -> Document:
+    """pypdf's reading, for what PDFium refuses; its safety limits raised so that genuine large
+    PDFs pass (its default of 100,000 array elements refuses real SEC filings)."""
     notes: list[str] = []
-    with _capture(notes):
+    with _capture(notes), apply_configuration(None, **_PYPDF_LIMITS):
         try:
-            doc = _extract_guarded(data, path.name, limits)
+            doc = _extract_guarded(data, name, limits)
         except CorruptDocument as first:
             # A file cut short (an interrupted download or copy) has lost its cross-reference
             # table and trailer: rebuild them from the objects that are there.
@@ -103,7 +239,7 @@ def extract_pdf(path: Path, limits: Limits) -> Document:
                 raise
             notes.clear()  # what pypdf said about the cut file, and next about our stand-in trailer
             try:
-                doc = _extract_guarded(repaired, path.name, limits)
+                doc = _extract_guarded(repaired, name, limits)
             except ExtractionError:
                 raise first from None
             finally:
@@ -189,6 +325,7 @@ def _extract(data: bytes, name: str, limits: Limits) -> Document:
         raise EncryptedDocument(
             f"{name}: encrypted PDF, the 'cryptography' package is needed to open it"
         ) from None
+    limits.expect_pages(count)
     texts: list[str] = []
     total = 0
     for index in range(count):
@@ -207,25 +344,8 @@ def _extract(data: bytes, name: str, limits: Limits) -> Document:
             warnings.append(one_line(f"page {index + 1}: no text ({type(e).__name__}: {e})"))
             page_text = ""
         page_text = normalise(page_text or "").strip()
-        room = limits.max_chars - total - (len(PAGE_SEPARATOR) if texts else 0)
-        if len(page_text) > room:
-            texts.append(page_text[: max(room, 0)])
-            warnings.append(
-                f"truncated: kept the first {limits.max_chars} characters"
-                f" (stopped at page {index + 1} of {count})"
-            )
+        if not _add_page(texts, page_text, total, limits, warnings, index, count):
             break
-        texts.append(page_text)
         total += len(page_text) + (len(PAGE_SEPARATOR) if len(texts) > 1 else 0)
-    pages: list[Page] = []
-    pos = 0
-    for number, page_text in enumerate(texts, start=1):
-        start = pos
-        pos += len(page_text)
-        if number < len(texts):
-            pos += len(PAGE_SEPARATOR)
-        pages.append(Page(number=number, start=start, end=pos))
-    text = PAGE_SEPARATOR.join(texts)
-    if count and not text.strip():
-        warnings.append("no text: the PDF holds no extractable text (scanned images?)")
-    return Document(text=text, title=_title(reader), kind="pdf", pages=pages, warnings=warnings)
+        limits.progress(index + 1, count)
+    return _document(texts, _title(reader), count, warnings)

@@ -22,19 +22,26 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
 from desktop_search import errors
 from desktop_search.errors import ExtractionError, ExtractionTimeout
-from desktop_search.extract._common import DEFAULT_MAX_BYTES, DEFAULT_MAX_CHARS
+from desktop_search.extract._common import (
+    COOPERATIVE_SHARE,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_CHARS,
+    page_budget,
+)
 from desktop_search.extract.base import Document
 
+# A file gets DEFAULT_TIMEOUT_S, or more in proportion to its pages (extract._common's
+# page_budget), as long as it keeps making progress: a file that reports no page for
+# DEFAULT_TIMEOUT_S is stuck and the worker is killed.
 DEFAULT_TIMEOUT_S = 60.0
-# The worker is asked to stop cooperatively (between pages, members) a little before the hard
-# kill, so a long but sane document is indexed partially instead of failing outright.
-COOPERATIVE_SHARE = 0.75
+PROGRESS_EVERY_S = 1.0  # how often the worker tells its parent how far a long file got
 DEFAULT_MEMORY_MB = 2048
 RECYCLE_AFTER_FILES = 2000
 RECYCLE_RSS_MB = 400
@@ -110,6 +117,21 @@ def _limit_memory(memory_mb: int) -> None:
         pass  # not enforceable here (Windows, macOS): the time budget still bounds the work
 
 
+def _progress_sender(conn: Channel, budget: float) -> Callable[[int, int], None]:
+    """Tells the parent how many pages of how many are read: at most once a second, and
+    often enough that a file making progress is never taken for a stuck one."""
+    last = [0.0]
+    every = min(PROGRESS_EVERY_S, budget / 4)
+
+    def send(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            conn.send(("progress", done, total))
+
+    return send
+
+
 def _serve(conn: Channel, parent_pid: int, memory_mb: int) -> None:
     """The worker's loop: (path, max_bytes, max_chars, budget) in, a result tuple out."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
@@ -128,7 +150,8 @@ def _serve(conn: Channel, parent_pid: int, memory_mb: int) -> None:
         path, max_bytes, max_chars, budget = request
         reply: tuple[Any, ...]
         try:
-            doc = extract(path, max_bytes=max_bytes, max_chars=max_chars, time_budget=budget)
+            doc = extract(path, max_bytes=max_bytes, max_chars=max_chars, time_budget=budget,
+                          on_progress=_progress_sender(conn, budget))
             reply = ("ok", doc)
         except ExtractionError as e:
             reply = ("error", type(e).__name__, str(e), e.reason)
@@ -358,16 +381,18 @@ class ExtractWorker:
             conn = self._start()
             conn.send(request)
         try:
-            ready = conn.poll(timeout)
-            reply = conn.recv() if ready else None
+            reply = self._await_reply(conn, timeout)
         except (EOFError, OSError, BrokenPipeError):
             self.crashes += 1
             self._kill()
             raise WorkerCrashed(f"{name}: the extractor crashed on this file") from None
-        if reply is None:
+        if reply[0] in ("stuck", "late"):
             self.kills += 1
             self._kill()
-            raise ExtractionTimeout(f"{name}: extraction took longer than {timeout:g} s, stopped")
+            if reply[0] == "stuck" and reply[2]:
+                raise ExtractionTimeout(f"{name}: no progress for {timeout:g} s after page "
+                                        f"{reply[1]} of {reply[2]}, stopped")
+            raise ExtractionTimeout(f"{name}: extraction took longer than {reply[-1]:g} s, stopped")
         self._served += 1
         self._maybe_recycle()
         if reply[0] == "ok":
@@ -375,6 +400,29 @@ class ExtractWorker:
             return doc
         _tag, cls_name, message, reason = reply
         raise _rebuild_error(cls_name, message, reason)
+
+    @staticmethod
+    def _await_reply(conn: Channel, timeout: float) -> tuple[Any, ...]:
+        """The worker's reply; ("stuck", page, pages) when it reported no progress for
+        `timeout` s, ("late", s) past the budget its page count earns (page_budget)."""
+        start = time.monotonic()
+        beat = start
+        budget = timeout
+        done = total = 0
+        while True:
+            now = time.monotonic()
+            if now >= beat + timeout:
+                return ("stuck", done, total, timeout)
+            if now >= start + budget:
+                return ("late", budget)
+            if not conn.poll(min(beat + timeout, start + budget) - now):
+                continue
+            reply: tuple[Any, ...] = conn.recv()
+            if reply[0] != "progress":
+                return reply
+            _tag, done, total = reply
+            beat = time.monotonic()
+            budget = max(timeout, page_budget(total))
 
     def abort(self) -> None:
         """Kills the worker from another thread (a cancelled run must not wait out a stuck
