@@ -8,6 +8,7 @@ connection and its own small model context, so a query never waits behind indexi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import os
 import shutil
@@ -22,6 +23,7 @@ from .config import Settings, load_settings, save_settings
 from .embed import Embedder
 from .errors import DesktopSearchError, IndexError_
 from .extract.worker import DEFAULT_TIMEOUT_S, ExtractWorker
+from .index_progress import IndexProgress
 from .indexer import Indexer, IndexReport, Progress, save_vector_index
 from .models import bundled_model_path, check_gguf, model_fingerprint
 from .paths import AppPaths, resolve_home
@@ -98,6 +100,7 @@ class Engine:
             self._cannot_write = writer_failure(e.__cause__ or e, self.paths.home)
             self.catalog = Catalog(self.paths.catalog, readonly=True)
         self._embedder: Embedder | None = None
+        self._progress: IndexProgress | None = None
         self._vindex: VectorIndex | None = None
         self._searcher: Searcher | None = None
         self._worker: ExtractWorker | None = None
@@ -330,6 +333,7 @@ class Engine:
             worker=self.extract_worker() if self.isolate_extraction else None,
             extract_budget_s=self.extract_timeout_s,
         )
+        self._progress = indexer.progress
         if paths is not None:
             return indexer.update_paths(paths, progress)
         report = indexer.run(progress, reembed=switching)
@@ -344,6 +348,12 @@ class Engine:
             if self._searcher is not None:
                 self._searcher.reset_model()
         return report
+
+    def index_progress(self) -> IndexProgress | None:
+        """A copy of how far the running (or last) indexing run of this engine got: files
+        findable by words, passages with meaning, speed and ETA. Any thread may call it."""
+        p = self._progress
+        return None if p is None else dataclasses.replace(p)
 
     def _set_active_model(self, emb: Embedder) -> None:
         """The model searches use. Only changes once an index for it is complete."""

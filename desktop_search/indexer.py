@@ -1,8 +1,16 @@
-"""Scan, diff, extract, chunk, embed, commit.
+"""Scan, diff, then the two phases: words for every file first, then meaning.
 
-Runs on the writer lane. Extraction and chunking run in a producer thread, overlapping with
-embedding (llama.cpp releases the GIL). Each file is committed in two atomic phases: its chunks
-and keyword rows first (findable by words at once), then its vectors (findable by meaning).
+Runs on the writer lane. `scan -> diff -> phase 1 -> phase 2`:
+
+- Phase 1 (words) runs over every new or changed file of the run before any embedding: a
+  producer thread extracts (in the killable worker process) and chunks, this thread commits the
+  chunks and keyword rows in batches. A file is findable by its words, and listed with its
+  state, in about the time a keyword desktop search needs, not after an hour of embedding.
+- Phase 2 (meaning) then works from the catalog: every chunked file whose passages lack
+  vectors, in the order `embedding_order` gives (recent ordinary files first, huge files
+  last). Vectors are stored in slices, so a kill or a quit loses at most one slice; a file
+  becomes "indexed" once all its passages have vectors. A crash or a cancel resumes there.
+
 Per-file problems become data in the catalog (state + reason), never exceptions.
 """
 
@@ -16,26 +24,73 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .chunking import chunk_text
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
 from .extract.worker import ExtractWorker, WorkerUnavailable
+from .index_progress import DONE, READING, IndexProgress
 from .scan import Rules, Seen, seen, storable_path
-from .store import CHUNKED, FAILED, INDEXED, PENDING, SKIPPED, Catalog, NewChunk, VectorIndex
+from .store import (
+    CHUNKED,
+    FAILED,
+    INDEXED,
+    PENDING,
+    SKIPPED,
+    Catalog,
+    EmbedPlan,
+    NewChunk,
+    VectorIndex,
+)
 
+# progress(done, total) in passages given meaning by this run; False cancels. It is also
+# called while files are read (done 0), so a cancel is seen at once. The full picture (files
+# findable by words, speed, ETA) is Indexer.progress, read from inside the callback.
 Progress = Callable[[int, int], bool]
 
 TITLE_MAX_CHARS = 120
 SAVE_EVERY_S = 30.0
-# Files whose passages are embedded in one call: the embedder's parallel lanes need several
-# passages at once, and a typical file has two or three.
-EMBED_FILES = 8
+# Passages embedded in one call and stored in one transaction: enough for the embedder's
+# parallel lanes, few enough that a kill loses seconds of work and the first vectors come fast.
+EMBED_SLICE = 64
+# Phase 1 commits this many files at a time (or what half a second brought): one transaction
+# per file cost more than the keyword rows themselves.
+COMMIT_FILES = 64
+COMMIT_EVERY_S = 0.5
+# A file of more passages than this is huge (an API manual, a long log): it gets meaning after
+# every ordinary file, so it cannot hold the rest of the folder back for an hour.
+HUGE_PASSAGES = 500
+
+
+class DocumentEmbedder(Protocol):
+    """What indexing needs of the model (embed.Embedder)."""
+
+    tokens_embedded: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def embed_documents(self, texts: Sequence[str],
+                        progress: Callable[[int, int], bool] | None = None
+                        ) -> NDArray[np.float32]: ...
+
+
+def embedding_order(plan: Iterable[EmbedPlan]) -> list[EmbedPlan]:
+    """The order files get meaning in, most likely searched first:
+    1. ordinary files (up to HUGE_PASSAGES passages), most recently modified first;
+    2. huge files after all of them, smallest first, so the largest comes last.
+    Files the watcher reports are embedded by their own update, before this backlog resumes."""
+    def key(p: EmbedPlan) -> tuple[bool, int, int]:
+        huge = p.passages > HUGE_PASSAGES
+        return (huge, p.passages if huge else 0, -p.mtime_ns)
+
+    return sorted(plan, key=key)
 
 
 @dataclass
@@ -71,6 +126,7 @@ class _Prepared:
     error: str | None = None
     unchanged_id: int | None = None  # same bytes as already indexed: only the stat changes
     vanished: bool = False  # deleted before it could be read: drop it from the index
+    doc: Document | None = None  # read, waiting to be chunked
 
 
 # Extractor warnings that mean some of a file's text is missing from the index; they are kept
@@ -125,6 +181,18 @@ def save_vector_index(vi: VectorIndex, generation: int) -> None:
         raise OSError(errno.EIO, f"cannot save the vector index ({e})", str(tmp)) from e
 
 
+def _put(q: queue.Queue[_Prepared | None], item: _Prepared | None,
+         stop: threading.Event) -> None:
+    """Queue.put that gives up once the run is stopped (nobody may read the queue any more)."""
+    while True:
+        try:
+            q.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            if stop.is_set():
+                return
+
+
 def embed_input(title: str, text: str) -> str:
     """What the model sees for a chunk: the document title gives the passage its context."""
     return f"{title}\n{text}" if title else text
@@ -139,7 +207,7 @@ class Indexer:
         self,
         catalog: Catalog,
         vindex: VectorIndex,
-        embedder: object,
+        embedder: DocumentEmbedder,
         model_key: str,
         *,
         chunk_tokens: int,
@@ -163,6 +231,7 @@ class Indexer:
         # process with only the extractors' cooperative `extract_budget_s`.
         self.worker = worker
         self.extract_budget_s = extract_budget_s
+        self.progress = IndexProgress()
         self._last_save = time.monotonic()
         self._db_lock = threading.Lock()  # the producer thread reads through this connection too
         self._removed_text = False
@@ -187,12 +256,16 @@ class Indexer:
                 known[path] = (row.id, row.size, row.mtime_ns, row.content_hash, row.state)
         report.timings["scan"] += time.perf_counter() - t0
         report.scanned = len(seen)
-        self._sync(seen, known, report, progress, reembed=reembed)
-        report.seconds = time.perf_counter() - t0
+        work = self._diff(seen, known, report)
+        states = (CHUNKED, INDEXED) if reembed else (CHUNKED,)
+        if self._phase1(work, report, progress) is not None:
+            self._phase2(self.catalog.embed_plan(self.model_key, states), report, progress)
+        self._finish(report, t0)
         return report
 
     def update_paths(self, paths: Iterable[str], progress: Progress | None = None) -> IndexReport:
-        """Re-checks just these paths (files or folders), as the watcher reports them."""
+        """Re-checks just these paths (files or folders), as the watcher reports them; their
+        files get meaning before the backlog of a full run."""
         report = IndexReport()
         t0 = time.perf_counter()
         roots = self.catalog.roots()
@@ -215,60 +288,64 @@ class Indexer:
                     except OSError:
                         pass
                 # what the catalog holds at or under p (a deleted folder removes its files)
-                for row in self._known_at(stored_p):
-                    known[row[0]] = row[1:]
+                for row in self.catalog.files_at(stored_p):
+                    known[row.path] = (row.id, row.size, row.mtime_ns, row.content_hash,
+                                       row.state)
                 break
         report.scanned = len(found)
-        self._sync(found, known, report, progress, partial=True)
-        report.seconds = time.perf_counter() - t0
+        work = self._diff(found, known, report)
+        read = self._phase1(work, report, progress, backlog=False)
+        if read:
+            self._phase2(self.catalog.embed_plan(self.model_key, (CHUNKED,), read), report,
+                         progress)
+        self._finish(report, t0)
         return report
 
-    def _known_at(self, p: str) -> list[tuple[str, int, int, int, str | None, str]]:
-        prefix = p.rstrip(os.sep) + os.sep
-        rows = self.catalog.db.execute(
-            "SELECT path, id, size, mtime_ns, content_hash, state FROM files"
-            " WHERE path=? OR substr(path, 1, ?)=?",
-            (p, len(prefix), prefix),
-        )
-        return list(rows)
+    def _finish(self, report: IndexReport, t0: float) -> None:
+        with self.catalog.transaction():
+            self.catalog.gc_vectors()
+        self.save_if_due(force=True)
+        if self._removed_text:
+            # Removed files' words must not linger in FTS5 segments or in the WAL.
+            self.catalog.purge_deleted_text()
+            self._removed_text = False
+        self.progress.phase = DONE
+        self.progress.current = ""
+        report.seconds = time.perf_counter() - t0
 
     # the diff ----------------------------------------------------------------------------
-    def _sync(
+    def _diff(
         self,
         seen: dict[str, tuple[Seen, int]],
         known: dict[str, tuple[int, int, int, str | None, str]],
         report: IndexReport,
-        progress: Progress | None,
-        partial: bool = False,
-        reembed: bool = False,
-    ) -> None:
+    ) -> list[tuple[Seen, int, int | None, str | None]]:
+        """What changed on disk: renames and deletions are applied here (cheap, no reading);
+        returns the new and changed files to read, most recently modified first."""
         work: list[tuple[Seen, int, int | None]] = []
         for path, (s, root_id) in seen.items():
             k = known.get(path)
             if k is None:
                 report.new += 1
                 work.append((s, root_id, None))
-            elif k[1] != s.size or k[2] != s.mtime_ns or k[4] in (PENDING,):
+            elif k[1] != s.size or k[2] != s.mtime_ns or k[4] == PENDING:
                 report.changed += 1
                 work.append((s, root_id, k[0]))
-            elif k[4] == FAILED:
-                report.unchanged += 1  # same bytes failed before: don't retry every run
             else:
-                report.unchanged += 1
+                report.unchanged += 1  # a failed file is not retried while it stays the same
         gone = {p: k for p, k in known.items() if p not in seen}
 
         # A new path whose bytes equal a vanished indexed file is a rename or move: keep its
         # chunks and vectors, change only the path.
         gone_by_hash = {k[3]: (p, k) for p, k in gone.items() if k[3] and k[4] == INDEXED}
-        remaining: list[tuple[Seen, int, int | None]] = []
-        hashes: dict[str, str] = {}
+        remaining: list[tuple[Seen, int, int | None, str | None]] = []
         for s, root_id, fid in work:
+            h: str | None = None
             if fid is None and gone_by_hash and not s.bad_name:
                 try:
                     h = file_hash(s.path, self.max_file_bytes)
                 except OSError:
                     h = ""
-                hashes[s.path] = h
                 match = gone_by_hash.pop(h, None)
                 if match is not None:
                     old_path, k = match
@@ -278,7 +355,7 @@ class Indexer:
                     report.renamed += 1
                     report.new -= 1
                     continue
-            remaining.append((s, root_id, fid))
+            remaining.append((s, root_id, fid, h or None))
 
         if gone:
             ids = [k[0] for k in gone.values()]
@@ -289,25 +366,13 @@ class Indexer:
             self.vindex.remove(chunk_ids)
             report.removed = len(ids)
             self._removed_text = True
+        remaining.sort(key=lambda w: -w[0].mtime_ns)
+        return remaining
 
-        # resume: files a crash or cancel left between phases, plus (on a full run) files
-        # that have chunks but no vectors for the current model
-        resume = [] if partial else [f.id for f in self.catalog.files_in_state(CHUNKED)]
-        if reembed:
-            resume += [f.id for f in self.catalog.files_in_state(INDEXED)]
-        self._pipeline(remaining, hashes, resume, report, progress)
-
-        with self.catalog.transaction():
-            self.catalog.gc_vectors()
-        self.save_if_due(force=True)
-        if self._removed_text:
-            # Removed files' words must not linger in FTS5 segments or in the WAL.
-            self.catalog.purge_deleted_text()
-            self._removed_text = False
-
-    # the pipeline ------------------------------------------------------------------------
-    def _prepare(self, s: Seen, root_id: int, fid: int | None, h: str | None,
-                 report: IndexReport) -> _Prepared:
+    # phase 1: words ----------------------------------------------------------------------
+    def _read(self, s: Seen, root_id: int, fid: int | None, h: str | None,
+              report: IndexReport) -> _Prepared:
+        """A file's text (in prep.doc), or why there is none to index."""
         prep = _Prepared(seen=s, root_id=root_id)
         if s.bad_name:
             prep.state = SKIPPED
@@ -317,8 +382,9 @@ class Indexer:
         try:
             prep.content_hash = h or file_hash(s.path, self.max_file_bytes)
             if fid is not None:
-                row = self.catalog_reader_row(fid)
-                if row and row[0] == prep.content_hash and row[1] == INDEXED:
+                with self._db_lock:
+                    row = self.catalog.file_content(fid)
+                if row == (prep.content_hash, INDEXED):
                     prep.unchanged_id = fid  # an unchanged re-save: nothing to re-embed
                     return prep
             doc = self._extract_stable(s, prep)
@@ -343,13 +409,20 @@ class Indexer:
             return prep
         finally:
             report.timings["extract"] += time.perf_counter() - t0
+        prep.doc = doc
+        return prep
+
+    def _chunk(self, prep: _Prepared, report: IndexReport) -> _Prepared:
+        """The read text cut into passages, ready for phase 1's commit."""
+        doc, prep.doc = prep.doc, None
+        if doc is None:
+            return prep
         t1 = time.perf_counter()
-        title = (doc.title or Path(s.path).stem).strip()[:TITLE_MAX_CHARS]
+        title = (doc.title or Path(prep.seen.path).stem).strip()[:TITLE_MAX_CHARS]
         prep.kind, prep.title, prep.n_chars = doc.kind, title, len(doc.text)
         prep.error = partial_reason(doc.warnings)
-        count = self.embedder.count_tokens  # type: ignore[attr-defined]
-        budget = self.chunk_tokens
-        for i, c in enumerate(chunk_text(doc.text, count, budget, self.chunk_overlap)):
+        count = self.embedder.count_tokens
+        for i, c in enumerate(chunk_text(doc.text, count, self.chunk_tokens, self.chunk_overlap)):
             text = doc.text[c.start : c.end]
             prep.chunks.append(
                 NewChunk(
@@ -391,110 +464,91 @@ class Indexer:
             doc = self._extract(s.path)
         return doc
 
-    def catalog_reader_row(self, fid: int) -> tuple[str | None, str] | None:
-        # Read through the writer connection from the producer thread: sqlite3 serialises it.
-        with self._db_lock:
-            r = self.catalog.db.execute(
-                "SELECT content_hash, state FROM files WHERE id=?", (fid,)
-            ).fetchone()
-        return None if r is None else (r[0], r[1])
-
-    def _pipeline(
-        self,
-        work: list[tuple[Seen, int, int | None]],
-        hashes: dict[str, str],
-        resume: list[int],
-        report: IndexReport,
-        progress: Progress | None,
-    ) -> None:
-        total = len(work) + len(resume)
-        done = 0
-        q: queue.Queue[_Prepared | None] = queue.Queue(maxsize=64)
+    def _phase1(self, work: list[tuple[Seen, int, int | None, str | None]],
+                report: IndexReport, progress: Progress | None, *, backlog: bool = True
+                ) -> list[int] | None:
+        """Reads every file of `work` (a producer thread extracts and chunks, this thread
+        commits in batches). Returns the ids of the files now waiting for meaning, or None
+        when cancelled. With `backlog`, the passages an earlier run left without meaning are
+        counted in the work ahead from the start."""
+        state = self.progress
+        state.phase, state.files_total, state.files_read = READING, len(work), 0
+        if backlog:
+            plan = self.catalog.embed_plan(self.model_key, (CHUNKED,))
+            state.passages_total = sum(p.missing for p in plan)
+            state.tokens_total = sum(p.missing_tokens for p in plan)
+        # reader -> chunker -> this thread's commits: the worker process extracts one file
+        # while this process chunks the one before (two cores busy, not one)
+        read: queue.Queue[_Prepared | None] = queue.Queue(maxsize=8)
+        q: queue.Queue[_Prepared | None] = queue.Queue(maxsize=256)
         stop = threading.Event()
 
         def produce() -> None:
             try:
-                for s, root_id, fid in work:
+                for s, root_id, fid, h in work:
                     if stop.is_set():
                         break
-                    q.put(self._prepare(s, root_id, fid, hashes.get(s.path), report))
+                    state.current = s.path
+                    _put(read, self._read(s, root_id, fid, h, report), stop)
             finally:
-                q.put(None)
+                _put(read, None, stop)
+
+        def chunk() -> None:
+            try:
+                while (item := read.get()) is not None and not stop.is_set():
+                    _put(q, self._chunk(item, report), stop)
+            finally:
+                _put(q, None, stop)
 
         producer = threading.Thread(target=produce, name="extract", daemon=True)
+        chunker = threading.Thread(target=chunk, name="chunk", daemon=True)
         producer.start()
-        to_embed: list[int] = list(resume)
-        producing = True
-
-        def tick() -> bool:
-            nonlocal done
-            done += 1
-            if progress is not None and not progress(done, total):
-                stop.set()
-                report.cancelled = True
-                return False
-            return True
-
-        def still_wanted() -> bool:
-            """Asks again while nothing completes (a file being extracted slowly), so a
-            cancel is seen at once rather than when that file is done."""
-            if progress is not None and not progress(done, total):
-                stop.set()
-                report.cancelled = True
-                return False
-            return True
-
-        if progress is not None and not progress(0, total):
-            report.cancelled = True
-        last_tick = time.monotonic()
+        chunker.start()
+        to_embed: list[int] = []
         try:
-            while producing or to_embed:
-                if report.cancelled:
-                    break
-                if time.monotonic() - last_tick > 0.5:
-                    last_tick = time.monotonic()
-                    if not still_wanted():
-                        break
+            if not self._still_wanted(progress, report):
+                return None
+            producing = True
+            while producing:
                 batch: list[_Prepared] = []
-                try:
-                    item = q.get(timeout=0.05) if not to_embed else q.get_nowait()
-                    while True:
-                        if item is None:
-                            producing = False
-                            break
-                        batch.append(item)
-                        if len(batch) >= 32:
-                            break
-                        item = q.get_nowait()
-                except queue.Empty:
-                    pass
+                until = time.monotonic() + COMMIT_EVERY_S
+                while len(batch) < COMMIT_FILES:
+                    try:
+                        item = q.get(timeout=max(until - time.monotonic(), 0.01))
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        producing = False
+                        break
+                    batch.append(item)
                 if batch:
-                    last_tick = time.monotonic()
-                    for fid_or_none in self._commit_phase1(batch, report):
-                        if fid_or_none is None:
-                            if not tick():
-                                break
-                        else:
-                            to_embed.append(fid_or_none)
-                if to_embed and not report.cancelled:
-                    group, to_embed = to_embed[:EMBED_FILES], to_embed[EMBED_FILES:]
-                    report.indexed += self._embed_files(group, report, stop)
-                    for _ in group:
-                        tick()
-                    last_tick = time.monotonic()
-                    self.save_if_due()
+                    for p, fid in zip(batch, self._commit_phase1(batch, report), strict=True):
+                        if fid is not None:
+                            to_embed.append(fid)
+                            state.passages_total += len(p.chunks)
+                            state.tokens_total += sum(c.n_tokens for c in p.chunks)
+                    state.files_read += len(batch)
+                if not self._still_wanted(progress, report):
+                    return None
         finally:
             stop.set()
             # unblock a producer waiting on a full queue, then let it finish its current file;
             # one stuck in a slow file is not waited for: its worker is killed
             deadline = time.monotonic() + 0.5
             while producer.is_alive():
-                with contextlib.suppress(queue.Empty):
-                    q.get(timeout=0.1)
+                time.sleep(0.05)
                 if time.monotonic() > deadline and self.worker is not None:
                     self.worker.abort()
                     deadline = float("inf")
             producer.join()
+            chunker.join()
+        return to_embed
+
+    def _still_wanted(self, progress: Progress | None, report: IndexReport) -> bool:
+        s = self.progress
+        if progress is not None and not progress(s.passages_done, s.passages_total):
+            report.cancelled = True
+        return not report.cancelled
 
     def _commit_phase1(self, batch: list[_Prepared], report: IndexReport) -> list[int | None]:
         """One transaction for the batch; each file's rows change together. Returns, per file,
@@ -544,48 +598,82 @@ class Indexer:
         report.timings["store"] += time.perf_counter() - t0
         return out
 
-    def _embed_files(self, fids: list[int], report: IndexReport, stop: threading.Event) -> int:
-        """Phase 2 for a few files: their missing passages embedded in one call, then each
-        file marked indexed in one transaction. Returns how many files became indexed; a
-        cancel leaves them all CHUNKED, to resume next run."""
-        with self._db_lock:
-            per_file = {fid: self.catalog.chunks_of(fid) for fid in fids}
-            missing = self.catalog.missing_vectors(
-                self.model_key, (c[3] for chunks in per_file.values() for c in chunks))
-        todo: dict[str, str] = {}
-        for chunks in per_file.values():
-            for _cid, title, text, h, _n in chunks:
+    # phase 2: meaning --------------------------------------------------------------------
+    def _phase2(self, plan: list[EmbedPlan], report: IndexReport,
+                progress: Progress | None) -> None:
+        """Vectors for the files of `plan`, in embedding_order, EMBED_SLICE passages a call;
+        each slice's vectors are committed, and a file is marked indexed (and added to the
+        vector index) once the last of its passages has a vector."""
+        state = self.progress
+        ordered = embedding_order(plan)
+        state.passages_total = state.passages_done + sum(p.missing for p in ordered)
+        state.tokens_total = state.tokens_done + sum(p.missing_tokens for p in ordered)
+        state.start_embedding()
+        todo: dict[str, str] = {}  # embed hash -> the text the model sees
+        tokens: dict[str, int] = {}
+        ready: list[tuple[int, list[int]]] = []  # files whose passages are all in hand
+        for p in ordered:
+            if not self._still_wanted(progress, report):
+                return
+            state.current = p.path
+            chunks = self.catalog.chunks_of(p.file_id)
+            missing = self.catalog.missing_vectors(self.model_key, (c[3] for c in chunks))
+            for _cid, title, text, h, n in chunks:
                 if h in missing and h not in todo:
-                    todo[h] = embed_input(title, text)
+                    todo[h], tokens[h] = embed_input(title, text), n
+                    if len(todo) >= EMBED_SLICE:
+                        if not self._embed_slice(todo, tokens, ready, report, progress):
+                            return
+                        todo, tokens, ready = {}, {}, []
+            ready.append((p.file_id, [c[0] for c in chunks]))
+            if len(ready) >= EMBED_SLICE:  # files whose vectors were all stored already
+                if not self._embed_slice(todo, tokens, ready, report, progress):
+                    return
+                todo, tokens, ready = {}, {}, []
+        if todo or ready:
+            self._embed_slice(todo, tokens, ready, report, progress)
+
+    def _embed_slice(self, todo: dict[str, str], tokens: dict[str, int],
+                     ready: list[tuple[int, list[int]]], report: IndexReport,
+                     progress: Progress | None) -> bool:
+        """Embeds and stores one slice, then completes the files in `ready`. False when
+        cancelled (the slice is dropped: its files stay chunked and resume next run)."""
+        state = self.progress
+        base_done, base_tokens = state.passages_done, state.tokens_done
+        texts = list(todo.values())
         t0 = time.perf_counter()
-        vecs = None
-        if todo:
-            before = self.embedder.tokens_embedded  # type: ignore[attr-defined]
-            vecs = self.embedder.embed_documents(  # type: ignore[attr-defined]
-                list(todo.values()), progress=lambda _d, _t: not stop.is_set()
-            )
-            report.tokens_embedded += self.embedder.tokens_embedded - before  # type: ignore[attr-defined]
-            if len(vecs) < len(todo):
-                return 0  # cancelled mid-way: the files stay CHUNKED and resume next run
-            report.chunks_embedded += len(todo)
+        if texts:
+            before = self.embedder.tokens_embedded
+
+            def inner(done: int, _total: int) -> bool:
+                state.passages_done = base_done + done
+                state.tokens_done = base_tokens + (self.embedder.tokens_embedded - before)
+                return progress is None or progress(state.passages_done, state.passages_total)
+
+            vecs = self.embedder.embed_documents(texts, progress=inner)
+            report.tokens_embedded += self.embedder.tokens_embedded - before
+            if len(vecs) < len(texts):
+                state.passages_done, state.tokens_done = base_done, base_tokens
+                report.cancelled = True
+                return False
+            report.chunks_embedded += len(texts)
+        state.passages_done = base_done + len(texts)
+        state.tokens_done = base_tokens + sum(tokens.values())
         t1 = time.perf_counter()
         report.timings["embed"] += t1 - t0
-        with self._db_lock, self.catalog.transaction():
-            if vecs is not None:
+        with self.catalog.transaction():
+            if texts:
                 self.catalog.put_vectors(self.model_key, zip(todo.keys(), vecs, strict=True))
-            done: list[int] = []
-            for fid in fids:
-                state = self.catalog.db.execute("SELECT state FROM files WHERE id=?",
-                                                (fid,)).fetchone()
-                if state is not None and state[0] in (CHUNKED, INDEXED):  # else gone meanwhile
-                    self.catalog.mark_indexed(fid)
-                    done.append(fid)
-            self.catalog.bump_generation()
+            done = [(fid, cids) for fid, cids in ready if self.catalog.mark_indexed(fid)]
+            if done:
+                self.catalog.bump_generation()
             keys, mat = self.catalog.vectors_for_chunks(
-                self.model_key, [c[0] for fid in done for c in per_file[fid]])
+                self.model_key, [c for _fid, cids in done for c in cids])
+        report.indexed += len(done)
         self.vindex.add(keys, mat if len(keys) else np.zeros((0, self.vindex.ndim), np.float32))
         report.timings["store"] += time.perf_counter() - t1
-        return len(done)
+        self.save_if_due()
+        return True
 
     def save_if_due(self, force: bool = False) -> None:
         """USearch is a cache: saving it often only shortens the repair after a crash."""

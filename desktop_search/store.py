@@ -133,6 +133,18 @@ class FileRow:
 
 
 @dataclass(frozen=True)
+class EmbedPlan:
+    """A file waiting for meaning: how many of its passages lack a vector, and their tokens."""
+
+    file_id: int
+    path: str
+    mtime_ns: int
+    passages: int
+    missing: int
+    missing_tokens: int
+
+
+@dataclass(frozen=True)
 class NewChunk:
     ord: int
     page: int | None
@@ -312,6 +324,54 @@ class Catalog:
         r = self.db.execute(f"SELECT {self._FILE_COLS} FROM files WHERE path=?", (path,)).fetchone()
         return None if r is None else FileRow(*r)
 
+    def files_at(self, path: str) -> list[FileRow]:
+        """The file at `path`, or every file under it when it is (or was) a folder."""
+        prefix = path.rstrip(os.sep) + os.sep
+        rows = self.db.execute(
+            f"SELECT {self._FILE_COLS} FROM files WHERE path=? OR substr(path, 1, ?)=?",
+            (path, len(prefix), prefix),
+        )
+        return [FileRow(*r) for r in rows]
+
+    def file_content(self, file_id: int) -> tuple[str | None, str] | None:
+        """(content hash, state) of a file, or None when it is gone."""
+        r = self.db.execute("SELECT content_hash, state FROM files WHERE id=?",
+                            (file_id,)).fetchone()
+        return None if r is None else (r[0], r[1])
+
+    def embed_plan(self, model: str, states: Sequence[str],
+                   file_ids: Sequence[int] | None = None) -> list[EmbedPlan]:
+        """Files in `states` (or just `file_ids` among them) with their passages that have no
+        vector for `model` yet: what phase 2 has left to do, and how much."""
+        marks = ",".join("?" * len(states))
+        sql = (
+            "SELECT f.id, f.path, f.mtime_ns, count(c.id),"
+            " coalesce(sum(c.id IS NOT NULL AND v.embed_hash IS NULL), 0),"
+            " coalesce(sum(CASE WHEN c.id IS NOT NULL AND v.embed_hash IS NULL"
+            " THEN c.n_tokens ELSE 0 END), 0)"
+            " FROM files f LEFT JOIN chunks c ON c.file_id=f.id"
+            " LEFT JOIN vectors v ON v.model=? AND v.embed_hash=c.embed_hash"
+            f" WHERE f.state IN ({marks}) {{ids}} GROUP BY f.id"
+        )
+        if file_ids is None:
+            rows = self.db.execute(sql.format(ids=""), (model, *states)).fetchall()
+        else:
+            rows = []
+            for part, ids in in_batches(list(file_ids)):
+                rows += self.db.execute(sql.format(ids=f"AND f.id IN ({ids})"),
+                                        (model, *states, *part)).fetchall()
+        return [EmbedPlan(*r) for r in rows]
+
+    def meaning_counts(self, model: str) -> tuple[int, int]:
+        """(passages with a vector for `model`, passages in all) over every chunked or
+        indexed file: how much of the index is searchable by meaning."""
+        r = self.db.execute(
+            "SELECT count(c.id), count(v.embed_hash) FROM chunks c"
+            " LEFT JOIN vectors v ON v.model=? AND v.embed_hash=c.embed_hash",
+            (model,),
+        ).fetchone()
+        return int(r[1]), int(r[0])
+
     def files_in_state(self, *states: str) -> list[FileRow]:
         marks = ",".join("?" * len(states))
         rows = self.db.execute(
@@ -362,11 +422,14 @@ class Catalog:
             (root_id, new_path, size, mtime_ns, time.time(), file_id),
         )
 
-    def mark_indexed(self, file_id: int) -> None:
-        """Phase 2 done; keeps the reason a file was indexed only in part, if any."""
-        self.db.execute(
-            "UPDATE files SET state=?, updated_at=? WHERE id=?", (INDEXED, time.time(), file_id)
+    def mark_indexed(self, file_id: int) -> bool:
+        """Phase 2 done; keeps the reason a file was indexed only in part, if any. False when
+        the file is gone or was changed meanwhile (it is no longer chunked)."""
+        cur = self.db.execute(
+            "UPDATE files SET state=?, updated_at=? WHERE id=? AND state IN (?, ?)",
+            (INDEXED, time.time(), file_id, CHUNKED, INDEXED),
         )
+        return cur.rowcount > 0
 
     def set_state(self, file_id: int, state: str, error: str | None = None) -> None:
         self.db.execute(
