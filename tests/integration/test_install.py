@@ -124,3 +124,14 @@ def test_wheel_carries_every_bundled_resource() -> None:
     present = {p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert present - shipped == {source / "icons" / "render_icons.py"}
     assert any(p.suffix == ".gguf" for p in shipped)
+
+
+def test_wheel_lists_every_subpackage() -> None:
+    # pyproject lists the packages (discovery cannot see the mapped resources/); a subpackage
+    # added to desktop_search/ but not to that list would be missing from every install.
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
+                 ["tool"]["setuptools"]["packages"])
+    pkg = REPO / "desktop_search"
+    found = {".".join(("desktop_search", *p.parent.relative_to(pkg).parts))
+             for p in pkg.rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
