@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from . import __version__
+from .about import VersionAction
 from .errors import DesktopSearchError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="desktop-search",
         description="Search your own files by meaning, offline.",
     )
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action=VersionAction)
     p.add_argument("--home", default=None,
                    help="where the settings and index live (default: $DESKTOP_SEARCH_HOME or "
                    "the platform's data folder)")
@@ -343,6 +343,7 @@ COMMAND_MODULES = (
     "desktop_search.model_commands",
     "desktop_search.bench",
     "desktop_search.hardware",
+    "desktop_search.desktop_entry",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +14,18 @@ from .errors import DesktopSearchError
 APP_NAME = "desktop-search"
 HOME_ENV = "DESKTOP_SEARCH_HOME"
 
-# The bundled default model ships inside the repository's resources/ folder; an installed wheel
-# without it falls back to the copy beside the package (see models.bundled_model_path).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-RESOURCES = PROJECT_ROOT / "resources"
+
+def resources_dir() -> Path:
+    """The bundled model, its licence and the icons. A wheel carries the repository's
+    resources/ inside the package as _resources (pyproject maps it at build time); a checkout
+    or an editable install reads resources/ beside the package."""
+    packaged = importlib.resources.files("desktop_search") / "_resources"
+    if isinstance(packaged, Path) and packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "resources"
+
+
+RESOURCES = resources_dir()
 
 
 @dataclass(frozen=True)
