@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from .about import VersionAction
 from .errors import DesktopSearchError
+from .index_progress import EMBEDDING, IndexProgress, duration
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -24,9 +25,11 @@ class ProgressBar:
     """Counts, rate and ETA on one line, redrawn on a terminal; quiet lines otherwise."""
 
     def __init__(self, label: str, stream: TextIO | None = None, enabled: bool | None = None,
-                 unit: str = "files"):
+                 unit: str = "files", state: Callable[[], IndexProgress | None] | None = None):
         self.label = label
         self.unit = unit
+        # an indexing run's own picture (words, then meaning, ETA by tokens) when given
+        self.state = state
         # looked up now, not at import: sys.stderr may have been replaced since (tests, GUI)
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty() if enabled is None else enabled
@@ -46,6 +49,9 @@ class ProgressBar:
 
     def line(self, now: float | None = None) -> str:
         now = now or time.monotonic()
+        st = self.state() if self.state is not None else None
+        if st is not None:
+            return _index_line(self.label, st, now - self.t0)
         el = now - self.t0
         frac = self.done / self.total if self.total else 1.0
         width = 24
@@ -59,6 +65,21 @@ class ProgressBar:
         if self.tty:
             self.stream.write("\r" + self.line() + "\x1b[K\n")
             self.stream.flush()
+
+
+def _index_line(label: str, st: IndexProgress, elapsed: float) -> str:
+    """While reading: files findable by words so far. Then: passages with meaning, the speed
+    and the time left (by tokens, so a huge file counts for what it costs)."""
+    words = f"words {st.files_read:,}/{st.files_total:,} files"
+    if st.phase != EMBEDDING:
+        return f"{label} {words}  elapsed {_dur(elapsed)}"
+    frac = st.passages_done / st.passages_total if st.passages_total else 1.0
+    width = 20
+    bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+    eta = st.eta_s()
+    return (f"{label} {words} · meaning [{bar}] {st.passages_done:,}/{st.passages_total:,} "
+            f"passages  {st.passages_per_s():.1f}/s  elapsed {_dur(elapsed)}  "
+            f"ETA {_dur(eta) if eta is not None else '?'}")
 
 
 def _dur(s: float) -> str:
@@ -128,7 +149,7 @@ def _index_with_progress(eng: Any, verb: str) -> Any:
     """One indexing pass under a progress bar; ``verb`` names the command in the error."""
     if not eng.roots():
         raise DesktopSearchError(f"no folders to {verb}: add one with `desktop-search add FOLDER`")
-    bar = ProgressBar("indexing")
+    bar = ProgressBar("indexing", state=eng.index_progress)
     rep = eng.index(bar)
     bar.finish()
     return rep
@@ -214,6 +235,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("files:   " + ", ".join(f"{n} {s}" for s, n in st.files.items() if n) if any(
         st.files.values()) else "files:   none")
     print(f"chunks:  {st.chunks} ({st.vectors} with vectors)")
+    m = st.meaning
+    if m.get("passages"):
+        line = (f"meaning: {m['passages_with_meaning']:,} of {m['passages']:,} passages; "
+                f"{m['files_findable_by_words']:,} files findable by words, "
+                f"{m['files_with_meaning']:,} by meaning")
+        if m.get("eta_s"):
+            line += (f"; about {duration(m['eta_s'])} of embedding left at "
+                     f"{m['passages_per_s']} passages/s")
+        print(line)
     m = st.model
     print(f"model:   {m.get('name') or '-'} ({m.get('dims') or '?'} dims)  {m.get('path') or ''}")
     print(f"index:   {st.index_bytes / 1e6:.1f} MB on disk")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import json
 import os
 import shutil
 import sqlite3
@@ -29,7 +30,7 @@ from .models import bundled_model_path, check_gguf, model_fingerprint
 from .paths import AppPaths, resolve_home
 from .scan import storable_path
 from .search import Searcher, SearchOptions, SearchResult
-from .store import Catalog, Root, VectorIndex, consistency_problems
+from .store import CHUNKED, INDEXED, Catalog, Root, VectorIndex, consistency_problems
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
@@ -71,6 +72,9 @@ class Status:
     vectors: int
     problems: list[dict[str, str]] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # files findable by words / by meaning, passages with meaning out of all, the last
+    # measured embedding speed and the time left at it (None when nothing is left or unknown)
+    meaning: dict[str, Any] = field(default_factory=dict)
 
 
 class Engine:
@@ -421,11 +425,24 @@ class Engine:
         vectors = int(cat.db.execute(
             "SELECT count(*) FROM vectors WHERE model=?", (model["key"] or "",)
         ).fetchone()[0])
+        with_meaning, passages, tokens_left = cat.meaning_counts(model["key"] or "")
+        files = cat.counts_by_state()
+        speed = json.loads(cat.get_meta("embed_speed") or "{}")
+        tps = float(speed.get("tokens_per_s") or 0)
+        meaning = {
+            "files_findable_by_words": files[CHUNKED] + files[INDEXED],
+            "files_with_meaning": files[INDEXED],
+            "passages": passages,
+            "passages_with_meaning": with_meaning,
+            "passages_per_s": speed.get("passages_per_s"),
+            "eta_s": round(tokens_left / tps) if tps > 0 and tokens_left else None,
+        }
         return Status(
+            meaning=meaning,
             home=str(self.paths.home),
             roots=[r.path for r in cat.roots()],
-            files=cat.counts_by_state(),
-            chunks=cat.chunk_count(),
+            files=files,
+            chunks=passages,
             model=model,
             index_bytes=index_bytes,
             vectors=vectors,

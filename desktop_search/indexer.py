@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import queue
 import shutil
@@ -64,8 +65,10 @@ EMBED_SLICE = 64
 # per file cost more than the keyword rows themselves.
 COMMIT_FILES = 64
 COMMIT_EVERY_S = 0.5
-# A file of more passages than this is huge (an API manual, a long log): it gets meaning after
-# every ordinary file, so it cannot hold the rest of the folder back for an hour.
+# Size tiers for the order of meaning: a short file (a note, a letter, most documents: one
+# embedding call) before a long one (a report), a huge one (an API manual, a long log) after
+# every other, so it cannot hold the rest of the folder back for an hour.
+SHORT_PASSAGES = EMBED_SLICE
 HUGE_PASSAGES = 500
 
 
@@ -82,13 +85,15 @@ class DocumentEmbedder(Protocol):
 
 
 def embedding_order(plan: Iterable[EmbedPlan]) -> list[EmbedPlan]:
-    """The order files get meaning in, most likely searched first:
-    1. ordinary files (up to HUGE_PASSAGES passages), most recently modified first;
-    2. huge files after all of them, smallest first, so the largest comes last.
+    """The order files get meaning in, most likely searched first, most files soonest:
+    1. short files (up to SHORT_PASSAGES passages), most recently modified first;
+    2. long files (up to HUGE_PASSAGES), most recently modified first;
+    3. huge files, smallest first, so the largest comes last.
     Files the watcher reports are embedded by their own update, before this backlog resumes."""
-    def key(p: EmbedPlan) -> tuple[bool, int, int]:
-        huge = p.passages > HUGE_PASSAGES
-        return (huge, p.passages if huge else 0, -p.mtime_ns)
+    def key(p: EmbedPlan) -> tuple[int, int, int]:
+        if p.passages > HUGE_PASSAGES:
+            return (2, p.passages, -p.mtime_ns)
+        return (int(p.passages > SHORT_PASSAGES), 0, -p.mtime_ns)
 
     return sorted(plan, key=key)
 
@@ -664,6 +669,10 @@ class Indexer:
         with self.catalog.transaction():
             if texts:
                 self.catalog.put_vectors(self.model_key, zip(todo.keys(), vecs, strict=True))
+                if state.tokens_per_s() > 0:  # for `status` in another process: speed, ETA
+                    self.catalog.set_meta("embed_speed", json.dumps({
+                        "passages_per_s": round(state.passages_per_s(), 2),
+                        "tokens_per_s": round(state.tokens_per_s(), 1)}))
             done = [(fid, cids) for fid, cids in ready if self.catalog.mark_indexed(fid)]
             if done:
                 self.catalog.bump_generation()

@@ -362,15 +362,16 @@ class Catalog:
                                         (model, *states, *part)).fetchall()
         return [EmbedPlan(*r) for r in rows]
 
-    def meaning_counts(self, model: str) -> tuple[int, int]:
-        """(passages with a vector for `model`, passages in all) over every chunked or
-        indexed file: how much of the index is searchable by meaning."""
+    def meaning_counts(self, model: str) -> tuple[int, int, int]:
+        """(passages with a vector for `model`, passages in all, tokens of the passages
+        without one): how much of the index is searchable by meaning, and what is left."""
         r = self.db.execute(
-            "SELECT count(c.id), count(v.embed_hash) FROM chunks c"
-            " LEFT JOIN vectors v ON v.model=? AND v.embed_hash=c.embed_hash",
+            "SELECT count(c.id), count(v.embed_hash),"
+            " coalesce(sum(CASE WHEN v.embed_hash IS NULL THEN c.n_tokens END), 0)"
+            " FROM chunks c LEFT JOIN vectors v ON v.model=? AND v.embed_hash=c.embed_hash",
             (model,),
         ).fetchone()
-        return int(r[1]), int(r[0])
+        return int(r[1]), int(r[0]), int(r[2])
 
     def files_in_state(self, *states: str) -> list[FileRow]:
         marks = ",".join("?" * len(states))

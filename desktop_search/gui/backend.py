@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..config import Settings
 from ..errors import DesktopSearchError
+from ..index_progress import IndexProgress
 from ..search import SearchOptions, SearchResult
 from .tasks import Lane, on_gui_thread
 
@@ -81,15 +82,8 @@ class IndexState:
     done_at_start: int = 0
     paused: bool = False
     live: bool = False  # a watcher update rather than a full run
-
-    def rate(self) -> float:
-        el = time.monotonic() - self.started
-        n = self.done - self.done_at_start
-        return n / el if el > 0.5 and n > 0 else 0.0
-
-    def eta_s(self) -> float | None:
-        r = self.rate()
-        return (self.total - self.done) / r if r > 0 else None
+    # the run's own picture: files findable by words, passages with meaning, speed, ETA
+    progress: IndexProgress | None = None
 
 
 @dataclass
@@ -109,6 +103,11 @@ class Snapshot:
     @property
     def indexed(self) -> int:
         return int(self.status.files.get("indexed", 0))
+
+    @property
+    def words_only(self) -> int:
+        """Files findable by their words whose meaning is still being added."""
+        return int(self.status.files.get("chunked", 0))
 
 
 @dataclass
@@ -345,21 +344,22 @@ class Backend(QObject):
 
         def progress(done: int, total: int) -> bool:
             now = time.monotonic()
-            if now - last[0] >= PROGRESS_EVERY_S or done in (0, total):
+            if now - last[0] >= PROGRESS_EVERY_S or done == total:
                 last[0] = now
-                on_gui_thread(lambda: self._on_progress(done, total))
+                state = self.engine.index_progress()
+                on_gui_thread(lambda: self._on_progress(done, total, state))
             return not (self._paused or self._interrupt or self._closed)
 
         load_writer_model(self.engine)
         return self.engine.index(progress, paths=paths)
 
-    def _on_progress(self, done: int, total: int) -> None:
+    def _on_progress(self, done: int, total: int, progress: IndexProgress | None) -> None:
         s = self.state
         if not s.running:
             return  # delivered after the run ended
         if s.scanning:
             s.scanning, s.started, s.done_at_start = False, time.monotonic(), done
-        s.done, s.total = done, total
+        s.done, s.total, s.progress = done, total, progress
         self.index_state.emit(s)
         now = time.monotonic()
         if now - self._counts_at >= COUNTS_EVERY_S and not self.query.busy():

@@ -4,6 +4,7 @@ be indexed with the reason for each."""
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -20,37 +21,45 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..index_progress import READING, SCANNING, duration
 from .backend import Backend, IndexState, Snapshot
 from .results_view import short_folder
 
 
-def duration(seconds: float) -> str:
-    s = round(seconds)
-    if s < 60:
-        return f"{max(s, 1)} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
-
-
 def progress_text(state: IndexState) -> tuple[str, str]:
-    """(headline, detail) for an index state, as the status bar and this page say it."""
+    """(headline, detail) for an index state, as the status bar and this page say it: first
+    how many files are findable by their words, then how many passages have meaning."""
     if state.running:
-        if state.scanning:
+        p = state.progress
+        if state.scanning or p is None or p.phase == SCANNING:
             return ("Checking your folders for changes…" if not state.live
                     else "Updating changed files…", "")
-        what = "Updating" if state.live else "Indexing"
-        head = f"{what} {state.done:,} of {state.total:,} files"
-        rate, eta = state.rate(), state.eta_s()
-        detail = ""
+        if p.phase == READING:
+            return (f"Reading files: {p.files_read:,} of {p.files_total:,} findable by words",
+                    "")
+        head = f"Adding meaning: {p.passages_done:,} of {p.passages_total:,} passages"
+        parts = []
+        if p.files_total:
+            parts.append(f"all {p.files_total:,} files findable by words")
+        rate, eta = p.passages_per_s(), p.eta_s()
         if rate > 0:
-            detail = f"{rate:.1f} files/s"
-            if eta is not None:
-                detail += f" · about {duration(eta)} left"
-        return head, detail
+            parts.append(f"{rate:.1f} passages/s")
+        if eta is not None:
+            parts.append(f"about {duration(eta)} left")
+        return head, " · ".join(parts)
     if state.paused:
         return "Indexing paused", "Resume continues where it stopped."
     return "", ""
+
+
+def bar_range(state: IndexState) -> tuple[int, int] | None:
+    """(value, maximum) for a progress bar; None while nothing can be counted yet."""
+    p = state.progress
+    if not state.running or state.scanning or p is None or p.phase == SCANNING:
+        return None
+    if p.phase == READING:
+        return p.files_read, max(p.files_total, 1)
+    return p.passages_done, max(p.passages_total, 1)
 
 
 class IndexingPage(QWidget):
@@ -151,11 +160,17 @@ class IndexingPage(QWidget):
             else:
                 head = f"Up to date · {snap.indexed:,} files searchable"
                 detail = "Changes on disk are picked up while the window is open."
+        p = state.progress
+        if state.running and p is not None and p.current:
+            # the page has room for the file being worked on (the status bar has not)
+            doing = "reading" if p.phase == READING else "adding meaning to"
+            detail = " · ".join(x for x in (detail, f"now {doing} {Path(p.current).name}") if x)
         self.headline.setText(head)
         self.detail.setText(detail)
-        if state.running and not state.scanning and state.total:
-            self.bar.setRange(0, state.total)
-            self.bar.setValue(state.done)
+        counted = bar_range(state)
+        if counted is not None:
+            self.bar.setRange(0, counted[1])
+            self.bar.setValue(counted[0])
         elif state.running:
             self.bar.setRange(0, 0)  # busy: no count yet
         else:
@@ -181,7 +196,7 @@ class IndexingPage(QWidget):
         f = st.files
         parts = [
             ("Searchable", f.get("indexed", 0), "by meaning and words"),
-            ("Words only", f.get("chunked", 0), "vectors still to compute"),
+            ("By words so far", f.get("chunked", 0), "meaning still to add"),
             ("Waiting", f.get("pending", 0), ""),
             ("Failed", f.get("failed", 0), ""),
             ("Skipped", f.get("skipped", 0), ""),

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from .backend import Backend, IndexState, Snapshot
 from .folders_page import FoldersPage
 from .hardware_page import HardwarePage
-from .indexing_page import IndexingPage, progress_text
+from .indexing_page import IndexingPage, bar_range, progress_text
 from .search_page import SearchPage
 from .settings_page import SettingsPage
 from .style import app_icon
@@ -202,7 +202,9 @@ class MainWindow(QMainWindow):
             self.totals.setText("No folders yet")
             return
         watching = " · watching for changes" if self.backend.watch and n else ""
-        self.totals.setText(f"{snap.indexed:,} files searchable in {n} "
+        findable = snap.indexed + snap.words_only
+        by_meaning = f" ({snap.indexed:,} by meaning)" if snap.words_only else ""
+        self.totals.setText(f"{findable:,} files searchable{by_meaning} in {n} "
                             f"folder{'s' if n != 1 else ''}{watching}")
         problems = len(snap.status.problems)
         self.nav.item(2).setText(f"Indexing  ({problems})" if problems else "Indexing")
@@ -217,14 +219,17 @@ class MainWindow(QMainWindow):
         self.indexing_page.set_state(state)
         head, detail = progress_text(state)
         # a watcher update of a few files is too quick to be worth a progress bar
-        visible = state.running and not (state.live and state.total < 20)
+        p = state.progress
+        visible = state.running and not (
+            state.live and (p is None or p.files_total + p.passages_total < 20))
         if visible:
             self.state_label.setText(head + (f" · {detail}" if detail else ""))
-            if state.scanning or not state.total:
+            counted = bar_range(state)
+            if counted is None:
                 self.bar.setRange(0, 0)
             else:
-                self.bar.setRange(0, state.total)
-                self.bar.setValue(state.done)
+                self.bar.setRange(0, counted[1])
+                self.bar.setValue(counted[0])
         elif state.paused:
             self.state_label.setText("Indexing paused")
         else:

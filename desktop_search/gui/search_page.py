@@ -332,9 +332,13 @@ class SearchPage(QWidget):
         self.box.setEnabled(True)
         if not self.box.text().strip():
             n = snap.files
-            what = (f"Type to search {snap.indexed:,} indexed files" if snap.indexed
+            findable = snap.indexed + snap.words_only
+            what = (f"Type to search {findable:,} files" if findable
                     else "Your files are being read — results appear as they are indexed"
                     if n == 0 or self.backend.state.running else "Type to search")
+            if snap.words_only:
+                what += (f" ({snap.words_only:,} found by their words only for now: their "
+                         "meaning is still being added)")
             self.message.show_message(what, TIPS)
             self.stack.setCurrentWidget(self.message)
 
@@ -400,8 +404,11 @@ class SearchPage(QWidget):
         self.results.model_.set_results(out.results)
         n = len(out.results)
         how = " · reranked" if out.reranked else ""
+        pending = self.snapshot.words_only if self.snapshot is not None else 0
+        later = (f" · {pending:,} files not yet searchable by meaning (found by words)"
+                 if pending else "")
         self.summary.setText(f"{n} file{'s' if n != 1 else ''} · {out.seconds * 1000:.0f} ms{how}"
-                             if n else "")
+                             f"{later}" if n else "")
         if not n:
             self.message.show_message(
                 f"No files match “{html.escape(out.text)}”",
