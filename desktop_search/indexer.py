@@ -427,12 +427,14 @@ class Indexer:
         prep.kind, prep.title, prep.n_chars = doc.kind, title, len(doc.text)
         prep.error = partial_reason(doc.warnings)
         count = self.embedder.count_tokens
+        starts = [(p.start, p.number) for p in doc.pages]
         for i, c in enumerate(chunk_text(doc.text, count, self.chunk_tokens, self.chunk_overlap)):
             text = doc.text[c.start : c.end]
             prep.chunks.append(
                 NewChunk(
                     ord=i,
                     page=doc.page_at(c.start),
+                    page_starts=tuple((a - c.start, n) for a, n in starts if c.start < a < c.end),
                     char_start=c.start,
                     char_end=c.end,
                     title=title,

@@ -28,7 +28,7 @@ from .errors import DesktopSearchError, ModelError, QueryError
 from .fts import KeywordStats
 from .paths import AppPaths
 from .query import ParsedQuery, parse_query
-from .store import CHUNKED, INDEXED, Catalog, VectorIndex, in_batches
+from .store import CHUNKED, INDEXED, Catalog, VectorIndex, in_batches, page_at
 
 if TYPE_CHECKING:
     from .rerank import Reranker
@@ -293,6 +293,7 @@ class _ChunkText:
     text: str
     title: str
     embed_hash: str
+    page_starts: str | None = None
 
 
 class Searcher:
@@ -589,9 +590,10 @@ class Searcher:
         """Text of the few passages shown or reranked; hundreds of candidates need none."""
         out: dict[int, _ChunkText] = {}
         for part, marks in in_batches(ids):
-            for cid, text, title, h in cat.db.execute(
-                    f"SELECT id, text, title, embed_hash FROM chunks WHERE id IN ({marks})", part):
-                out[int(cid)] = _ChunkText(text, title, h)
+            for cid, text, title, h, starts in cat.db.execute(
+                    "SELECT id, text, title, embed_hash, page_starts FROM chunks"
+                    f" WHERE id IN ({marks})", part):
+                out[int(cid)] = _ChunkText(text, title, h, starts)
         return out
 
     def _eligible(self, cat: Catalog, pq: ParsedQuery, info: dict[int, _ChunkRow],
@@ -686,7 +688,8 @@ class Searcher:
             if len(by_file[fid]) < opts.passages_per_file:
                 by_file[fid].append(cid)
         chosen = [c for f in file_order for c in by_file[f]]
-        texts = {c: t.text for c, t in self._chunk_texts(cat, chosen).items()}
+        rows = self._chunk_texts(cat, chosen)
+        texts = {c: t.text for c, t in rows.items()}
         marked = self._highlight(pq, texts)
         results: list[SearchResult] = []
         for fid in file_order:
@@ -694,7 +697,11 @@ class Searcher:
             for cid in by_file[fid]:
                 r = info[cid]
                 snip, spans = make_snippet(marked.get(cid, texts.get(cid, "")))
-                passages.append(Passage(cid, scores.get(cid, 0.0), snip, spans, r.page,
+                # the page of the first matched word (no marks before it to discount)
+                hit = marked[cid].find(HL_START) if cid in marked else -1
+                page = r.page if hit < 0 or cid not in rows else \
+                    page_at(r.page, rows[cid].page_starts, hit)
+                passages.append(Passage(cid, scores.get(cid, 0.0), snip, spans, page,
                                         r.char_start, r.char_end))
             best = passages[0]
             r = info[by_file[fid][0]]

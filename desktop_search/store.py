@@ -86,7 +86,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     title TEXT NOT NULL,
     text TEXT NOT NULL,
     embed_hash TEXT NOT NULL,
-    n_tokens INTEGER NOT NULL
+    n_tokens INTEGER NOT NULL,
+    page_starts TEXT  -- JSON [[offset in the chunk, page], ...] of pages starting inside it
 );
 CREATE INDEX IF NOT EXISTS chunks_file ON chunks(file_id);
 CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(embed_hash);
@@ -147,13 +148,27 @@ class EmbedPlan:
 @dataclass(frozen=True)
 class NewChunk:
     ord: int
-    page: int | None
+    page: int | None  # the page the chunk starts on
     char_start: int
     char_end: int
     title: str
     text: str
     embed_hash: str
     n_tokens: int
+    # pages that begin inside the chunk, as (offset in its text, page number): a hit's page is
+    # where its words are, not where the passage starts
+    page_starts: tuple[tuple[int, int], ...] = ()
+
+
+def page_at(page: int | None, page_starts: str | None, offset: int) -> int | None:
+    """The page of the character `offset` into a chunk that starts on `page`."""
+    if not page_starts:
+        return page
+    for start, number in json.loads(page_starts):
+        if start > offset:
+            break
+        page = number
+    return page
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -222,6 +237,9 @@ class Catalog:
     def _migrate(self) -> None:
         with self.db:
             self.db.executescript(_SCHEMA)
+            cols = {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
+            if "page_starts" not in cols:  # a home made before pages were kept per chunk
+                self.db.execute("ALTER TABLE chunks ADD COLUMN page_starts TEXT")
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute(
@@ -482,11 +500,12 @@ class Catalog:
     def _insert_chunks(self, file_id: int, chunks: Sequence[NewChunk]) -> None:
         self.db.executemany(
             "INSERT INTO chunks(file_id, ord, page, char_start, char_end, title, text,"
-            " embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?)",
+            " embed_hash, n_tokens, page_starts) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     file_id, c.ord, c.page, c.char_start, c.char_end, c.title, c.text,
                     c.embed_hash, c.n_tokens,
+                    json.dumps(c.page_starts, separators=(",", ":")) if c.page_starts else None,
                 )
                 for c in chunks
             ],

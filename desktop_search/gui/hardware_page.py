@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
 
 from .. import hardware
 from ..hardware import HardwareReport, ModelVerdict, SpeedSample
+from ..index_progress import duration
 from .backend import MODEL_LOAD_LOCK, Backend, describe
-from .indexing_page import duration
 
 VERDICT_COLORS = {"runs well": "#067647", "slow": "#b54708", "won't fit": "#b42318"}
 MUTED = "#667085"
