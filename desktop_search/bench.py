@@ -568,6 +568,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if not args.json or msg.startswith("kept"):
             print(msg, file=sys.stderr, flush=True)
 
+    if args.first_hour:
+        from .first_hour import render_first_hour, run_first_hour
+
+        folder = Path(args.first_hour).expanduser().resolve()
+        if not folder.is_dir():
+            raise DesktopSearchError(f"not a folder: {folder}")
+        fh = run_first_hour(folder, say, args.meaning_minutes, keep=args.keep)
+        print(json.dumps(fh, indent=2) if args.json else render_first_hour(fh))
+        return 0
     r = run_bench(corpus, args.scale, args.files, args.queries, args.embed_chunks,
                   not args.no_cold_start, say, reranker=reranker, keep=args.keep)
     print(json.dumps(r, indent=2) if args.json else render(r))
@@ -588,6 +597,12 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     b.add_argument("--embed-chunks", type=int, default=16, help="passages for the embedding "
                    "speed (default 16)")
     b.add_argument("--no-cold-start", action="store_true", help="skip the window start-up")
+    b.add_argument("--first-hour", metavar="DIR", help="the first hour with this real folder "
+                   "in a fresh home: seconds until every file is findable by words (beside "
+                   "Recoll when installed), until meaning, PDF pages/s, ETA, memory")
+    b.add_argument("--meaning-minutes", type=float, default=None, metavar="M",
+                   help="with --first-hour: stop adding meaning after M minutes and project "
+                   "the rest from the measured speed")
     b.add_argument("--keep", action="store_true",
                    help="keep the throwaway home and corpus (the path is printed) to dig in")
     return {"bench": cmd_bench}

@@ -391,6 +391,12 @@ class Catalog:
         ).fetchone()
         return int(r[1]), int(r[0]), int(r[2])
 
+    def first_indexed(self) -> tuple[str, float] | None:
+        """(path, when) of the file that got its meaning first."""
+        r = self.db.execute("SELECT path, updated_at FROM files WHERE state=?"
+                            " ORDER BY updated_at LIMIT 1", (INDEXED,)).fetchone()
+        return None if r is None else (str(r[0]), float(r[1]))
+
     def files_in_state(self, *states: str) -> list[FileRow]:
         marks = ",".join("?" * len(states))
         rows = self.db.execute(
