@@ -35,7 +35,12 @@ DEFAULT_TIMEOUT_S = 60.0
 # The worker is asked to stop cooperatively (between pages, members) a little before the hard
 # kill, so a long but sane document is indexed partially instead of failing outright.
 COOPERATIVE_SHARE = 0.75
-DEFAULT_MEMORY_MB = 2048
+# The worker's address space: ~110 MB is the interpreter and the parsers mapped; the rest is
+# what one file may use. A file that needs more is "too large to read safely", not a crash.
+DEFAULT_MEMORY_MB = 320
+# The exit status of a worker that ran out of memory where no reply could be sent any more.
+OUT_OF_MEMORY_EXIT = 75
+TOO_LARGE = "too large to read safely (it needs more memory than one file may use)"
 RECYCLE_AFTER_FILES = 2000
 RECYCLE_RSS_MB = 400
 _START_TIMEOUT_S = 60.0
@@ -133,12 +138,7 @@ def _serve(conn: Channel, parent_pid: int, memory_mb: int) -> None:
         except ExtractionError as e:
             reply = ("error", type(e).__name__, str(e), e.reason)
         except MemoryError:
-            reply = (
-                "error",
-                "CorruptDocument",
-                f"{Path(path).name}: needs more memory than allowed",
-                "too-large",
-            )
+            reply = ("error", "FileTooLarge", f"{Path(path).name}: {TOO_LARGE}", "too-large")
         except Exception as e:  # extract() converts parser errors; this is a last resort
             reply = (
                 "error",
@@ -147,16 +147,14 @@ def _serve(conn: Channel, parent_pid: int, memory_mb: int) -> None:
                 "corrupt",
             )
         try:
-            conn.send(reply)
+            try:
+                conn.send(reply)
+            except MemoryError:
+                del reply
+                conn.send(("error", "FileTooLarge", f"{Path(path).name}: {TOO_LARGE}",
+                           "too-large"))
         except MemoryError:
-            conn.send(
-                (
-                    "error",
-                    "CorruptDocument",
-                    f"{Path(path).name}: its text is too large to hand over",
-                    "too-large",
-                )
-            )
+            os._exit(OUT_OF_MEMORY_EXIT)  # the parent maps this to the same reason
 
 
 # --- the parent -----------------------------------------------------------------------------
@@ -362,7 +360,10 @@ class ExtractWorker:
             reply = conn.recv() if ready else None
         except (EOFError, OSError, BrokenPipeError):
             self.crashes += 1
+            out_of_memory = self._exit_status() == OUT_OF_MEMORY_EXIT
             self._kill()
+            if out_of_memory:
+                raise errors.FileTooLarge(f"{name}: {TOO_LARGE}") from None
             raise WorkerCrashed(f"{name}: the extractor crashed on this file") from None
         if reply is None:
             self.kills += 1
@@ -375,6 +376,18 @@ class ExtractWorker:
             return doc
         _tag, cls_name, message, reason = reply
         raise _rebuild_error(cls_name, message, reason)
+
+    def _exit_status(self) -> int | None:
+        """The exit status of a worker that just closed its pipe (it may take a moment)."""
+        proc = self._proc
+        with contextlib.suppress(Exception):
+            if isinstance(proc, _Proc):
+                return proc.popen.wait(timeout=2)
+            if proc is not None:
+                proc.join(timeout=2)
+                code = proc.exitcode
+                return None if code is None else int(code)
+        return None
 
     def abort(self) -> None:
         """Kills the worker from another thread (a cancelled run must not wait out a stuck
