@@ -26,7 +26,7 @@ from .chunking import chunk_text
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
 from .extract.worker import ExtractWorker, WorkerUnavailable
-from .scan import Rules, Seen, seen, storable_path
+from .scan import Rules, Seen, display_path, seen, storable_path
 from .store import CHUNKED, FAILED, INDEXED, PENDING, SKIPPED, Catalog, NewChunk, VectorIndex
 
 Progress = Callable[[int, int], bool]
@@ -263,9 +263,9 @@ class Indexer:
         remaining: list[tuple[Seen, int, int | None]] = []
         hashes: dict[str, str] = {}
         for s, root_id, fid in work:
-            if fid is None and gone_by_hash and not s.bad_name:
+            if fid is None and gone_by_hash:
                 try:
-                    h = file_hash(s.path, self.max_file_bytes)
+                    h = file_hash(s.fs_path, self.max_file_bytes)
                 except OSError:
                     h = ""
                 hashes[s.path] = h
@@ -309,13 +309,9 @@ class Indexer:
     def _prepare(self, s: Seen, root_id: int, fid: int | None, h: str | None,
                  report: IndexReport) -> _Prepared:
         prep = _Prepared(seen=s, root_id=root_id)
-        if s.bad_name:
-            prep.state = SKIPPED
-            prep.error = "name: the file name is not valid UTF-8; rename the file to index it"
-            return prep
         t0 = time.perf_counter()
         try:
-            prep.content_hash = h or file_hash(s.path, self.max_file_bytes)
+            prep.content_hash = h or file_hash(s.fs_path, self.max_file_bytes)
             if fid is not None:
                 row = self.catalog_reader_row(fid)
                 if row and row[0] == prep.content_hash and row[1] == INDEXED:
@@ -344,7 +340,7 @@ class Indexer:
         finally:
             report.timings["extract"] += time.perf_counter() - t0
         t1 = time.perf_counter()
-        title = (doc.title or Path(s.path).stem).strip()[:TITLE_MAX_CHARS]
+        title = (doc.title or Path(display_path(s.path)).stem).strip()[:TITLE_MAX_CHARS]
         prep.kind, prep.title, prep.n_chars = doc.kind, title, len(doc.text)
         prep.error = partial_reason(doc.warnings)
         count = self.embedder.count_tokens  # type: ignore[attr-defined]
@@ -381,14 +377,14 @@ class Indexer:
         """Extracts, then checks the file did not change while it was read; a file being
         rewritten is read again (twice at most), and is recorded with the stat taken before
         the last read, so a change the read may have missed is redone on the next pass."""
-        doc = self._extract(s.path)
+        doc = self._extract(s.fs_path)
         for _ in range(2):
-            st = os.stat(s.path, follow_symlinks=self.follow_symlinks)
+            st = os.stat(s.fs_path, follow_symlinks=self.follow_symlinks)
             if (st.st_size, st.st_mtime_ns) == (s.size, s.mtime_ns):
                 break
-            s = prep.seen = Seen(s.path, st.st_size, st.st_mtime_ns)
-            prep.content_hash = file_hash(s.path, self.max_file_bytes)
-            doc = self._extract(s.path)
+            s = prep.seen = Seen(s.path, st.st_size, st.st_mtime_ns, s.bad_name)
+            prep.content_hash = file_hash(s.fs_path, self.max_file_bytes)
+            doc = self._extract(s.fs_path)
         return doc
 
     def catalog_reader_row(self, fid: int) -> tuple[str | None, str] | None:

@@ -55,7 +55,7 @@ def check_outcomes(expected: dict[str, Expect], got: dict[str, tuple[str, str]],
             wrong.append(f"{name!r}: reason {reason!r} does not start with {exp.reason!r}")
         elif state in ("failed", "skipped", "partial") and not reason:
             wrong.append(f"{name!r}: {state} without a reason")
-        found = [p for p in hits.get(exp.word, []) if Path(p).name == Path(name).name]
+        found = [p for p in hits.get(exp.word, []) if Path(p).name == Path(key).name]
         if exp.word and state in ("indexed", "partial") and not found:
             wrong.append(f"{name!r}: {exp.word!r} not found by keyword search")
     assert not wrong, "\n".join(wrong)
