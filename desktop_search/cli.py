@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -293,6 +294,17 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from .repair import describe, repair
+
+    bar = ProgressBar("re-indexing")
+    report = repair(args.home, bar)
+    bar.finish()
+    for line in describe(report):
+        print(line)
+    return EXIT_OK
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     try:
         from .gui.app import run_gui
@@ -304,6 +316,7 @@ def cmd_gui(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "add": cmd_add, "remove": cmd_remove, "roots": cmd_roots, "index": cmd_index,
     "search": cmd_search, "status": cmd_status, "watch": cmd_watch, "gui": cmd_gui,
+    "repair": cmd_repair,
 }
 
 
@@ -357,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("watch", help="keep the index current until interrupted")
     w.add_argument("--debounce", type=float, default=1.0, metavar="SECONDS")
 
+    sub.add_parser("repair", help="rebuild a damaged index: the damaged catalog is kept "
+                   "aside, what can be read is salvaged, the rest re-indexed")
+
     g = sub.add_parser("gui", help="open the search window")
     g.add_argument("--query", default=None)
     g.add_argument("--screenshot", default=None, metavar="FILE")
@@ -396,6 +412,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except DesktopSearchError as e:
         print(f"desktop-search: {e}", file=sys.stderr)
+        return EXIT_FAIL
+    except sqlite3.DatabaseError as e:  # met on a page read anywhere: see store.is_damage
+        from .store import is_damage
+
+        if not is_damage(e):
+            raise
+        from .errors import CatalogDamaged
+        from .paths import resolve_home
+
+        print(f"desktop-search: {CatalogDamaged(resolve_home(args.home).home)}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         print("desktop-search: interrupted", file=sys.stderr)

@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from .config import Settings, load_settings, save_settings
 from .embed import Embedder
-from .errors import DesktopSearchError, IndexError_
+from .errors import CatalogDamaged, DesktopSearchError, IndexError_
 from .extract.worker import DEFAULT_TIMEOUT_S, ExtractWorker
 from .index_progress import IndexProgress
 from .indexer import Indexer, IndexReport, Progress, save_vector_index
@@ -30,7 +30,7 @@ from .models import bundled_model_path, check_gguf, model_fingerprint
 from .paths import AppPaths, resolve_home
 from .scan import storable_path
 from .search import Searcher, SearchOptions, SearchResult
-from .store import CHUNKED, INDEXED, Catalog, Root, VectorIndex, consistency_problems
+from .store import CHUNKED, INDEXED, Catalog, Root, VectorIndex, consistency_problems, is_damage
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
@@ -95,6 +95,8 @@ class Engine:
         self._cannot_write: IndexError_ | None = None
         try:
             self.catalog = Catalog(self.paths.catalog, readonly=self.readonly)
+        except CatalogDamaged:
+            raise  # not a write problem: a read-only fallback would fail on the same pages
         except IndexError_ as e:
             if self.readonly or not self.paths.catalog.exists():
                 raise
@@ -143,6 +145,8 @@ class Engine:
             except DesktopSearchError:
                 raise
             except (OSError, sqlite3.Error, RuntimeError) as e:
+                if is_damage(e):
+                    raise CatalogDamaged(self.paths.home) from e
                 raise writer_failure(e, self.paths.home) from e
             finally:
                 self._release_file_lock()

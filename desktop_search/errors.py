@@ -54,3 +54,15 @@ class ExtractionTimeout(ExtractionError):
 
 class QueryError(DesktopSearchError):
     """The search query could not be understood."""
+
+
+class CatalogDamaged(IndexError_):
+    """The catalog file itself is damaged (a bad sector, a sync tool, a cut copy): SQLite reads
+    it as malformed or as not a database. The person's own files are not involved."""
+
+    def __init__(self, home: object) -> None:
+        super().__init__(
+            f"the index in {home} is damaged (its catalog file no longer reads back as "
+            "written); your own files are untouched: run `desktop-search repair` to rebuild it"
+        )
+        self.home = home

@@ -38,7 +38,7 @@ from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
 from .extract.worker import ExtractWorker, WorkerUnavailable
 from .index_progress import DONE, READING, IndexProgress
-from .scan import Rules, Seen, seen, storable_path
+from .scan import Rules, Seen, display_path, seen, storable_path
 from .store import (
     CHUNKED,
     FAILED,
@@ -346,9 +346,9 @@ class Indexer:
         remaining: list[tuple[Seen, int, int | None, str | None]] = []
         for s, root_id, fid in work:
             h: str | None = None
-            if fid is None and gone_by_hash and not s.bad_name:
+            if fid is None and gone_by_hash:
                 try:
-                    h = file_hash(s.path, self.max_file_bytes)
+                    h = file_hash(s.fs_path, self.max_file_bytes)
                 except OSError:
                     h = ""
                 match = gone_by_hash.pop(h, None)
@@ -379,13 +379,9 @@ class Indexer:
               report: IndexReport) -> _Prepared:
         """A file's text (in prep.doc), or why there is none to index."""
         prep = _Prepared(seen=s, root_id=root_id)
-        if s.bad_name:
-            prep.state = SKIPPED
-            prep.error = "name: the file name is not valid UTF-8; rename the file to index it"
-            return prep
         t0 = time.perf_counter()
         try:
-            prep.content_hash = h or file_hash(s.path, self.max_file_bytes)
+            prep.content_hash = h or file_hash(s.fs_path, self.max_file_bytes)
             if fid is not None:
                 with self._db_lock:
                     row = self.catalog.file_content(fid)
@@ -423,7 +419,7 @@ class Indexer:
         if doc is None:
             return prep
         t1 = time.perf_counter()
-        title = (doc.title or Path(prep.seen.path).stem).strip()[:TITLE_MAX_CHARS]
+        title = (doc.title or Path(display_path(prep.seen.path)).stem).strip()[:TITLE_MAX_CHARS]
         prep.kind, prep.title, prep.n_chars = doc.kind, title, len(doc.text)
         prep.error = partial_reason(doc.warnings)
         count = self.embedder.count_tokens
@@ -461,14 +457,14 @@ class Indexer:
         """Extracts, then checks the file did not change while it was read; a file being
         rewritten is read again (twice at most), and is recorded with the stat taken before
         the last read, so a change the read may have missed is redone on the next pass."""
-        doc = self._extract(s.path)
+        doc = self._extract(s.fs_path)
         for _ in range(2):
-            st = os.stat(s.path, follow_symlinks=self.follow_symlinks)
+            st = os.stat(s.fs_path, follow_symlinks=self.follow_symlinks)
             if (st.st_size, st.st_mtime_ns) == (s.size, s.mtime_ns):
                 break
-            s = prep.seen = Seen(s.path, st.st_size, st.st_mtime_ns)
-            prep.content_hash = file_hash(s.path, self.max_file_bytes)
-            doc = self._extract(s.path)
+            s = prep.seen = Seen(s.path, st.st_size, st.st_mtime_ns, s.bad_name)
+            prep.content_hash = file_hash(s.fs_path, self.max_file_bytes)
+            doc = self._extract(s.fs_path)
         return doc
 
     def _phase1(self, work: list[tuple[Seen, int, int | None, str | None]],

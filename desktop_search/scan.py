@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat as stat_mod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,19 +19,53 @@ class Seen:
     size: int
     mtime_ns: int
     # The real name is not valid UTF-8 (an old Latin-1 disk, a foreign archive): `path` holds
-    # it escaped, for the catalog and for people; the file is skipped with that reason.
+    # it in the stored form (see storable_path); `fs_path` is the name the disk knows.
     bad_name: bool = False
+
+    @property
+    def fs_path(self) -> str:
+        return real_path(self.path)
+
+
+# SQLite text must be valid UTF-8, and a name that is not must still be stored losslessly and
+# shown legibly. Each byte that does not decode (0x80-0xFF) is stored as U+FFFD, which people
+# see, followed by an invisible variation selector, U+E0100 + (byte - 0x80), which keeps the
+# byte. So the stored form sorts, prefixes and matches folders like the real name, and turns
+# back into the exact bytes (os.fsdecode's surrogateescape form) without a lookup.
+_MARK = "\ufffd"
+_SELECTOR0 = 0xE0100
+_ESCAPED = re.compile("\ufffd([\U000e0100-\U000e017f])")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 def storable_path(path: str) -> tuple[str, bool]:
-    """SQLite text must be valid UTF-8. A path os.fsdecode could only represent with lone
-    surrogates is escaped (\\xe9), and flagged: it cannot be opened under that name."""
-    try:
-        path.encode("utf-8")
-        return path, False
-    except UnicodeEncodeError:
-        raw = path.encode("utf-8", "surrogateescape")
-        return raw.decode("utf-8", "backslashreplace"), True
+    """The form a path is stored and shown in, and whether it had to be escaped."""
+    if not _SURROGATE.search(path):
+        try:
+            path.encode("utf-8")
+            return path, False
+        except UnicodeEncodeError:  # other lone surrogates: keep them as their UTF-8 bytes
+            path = path.encode("utf-8", "surrogatepass").decode("utf-8", "surrogateescape")
+    return _SURROGATE.sub(lambda m: _MARK + chr(_SELECTOR0 + ord(m[0]) - 0xDC00 - 0x80),
+                          path), True
+
+
+def real_path(stored: str) -> str:
+    """The name to open: the stored form turned back into os.fsdecode's form of the bytes."""
+    if _MARK not in stored:
+        return stored
+    return _ESCAPED.sub(lambda m: chr(0xDC80 + ord(m[1]) - _SELECTOR0), stored)
+
+
+def display_path(stored: str) -> str:
+    """What people read: each byte that is not UTF-8 shown as U+FFFD."""
+    return _ESCAPED.sub(_MARK, stored) if _MARK in stored else stored
+
+
+def path_bytes(stored: str) -> bytes | None:
+    """The exact bytes of a name that is not valid UTF-8 (None for every other name)."""
+    real = real_path(stored)
+    return os.fsencode(real) if real != stored else None
 
 
 def seen(path: str, size: int, mtime_ns: int) -> Seen:

@@ -7,6 +7,7 @@ docs/performance.md.
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
@@ -131,8 +132,13 @@ class SearchResult:
     passages: list[Passage]
 
     def to_json(self) -> dict[str, object]:
+        from .scan import display_path, path_bytes
+
+        raw = path_bytes(self.path)
+        extra = {} if raw is None else {"path_bytes_b64": base64.b64encode(raw).decode()}
         return {
-            "path": self.path,
+            **extra,
+            "path": display_path(self.path),
             "score": round(self.score, 6),
             "snippet": self.snippet,
             "page": self.page,

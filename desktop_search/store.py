@@ -21,7 +21,7 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import IndexError_
+from .errors import CatalogDamaged, IndexError_
 
 SCHEMA_VERSION = 1
 
@@ -194,6 +194,57 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     )
 
 
+# --- damage: detected on open after an unclean close, and wherever SQLite meets it ----------
+
+_DAMAGE_WORDS = ("malformed", "not a database", "database corrupt", "disk image")
+
+
+def is_damage(e: BaseException) -> bool:
+    """Does this error say the catalog file itself is damaged (not busy, full or read-only)?"""
+    return isinstance(e, sqlite3.DatabaseError) and any(w in str(e) for w in _DAMAGE_WORDS)
+
+
+def _open_marker(path: Path, pid: int | None = None) -> Path:
+    """Present while a writer has the catalog open; one left behind means it did not close."""
+    return path.with_name(f".{path.name}.open-{os.getpid() if pid is None else pid}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
+
+
+def check_after_unclean_close(catalog: Catalog) -> None:
+    """A writer that did not close (a crash, a kill, a power cut) leaves its marker behind;
+    then the next writer runs SQLite's quick_check (a read of every page, no index
+    cross-checks) before trusting the file. Raises CatalogDamaged when it fails."""
+    stale = []
+    for m in catalog.path.parent.glob(f".{catalog.path.name}.open-*"):
+        pid = m.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            stale.append(m)
+    if stale:
+        rows = [r[0] for r in catalog.db.execute("PRAGMA quick_check")]
+        if rows != ["ok"]:
+            catalog.db.close()
+            raise CatalogDamaged(catalog.path.parent)
+        for m in stale:
+            with suppress(OSError):
+                m.unlink()
+    old_umask = os.umask(0o077)
+    try:
+        _open_marker(catalog.path).touch()
+    except OSError:
+        pass  # a full disk: the check is a nicety, opening must not fail for it
+    finally:
+        os.umask(old_umask)
+
+
 def _private_file(path: Path) -> None:
     try:
         if path.exists() and path.stat().st_mode & 0o077:
@@ -225,14 +276,20 @@ class Catalog:
             self.db.execute("PRAGMA secure_delete=ON")
             self.db.execute("PRAGMA busy_timeout=30000")
             if not readonly:
+                check_after_unclean_close(self)
                 self._migrate()
                 for suffix in ("", "-wal", "-shm"):
                     _private_file(Path(str(path) + suffix))
         except sqlite3.DatabaseError as e:
+            if is_damage(e):
+                raise CatalogDamaged(path.parent) from e
             raise IndexError_(f"cannot open the catalog {path}: {e}") from e
 
     def close(self) -> None:
         self.db.close()
+        if not self.readonly:
+            with suppress(OSError):
+                _open_marker(self.path).unlink()
 
     def _migrate(self) -> None:
         with self.db:
@@ -724,6 +781,192 @@ def vector_keys(vindex: VectorIndex) -> set[int]:
     """The chunk ids a vector index holds (VectorIndex has no public listing yet)."""
     with vindex._lock:
         return {int(k) for k in np.asarray(vindex._index.keys).tolist()}
+
+
+# --- salvage: what `desktop-search repair` reads from a damaged catalog ---------------------
+# Every read is by key range, and a range that SQLite cannot read is split until the unreadable
+# rows are isolated and skipped: a bad page costs the rows on it, not the table.
+
+SALVAGE_TABLES: dict[str, tuple[str, ...]] = {
+    "meta": ("key", "value"),
+    "roots": ("id", "path", "includes", "excludes", "added_at"),
+    "files": ("id", "root_id", "path", "size", "mtime_ns", "content_hash", "state", "error",
+              "kind", "title", "n_chars", "updated_at"),
+    "chunks": ("id", "file_id", "ord", "page", "char_start", "char_end", "title", "text",
+               "embed_hash", "n_tokens"),
+}
+_SALVAGE_BLOCK = 256
+_NO_MAX_ROWID = 1 << 16  # where probing stops when no max(rowid) can be read at all
+
+
+@dataclass
+class Salvage:
+    """What could be read from a damaged catalog, table by table."""
+
+    rows: dict[str, list[tuple[object, ...]]]
+    vectors: list[tuple[str, str, bytes]]
+    unreadable: dict[str, set[int]]  # rowids whose lookup failed, per table
+
+    def lost(self) -> int:
+        return sum(len(v) for v in self.unreadable.values())
+
+
+def _query(db: sqlite3.Connection, sql: str, args: Sequence[object] = ()) -> list[
+        tuple[object, ...]] | None:
+    try:
+        return list(db.execute(sql, args).fetchall())
+    except sqlite3.Error:  # a damaged page, or text that no longer decodes
+        return None
+
+
+def _salvage_rowids(db: sqlite3.Connection, table: str, cols: tuple[str, ...],
+                    bad: set[int]) -> list[tuple[object, ...]]:
+    sql = f"SELECT rowid, {', '.join(cols)} FROM {table} WHERE rowid BETWEEN ? AND ?"
+    # the largest rowid, from the table or, when its last page is unreadable, from any of
+    # its indexes (each entry holds the rowid) or from the AUTOINCREMENT counter
+    probes = [f"SELECT max(rowid) FROM {table}",
+              "SELECT seq FROM sqlite_sequence WHERE name=?"]
+    for (index,) in _query(db, "SELECT name FROM sqlite_master WHERE type='index' AND"
+                           " tbl_name=?", (table,)) or []:
+        probes.append(f'SELECT max(rowid) FROM {table} INDEXED BY "{index}"')
+    tops = [r[0] for q in probes for r in (_query(db, q, (table,) if "?" in q else ()) or [])
+            if isinstance(r[0], int)]
+    hi = max(tops, default=_NO_MAX_ROWID)
+    out: list[tuple[object, ...]] = []
+    stack = [(max(1, b - _SALVAGE_BLOCK + 1), b) for b in range(hi, 0, -_SALVAGE_BLOCK)]
+    while stack:
+        a, b = stack.pop()
+        rows = _query(db, sql, (a, b))
+        if rows is not None:
+            out += [r[1:] for r in rows]
+        elif a == b:
+            bad.add(a)
+        else:
+            mid = (a + b) // 2
+            stack += [(mid + 1, b), (a, mid)]
+    return out
+
+
+def _salvage_vectors(db: sqlite3.Connection, models: Iterable[str]) -> list[
+        tuple[str, str, bytes]]:
+    """vectors has no rowid: read by model and by prefix of the (hex) content hash."""
+    found = set(models)
+    m = _query(db, "SELECT model FROM vectors ORDER BY model LIMIT 1")
+    while m:
+        found.add(str(m[0][0]))
+        m = _query(db, "SELECT model FROM vectors WHERE model > ? ORDER BY model LIMIT 1",
+                   (m[0][0],))
+    out: list[tuple[str, str, bytes]] = []
+    sql = "SELECT embed_hash, vec FROM vectors WHERE model=? AND embed_hash >= ? AND embed_hash < ?"
+    for model in sorted(found):
+        stack = [f"{i:02x}" for i in range(255, -1, -1)]
+        while stack:
+            prefix = stack.pop()
+            rows = _query(db, sql, (model, prefix, prefix + "g"))
+            if rows is not None:
+                out += [(model, str(h), bytes(v)) for h, v in rows
+                        if isinstance(h, str) and isinstance(v, bytes)]
+            elif len(prefix) < 5:
+                stack += [prefix + c for c in reversed("0123456789abcdef")]
+    return out
+
+
+def salvage(db: sqlite3.Connection) -> Salvage:
+    """Reads every row that can still be read from a (damaged) catalog connection."""
+    rows: dict[str, list[tuple[object, ...]]] = {}
+    bad: dict[str, set[int]] = {}
+    for table, cols in SALVAGE_TABLES.items():
+        bad[table] = set()
+        rows[table] = _salvage_rowids(db, table, cols, bad[table])
+    models = [str(r[1]) for r in rows["meta"] if r[0] == "model_key"]  # (key, value)
+    return Salvage(rows, _salvage_vectors(db, models), bad)
+
+
+def restore(catalog: Catalog, got: Salvage, dims: int | None) -> dict[str, int]:
+    """Writes what was salvaged into a fresh catalog, keeping only rows that fit together
+    (a file needs its root, a chunk its file); a file with chunks lost is set to be indexed
+    again, and one whose vectors were lost to be embedded again (its chunks stay). Every
+    readable vector is kept, so re-indexing embeds only text whose vector was lost. Returns
+    the counts kept."""
+    db = catalog.db
+    meta = {str(k): str(v) for k, v in got.rows["meta"] if isinstance(k, str)}
+    roots = [r for r in got.rows["roots"] if isinstance(r[0], int) and isinstance(r[1], str)
+             and isinstance(r[2], str) and isinstance(r[3], str)]
+    root_ids = {r[0] for r in roots}
+    files = [r for r in got.rows["files"] if r[1] in root_ids and isinstance(r[2], str)
+             and isinstance(r[3], int) and isinstance(r[4], int) and r[6] in STATES]
+    file_ids = {r[0] for r in files}
+    chunks = [r for r in got.rows["chunks"] if r[1] in file_ids and isinstance(r[7], str)
+              and isinstance(r[8], str)]
+    width = 2 * dims if dims else None
+    vectors = [v for v in got.vectors if width is None or len(v[2]) == width
+               or v[0] != meta.get("model_key")]
+    by_file: dict[object, list[tuple[object, ...]]] = {}
+    for c in chunks:
+        by_file.setdefault(c[1], []).append(c)
+    lost_chunk_ids = got.unreadable["chunks"]
+    redo: set[object] = set()
+    for r in files:
+        own = by_file.get(r[0], [])
+        if r[6] not in (CHUNKED, INDEXED):
+            if own:
+                redo.add(r[0])
+            continue
+        ords = sorted(int(str(c[2])) for c in own)
+        ids = [int(str(c[0])) for c in own]
+        if ords != list(range(len(ords))) or not own or max(ids) + 1 in lost_chunk_ids:
+            redo.add(r[0])
+    with catalog.transaction():
+        db.execute("DELETE FROM meta")
+        db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                       list(meta.items()))
+        catalog.set_meta("schema_version", str(SCHEMA_VERSION))
+        catalog.set_meta("generation", str(int(meta.get("generation", "0") or 0) + 1))
+        db.executemany("INSERT OR IGNORE INTO roots(id, path, includes, excludes, added_at)"
+                       " VALUES (?,?,?,?,?)", roots)
+        db.executemany(
+            "INSERT OR IGNORE INTO files(id, root_id, path, size, mtime_ns, content_hash,"
+            " state, error, kind, title, n_chars, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(*r[:6], PENDING if r[0] in redo else r[6], *r[7:]) for r in files])
+        kept = [c for c in chunks if c[1] not in redo]
+        db.executemany(
+            "INSERT OR IGNORE INTO chunks(id, file_id, ord, page, char_start, char_end, title,"
+            " text, embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?,?)", kept)
+        db.executemany("INSERT OR IGNORE INTO vectors(model, embed_hash, vec) VALUES (?,?,?)",
+                       vectors)
+        model = meta.get("model_key")
+        if model:  # indexed files with a vector lost: back to chunked, embedded on resume
+            db.execute(
+                "UPDATE files SET state=? WHERE state=? AND id IN (SELECT c.file_id FROM"
+                " chunks c WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model=?"
+                " AND v.embed_hash=c.embed_hash))", (CHUNKED, INDEXED, model))
+    return {
+        "roots": int(db.execute("SELECT count(*) FROM roots").fetchone()[0]),
+        "files": int(db.execute("SELECT count(*) FROM files WHERE state<>?",
+                                (PENDING,)).fetchone()[0]),
+        "chunks": int(db.execute("SELECT count(*) FROM chunks").fetchone()[0]),
+        "vectors": int(db.execute("SELECT count(*) FROM vectors").fetchone()[0]),
+        "redo": len(redo),
+    }
+
+
+def quick_check(path: Path) -> bool:
+    """True when SQLite reads the file back whole (quick_check and FTS5's own check)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return False
+    try:
+        if [r[0] for r in db.execute("PRAGMA quick_check")] != ["ok"]:
+            return False
+        for table in SALVAGE_TABLES:  # every row's text must decode too
+            for _row in db.execute(f"SELECT * FROM {table}"):
+                pass
+        return True
+    except sqlite3.Error:
+        return False
+    finally:
+        db.close()
 
 
 # The derived cache lives in its own module; re-exported here, where the design places it.

@@ -19,7 +19,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from desktop_search.errors import CorruptDocument, ExtractionError, UnsupportedFormat
+from desktop_search.errors import (
+    CorruptDocument,
+    ExtractionError,
+    FileTooLarge,
+    UnsupportedFormat,
+)
 from desktop_search.extract._common import DEFAULT_MAX_BYTES, DEFAULT_MAX_CHARS, Limits, one_line
 from desktop_search.extract.base import Document, Page
 from desktop_search.extract.html import HTML_EXTENSIONS, extract_html
@@ -203,7 +208,11 @@ def extract(
         raise ExtractionError(
             one_line(f"{p.name}: could not be read ({e.strerror or e})"), reason="unreadable"
         ) from None
-    except (RecursionError, MemoryError) as e:
+    except MemoryError:  # the worker's memory cap: not corrupt, just more than one file may use
+        raise FileTooLarge(
+            f"{p.name}: too large to read safely (it needs more memory than one file may use)"
+        ) from None
+    except RecursionError as e:
         raise CorruptDocument(f"{p.name}: too complex to read ({type(e).__name__})") from None
     except Exception as e:
         raise CorruptDocument(one_line(f"{p.name}: {type(e).__name__}: {e}")) from None

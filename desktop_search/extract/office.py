@@ -261,7 +261,11 @@ def _guarded(name: str, what: str, work: Callable[[], Document]) -> Document:
         return work()
     except ExtractionError:
         raise
-    except (RecursionError, MemoryError) as e:
+    except MemoryError:
+        raise FileTooLarge(
+            f"{name}: too large to read safely (it needs more memory than one file may use)"
+        ) from None
+    except RecursionError as e:
         raise CorruptDocument(f"{name}: {what} too complex to read ({type(e).__name__})") from None
     except Exception as e:
         raise CorruptDocument(

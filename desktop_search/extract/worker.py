@@ -42,7 +42,12 @@ from desktop_search.extract.base import Document
 # DEFAULT_TIMEOUT_S is stuck and the worker is killed.
 DEFAULT_TIMEOUT_S = 60.0
 PROGRESS_EVERY_S = 1.0  # how often the worker tells its parent how far a long file got
-DEFAULT_MEMORY_MB = 2048
+# The worker's address space: ~110 MB is the interpreter and the parsers mapped; the rest is
+# what one file may use. A file that needs more is "too large to read safely", not a crash.
+DEFAULT_MEMORY_MB = 320
+# The exit status of a worker that ran out of memory where no reply could be sent any more.
+OUT_OF_MEMORY_EXIT = 75
+TOO_LARGE = "too large to read safely (it needs more memory than one file may use)"
 RECYCLE_AFTER_FILES = 2000
 RECYCLE_RSS_MB = 400
 _START_TIMEOUT_S = 60.0
@@ -156,12 +161,7 @@ def _serve(conn: Channel, parent_pid: int, memory_mb: int) -> None:
         except ExtractionError as e:
             reply = ("error", type(e).__name__, str(e), e.reason)
         except MemoryError:
-            reply = (
-                "error",
-                "CorruptDocument",
-                f"{Path(path).name}: needs more memory than allowed",
-                "too-large",
-            )
+            reply = ("error", "FileTooLarge", f"{Path(path).name}: {TOO_LARGE}", "too-large")
         except Exception as e:  # extract() converts parser errors; this is a last resort
             reply = (
                 "error",
@@ -170,16 +170,14 @@ def _serve(conn: Channel, parent_pid: int, memory_mb: int) -> None:
                 "corrupt",
             )
         try:
-            conn.send(reply)
+            try:
+                conn.send(reply)
+            except MemoryError:
+                del reply
+                conn.send(("error", "FileTooLarge", f"{Path(path).name}: {TOO_LARGE}",
+                           "too-large"))
         except MemoryError:
-            conn.send(
-                (
-                    "error",
-                    "CorruptDocument",
-                    f"{Path(path).name}: its text is too large to hand over",
-                    "too-large",
-                )
-            )
+            os._exit(OUT_OF_MEMORY_EXIT)  # the parent maps this to the same reason
 
 
 # --- the parent -----------------------------------------------------------------------------
@@ -384,7 +382,12 @@ class ExtractWorker:
             reply = self._await_reply(conn, timeout)
         except (EOFError, OSError, BrokenPipeError):
             self.crashes += 1
+            # exit 75: our MemoryError handler; SIGABRT: a C++ parser (PDFium) whose
+            # allocation failed under the address-space cap
+            out_of_memory = self._exit_status() in (OUT_OF_MEMORY_EXIT, -signal.SIGABRT)
             self._kill()
+            if out_of_memory:
+                raise errors.FileTooLarge(f"{name}: {TOO_LARGE}") from None
             raise WorkerCrashed(f"{name}: the extractor crashed on this file") from None
         if reply[0] in ("stuck", "late"):
             self.kills += 1
@@ -423,6 +426,18 @@ class ExtractWorker:
             _tag, done, total = reply
             beat = time.monotonic()
             budget = max(timeout, page_budget(total))
+
+    def _exit_status(self) -> int | None:
+        """The exit status of a worker that just closed its pipe (it may take a moment)."""
+        proc = self._proc
+        with contextlib.suppress(Exception):
+            if isinstance(proc, _Proc):
+                return proc.popen.wait(timeout=2)
+            if proc is not None:
+                proc.join(timeout=2)
+                code = proc.exitcode
+                return None if code is None else int(code)
+        return None
 
     def abort(self) -> None:
         """Kills the worker from another thread (a cancelled run must not wait out a stuck

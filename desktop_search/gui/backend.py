@@ -68,6 +68,12 @@ def describe(e: BaseException) -> str:
     """One line for people: our own errors say it already; anything else gets its type."""
     if isinstance(e, DesktopSearchError):
         return str(e)
+    from ..store import is_damage
+
+    if is_damage(e):  # a page read anywhere: the same line as the CLI's
+        from ..errors import CatalogDamaged
+
+        return str(CatalogDamaged("this home"))
     log.error("unexpected error:\n%s", "".join(traceback.format_exception(e)))
     return f"{type(e).__name__}: {e}"
 
@@ -181,6 +187,7 @@ class Backend(QObject):
     opened = Signal(object)  # Snapshot
     open_failed = Signal(str)
     error = Signal(str)  # something people must see
+    damaged = Signal(str)  # the catalog file is damaged: one line that says how to repair it
     snapshot_changed = Signal(object)  # Snapshot
     searcher_ready = Signal()
     results_ready = Signal(object)  # QueryOutcome (only the newest query's)
@@ -260,7 +267,18 @@ class Backend(QObject):
             self.search(text, opts, rerank=rerank)
 
     def _on_open_failed(self, e: BaseException) -> None:
+        self._if_damaged(e)
         self.open_failed.emit(describe(e))
+
+    def _if_damaged(self, e: BaseException) -> None:
+        from ..errors import CatalogDamaged
+        from ..paths import resolve_home
+        from ..store import is_damage
+
+        if isinstance(e, CatalogDamaged):
+            self.damaged.emit(str(e))
+        elif is_damage(e):
+            self.damaged.emit(str(CatalogDamaged(resolve_home(self.home).home)))
 
     def warm_up(self) -> None:
         """Loads the query model ahead of the first keystroke (no-op once loaded)."""
@@ -276,6 +294,7 @@ class Backend(QObject):
 
     def _report(self, e: BaseException) -> None:
         if not self._closed:
+            self._if_damaged(e)
             self.error.emit(describe(e))
 
     def refresh(self) -> None:

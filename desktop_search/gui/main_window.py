@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QStackedWidget,
@@ -146,6 +147,8 @@ class MainWindow(QMainWindow):
         b.snapshot_changed.connect(self._on_snapshot)
         b.open_failed.connect(self._on_open_failed)
         b.error.connect(self.banner.show_error)
+        b.damaged.connect(self.show_damaged)
+        self.damaged_dialog: QMessageBox | None = None
         b.results_ready.connect(self.search_page.show_outcome)
         b.query_failed.connect(lambda _s, m: self.search_page.show_query_error(m))
         b.index_state.connect(self._on_index_state)
@@ -208,6 +211,18 @@ class MainWindow(QMainWindow):
                             f"folder{'s' if n != 1 else ''}{watching}")
         problems = len(snap.status.problems)
         self.nav.item(2).setText(f"Indexing  ({problems})" if problems else "Indexing")
+
+    def show_damaged(self, message: str) -> None:
+        """The catalog is damaged: say so once, in a dialog, with the command that repairs it."""
+        if self.damaged_dialog is not None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Critical, "The index is damaged", message,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText("Close this window, then run this in a terminal:\n\n"
+                               "    desktop-search repair")
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        self.damaged_dialog = box
+        box.open()
 
     def _on_open_failed(self, message: str) -> None:
         self.banner.show_error(f"The index cannot be opened: {message}")

@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..scan import display_path, real_path
 from ..search import SearchOptions
 from .backend import Backend, QueryOutcome, Snapshot, rerank_support
 from .highlight import PreviewData, build_preview, matched_words
@@ -480,20 +481,24 @@ class SearchPage(QWidget):
     def open_current(self) -> None:
         p = self._current_path()
         if p:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(p))
+            QDesktopServices.openUrl(file_url(real_path(p)))
             self.status_message.emit(f"Opening {os.path.basename(p)}")
 
     def reveal_current(self) -> None:
         p = self._current_path()
         if p:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(p)))
+            QDesktopServices.openUrl(file_url(os.path.dirname(real_path(p))))
             self.status_message.emit(f"Showing {short_folder(p)}")
 
     def copy_current(self) -> None:
         p = self._current_path()
         if p:
-            QGuiApplication.clipboard().setText(p)
-            self.status_message.emit(f"Copied {p}")
+            # the text people paste, and the exact name for file managers and terminals
+            data = QMimeData()
+            data.setText(display_path(p))
+            data.setUrls([file_url(real_path(p))])
+            QGuiApplication.clipboard().setMimeData(data)
+            self.status_message.emit(f"Copied {display_path(p)}")
 
     def _context_menu(self, pos: QPoint) -> None:
         idx = self.results.indexAt(pos)
@@ -550,3 +555,11 @@ class SearchPage(QWidget):
                 self.results.select_row(cur + step if cur >= 0 else 0)
                 return True
         return False
+
+
+def file_url(path: str) -> QUrl:
+    """A file: URL of the exact bytes of a name, also one that is not valid UTF-8 (a lone
+    surrogate from os.fsdecode would not survive the trip into Qt's UTF-16 strings)."""
+    from urllib.parse import quote
+
+    return QUrl.fromEncoded(b"file://" + quote(os.fsencode(path)).encode("ascii"))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import REPO, cli, unprivileged_prefix
-from nasty_files import GENERATORS, Expect, long_pdf, slow_pdf, unreadable, write_corpus
+from nasty_files import GENERATORS, Expect, busy_pdf, long_pdf, unreadable, write_corpus
 
 from desktop_search.engine import Engine
 from desktop_search.errors import ExtractionError, ExtractionTimeout, ModelError
@@ -55,7 +55,7 @@ def check_outcomes(expected: dict[str, Expect], got: dict[str, tuple[str, str]],
             wrong.append(f"{name!r}: reason {reason!r} does not start with {exp.reason!r}")
         elif state in ("failed", "skipped", "partial") and not reason:
             wrong.append(f"{name!r}: {state} without a reason")
-        found = [p for p in hits.get(exp.word, []) if Path(p).name == Path(name).name]
+        found = [p for p in hits.get(exp.word, []) if Path(p).name == Path(key).name]
         if exp.word and state in ("indexed", "partial") and not found:
             wrong.append(f"{name!r}: {exp.word!r} not found by keyword search")
     assert not wrong, "\n".join(wrong)
@@ -95,11 +95,11 @@ def test_hostile_corpus_is_recorded_and_never_stops_the_run(tmp_path: Path) -> N
 def test_a_pdf_that_keeps_the_parser_busy_is_stopped_and_the_run_goes_on(
     tmp_path: Path, docs: Path
 ) -> None:
-    (docs / "stuck.pdf").write_bytes(slow_pdf(3_000_000))
+    (docs / "stuck.pdf").write_bytes(busy_pdf())
     (docs / "after.txt").write_text("The dugong grazes on seagrass.", encoding="utf-8")
     eng = Engine(tmp_path / "home")
     try:
-        eng.extract_timeout_s = 0.5  # well before the page's memory reaches the cap
+        eng.extract_timeout_s = 0.25  # the page takes seconds
         eng.add_root(docs)
         rep = eng.index()
         assert [Path(p).name for p, _ in rep.failed] == ["stuck.pdf"]
@@ -122,7 +122,7 @@ def test_a_pdf_that_keeps_the_parser_busy_is_stopped_and_the_run_goes_on(
 def test_cancel_does_not_wait_for_a_stuck_file(tmp_path: Path, docs: Path) -> None:
     """A run cancelled while the worker is stuck in a file stops (the worker is killed); the
     file is not recorded as failed, and the next run meets it afresh."""
-    (docs / "stuck.pdf").write_bytes(slow_pdf(3_000_000))
+    (docs / "stuck.pdf").write_bytes(busy_pdf(pages=8))  # ~10 s of pages, then cancelled
     eng = Engine(tmp_path / "home")
     try:
         eng.extract_timeout_s = 600  # longer than this test may take: only cancel can stop it
@@ -140,7 +140,7 @@ def test_cancel_does_not_wait_for_a_stuck_file(tmp_path: Path, docs: Path) -> No
         assert not t.is_alive(), "cancel was not honoured while a file was stuck"
         assert result[0].cancelled
         assert eng.catalog.file_by_path(str(docs / "stuck.pdf")) is None
-        eng.extract_timeout_s = 0.5
+        eng.extract_timeout_s = 0.25
         rep = eng.index()
         assert [Path(p).name for p, _ in rep.failed] == ["stuck.pdf"]
         assert rep.failed[0][1].startswith("timeout")
@@ -153,8 +153,6 @@ def test_worker_memory_cap_and_crash_are_per_file_errors(tmp_path: Path) -> None
     big.write_bytes(b"word " * (12 << 20))  # 60 MB of text: more than a 200 MB cap holds
     small = tmp_path / "small.txt"
     small.write_text("The quoll hunts at night.", encoding="utf-8")
-    stuck = tmp_path / "stuck.pdf"
-    stuck.write_bytes(slow_pdf(3_000_000))
     long = tmp_path / "long.pdf"
     long.write_bytes(long_pdf(3000, 2000))  # seconds of steady work in ~30 MB
     with ExtractWorker(timeout_s=30, memory_mb=200) as w:  # idle, the worker maps ~110 MB
@@ -178,9 +176,11 @@ def test_worker_memory_cap_and_crash_are_per_file_errors(tmp_path: Path) -> None
         killer.join()
         assert "quoll" in w.extract(small).text
         assert w.crashes == 1 and w.starts == 2  # a MemoryError is survived in place
-    with ExtractWorker(timeout_s=0.5) as w:
+    busy = tmp_path / "busy.pdf"
+    busy.write_bytes(busy_pdf())
+    with ExtractWorker(timeout_s=0.25) as w:
         with pytest.raises(ExtractionTimeout):
-            w.extract(stuck)
+            w.extract(busy)
         old = w.pid
         assert old is None  # killed, a new one starts on demand
         assert "quoll" in w.extract(small).text
@@ -191,8 +191,8 @@ def test_multiprocessing_flavour_of_the_worker(tmp_path: Path) -> None:
     p = tmp_path / "a.md"
     p.write_text("# Kiwi\n\nThe kiwi is a flightless bird.", encoding="utf-8")
     stuck = tmp_path / "stuck.pdf"
-    stuck.write_bytes(slow_pdf(3_000_000))
-    with ExtractWorker(timeout_s=0.5, use_multiprocessing=True) as w:
+    stuck.write_bytes(busy_pdf())
+    with ExtractWorker(timeout_s=0.25, use_multiprocessing=True) as w:
         doc = w.extract(p)
         assert doc.title == "Kiwi" and "flightless" in doc.text
         with pytest.raises(ExtractionTimeout):
