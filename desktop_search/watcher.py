@@ -56,6 +56,13 @@ class ChangeQueue(FileSystemEventHandler):
             self._first_event = 0.0
             return paths
 
+    def quiet(self, debounce_s: float, max_wait_s: float) -> bool:
+        """Whether take_if_quiet would hand over changes now (without taking them)."""
+        now = time.monotonic()
+        with self._lock:
+            return bool(self._paths) and (now - self._last_event >= debounce_s
+                                          or now - self._first_event >= max_wait_s)
+
     def pending(self) -> int:
         with self._lock:
             return len(self._paths)

@@ -26,7 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from ..config import Settings
 from ..errors import DesktopSearchError
-from ..index_progress import IndexProgress
+from ..index_progress import EMBEDDING, IndexProgress
 from ..search import SearchOptions, SearchResult
 from .tasks import Lane, on_gui_thread
 
@@ -355,8 +355,11 @@ class Backend(QObject):
         self._index_busy = True
         self.state = IndexState(running=True, scanning=True, started=time.monotonic())
         self.index_state.emit(self.state)
-        self.writer.submit(lambda: self._run_index(None), self._on_index_done,
-                           self._on_index_failed)
+        def work() -> Any:
+            self._interrupt = False
+            return self._run_index(None)
+
+        self.writer.submit(work, self._on_index_done, self._on_index_failed)
 
     def _run_index(self, paths: list[str] | None) -> Any:
         last = [0.0]
@@ -417,6 +420,11 @@ class Backend(QObject):
                 self.refresh()
                 self.warm_up()
         if self._index_again and not self._paused:
+            w = self.watcher
+            if not live and w is not None and w.queue.pending():
+                self._poll_watcher()  # the changes that stopped the run go first
+                if self._index_busy:
+                    return  # _index_again stays: the full run resumes after them
             self._index_again = False
             self.index_all()
 
@@ -456,9 +464,18 @@ class Backend(QObject):
     def _poll_watcher(self) -> None:
         """GUI-thread timer: hands quiet changes to the writer lane when it is free."""
         w = self.watcher
-        if w is None or self._paused or self._index_busy or self.writer.busy():
+        if w is None or self._paused:
             return
-        if w.queue.pending() == 0:
+        if self._index_busy:
+            p = self.state.progress
+            if (not self.state.live and p is not None and p.phase == EMBEDDING
+                    and w.queue.quiet(w.debounce_s, w.max_wait_s)):
+                # a file saved now gets its words and meaning before the backlog: the full
+                # run stops after its slice, the change goes in, then the run resumes
+                self._interrupt = True
+                self._index_again = True
+            return
+        if self.writer.busy() or w.queue.pending() == 0:
             return
         self._index_busy = True
         self.state = IndexState(running=True, scanning=True, started=time.monotonic(),
@@ -469,6 +486,7 @@ class Backend(QObject):
     def _process_changes(self, w: Any) -> Any:
         from ..watcher import collapse
 
+        self._interrupt = False
         paths = w.queue.take_if_quiet(w.debounce_s, w.max_wait_s)
         if not paths:
             return None  # still busy on disk: wait for the burst to end

@@ -11,7 +11,7 @@ import os
 import time
 from typing import Any
 
-from PySide6.QtCore import QEvent, QMimeData, QObject, QPoint, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -493,11 +493,9 @@ class SearchPage(QWidget):
     def copy_current(self) -> None:
         p = self._current_path()
         if p:
-            # the text people paste, and the exact name for file managers and terminals
-            data = QMimeData()
-            data.setText(display_path(p))
-            data.setUrls([file_url(real_path(p))])
-            QGuiApplication.clipboard().setMimeData(data)
+            # the text people paste (a QMimeData with the exact bytes as a file: URL would be
+            # better for a name that is not UTF-8, but PySide6 then frees it twice at exit)
+            QGuiApplication.clipboard().setText(display_path(p))
             self.status_message.emit(f"Copied {display_path(p)}")
 
     def _context_menu(self, pos: QPoint) -> None:
