@@ -70,6 +70,10 @@ COMMIT_EVERY_S = 0.5
 # every other, so it cannot hold the rest of the folder back for an hour.
 SHORT_PASSAGES = EMBED_SLICE
 HUGE_PASSAGES = 500
+# When reading a folder takes longer than this, a first taste of meaning (about FIRST_TASTE
+# passages of the newest short files read so far) is added before reading goes on.
+FIRST_TASTE_AFTER_S = 4.0
+FIRST_TASTE = 16
 
 
 class DocumentEmbedder(Protocol):
@@ -508,6 +512,7 @@ class Indexer:
         producer.start()
         chunker.start()
         to_embed: list[int] = []
+        tasted = False
         try:
             if not self._still_wanted(progress, report):
                 return None
@@ -531,6 +536,10 @@ class Indexer:
                             state.passages_total += len(p.chunks)
                             state.tokens_total += sum(c.n_tokens for c in p.chunks)
                     state.files_read += len(batch)
+                if (backlog and not tasted and to_embed
+                        and time.monotonic() - state.started >= FIRST_TASTE_AFTER_S):
+                    tasted = True
+                    self._first_taste(to_embed, report, progress)
                 if not self._still_wanted(progress, report):
                     return None
         finally:
@@ -546,6 +555,20 @@ class Indexer:
             producer.join()
             chunker.join()
         return to_embed
+
+    def _first_taste(self, read: list[int], report: IndexReport,
+                     progress: Progress | None) -> None:
+        """While a large folder is still being read, meaning for a few of the newest short
+        files read so far (one small slice), so a search by meaning answers within seconds
+        of the start instead of after the whole folder is read."""
+        plan = embedding_order(self.catalog.embed_plan(self.model_key, (CHUNKED,), read))
+        pick: list[EmbedPlan] = []
+        for p in plan:
+            if p.passages > SHORT_PASSAGES or sum(q.missing for q in pick) >= FIRST_TASTE:
+                break
+            pick.append(p)
+        if pick:
+            self._phase2(pick, report, progress, taste=True)
 
     def _still_wanted(self, progress: Progress | None, report: IndexReport) -> bool:
         s = self.progress
@@ -603,15 +626,17 @@ class Indexer:
 
     # phase 2: meaning --------------------------------------------------------------------
     def _phase2(self, plan: list[EmbedPlan], report: IndexReport,
-                progress: Progress | None) -> None:
+                progress: Progress | None, *, taste: bool = False) -> None:
         """Vectors for the files of `plan`, in embedding_order, EMBED_SLICE passages a call;
         each slice's vectors are committed, and a file is marked indexed (and added to the
-        vector index) once the last of its passages has a vector."""
+        vector index) once the last of its passages has a vector. A first taste (`taste`)
+        runs inside phase 1 and leaves its counts and clock alone."""
         state = self.progress
         ordered = embedding_order(plan)
-        state.passages_total = state.passages_done + sum(p.missing for p in ordered)
-        state.tokens_total = state.tokens_done + sum(p.missing_tokens for p in ordered)
-        state.start_embedding()
+        if not taste:
+            state.passages_total = state.passages_done + sum(p.missing for p in ordered)
+            state.tokens_total = state.tokens_done + sum(p.missing_tokens for p in ordered)
+            state.start_embedding()
         todo: dict[str, str] = {}  # embed hash -> the text the model sees
         tokens: dict[str, int] = {}
         ready: list[tuple[int, list[int]]] = []  # files whose passages are all in hand
