@@ -26,6 +26,7 @@ from .chunking import chunk_text
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
 from .extract.worker import ExtractWorker, WorkerUnavailable
+from .extract.base import clean_title
 from .scan import Rules, Seen, seen, storable_path
 from .store import CHUNKED, FAILED, INDEXED, PENDING, SKIPPED, Catalog, NewChunk, VectorIndex
 
@@ -344,7 +345,7 @@ class Indexer:
         finally:
             report.timings["extract"] += time.perf_counter() - t0
         t1 = time.perf_counter()
-        title = (doc.title or Path(s.path).stem).strip()[:TITLE_MAX_CHARS]
+        title = clean_title(doc.title, Path(s.path).stem, TITLE_MAX_CHARS)
         prep.kind, prep.title, prep.n_chars = doc.kind, title, len(doc.text)
         prep.error = partial_reason(doc.warnings)
         count = self.embedder.count_tokens  # type: ignore[attr-defined]
