@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import chunk_text
+from .chunking import chunk_text, is_noise
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
-from .extract.worker import ExtractWorker, WorkerUnavailable
 from .extract.base import clean_title
+from .extract.worker import ExtractWorker, WorkerUnavailable
 from .scan import Rules, Seen, seen, storable_path
 from .store import CHUNKED, FAILED, INDEXED, PENDING, SKIPPED, Catalog, NewChunk, VectorIndex
 
@@ -362,6 +362,7 @@ class Indexer:
                     text=text,
                     embed_hash=embed_hash(embed_input(title, text)),
                     n_tokens=c.tokens,
+                    noise=is_noise(text, c.tokens),
                 )
             )
         report.timings["chunk"] += time.perf_counter() - t1

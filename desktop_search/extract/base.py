@@ -44,7 +44,8 @@ _NON_TITLES = re.compile(
     r"""^(?:
         untitled(?:\s*(?:document|\d+))? | document\s*\d* | title | no\s+title | none | null
         | \(?anonymous\)? | unknown | slide\s*\d+ | presentation\d* | book\d* | sheet\d*
-        | microsoft\s+(?:word|powerpoint|excel)\b.* | .*\.(?:docx?|pptx?|xlsx?|pdf|rtf|odt|txt|indd|qxd)
+        | microsoft\s+(?:word|powerpoint|excel)\b.*
+        | .*\.(?:docx?|pptx?|xlsx?|pdf|rtf|odt|txt|indd|qxd)
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
