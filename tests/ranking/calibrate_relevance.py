@@ -20,16 +20,29 @@ def main(beir: str, home: str) -> None:
     eng = open_engine(Path(home))
     by_path = index_corpus(eng, data, "title", None)  # nothing to index on a kept home
     counts: dict[tuple[bool, int], list[int]] = {}
+    exact = [0, 0]
+    best_rel: list[tuple[int, bool]] = []  # each query's first result: relevance, relevant
     for qid, text in data.queries.items():
-        for r in eng.search(_literal(text), SearchOptions(k=10)):
+        for i, r in enumerate(eng.search(_literal(text), SearchOptions(k=10))):
             if r.similarity is None:
                 continue
             words = r.match != "meaning"
             b = max(i for i, e in enumerate(SIM_EDGES) if r.similarity >= e or i == 0)
             rel = data.qrels.get(qid, {}).get(by_path.get(r.path, ""), 0)
+            if i == 0:
+                best_rel.append((r.relevance or 0, rel > 0))
+            if r.exact:
+                exact[0] += rel > 0
+                exact[1] += 1
+                continue
             c = counts.setdefault((words, b), [0, 0])
             c[0] += rel > 0
             c[1] += 1
+    print(f"exact (rare-term rule): {exact[0]} / {exact[1]} relevant")
+    for bar in (2, 3, 5, 7, 10, 20):
+        low = [ok for v, ok in best_rel if v < bar]
+        print(f"best result below {bar}: {len(low)} queries of {len(best_rel)},"
+              f" {sum(low)} of them relevant")
     for words in (True, False):
         print("with words" if words else "meaning only")
         for b, e in enumerate(SIM_EDGES):
