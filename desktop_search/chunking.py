@@ -157,7 +157,7 @@ def chunk_text(
 
 
 _LEADERS = re.compile(r"([^\w\s])(?:\s?\1){3,}")
-_LINK = re.compile(r"\(?(?:https?://|www\.|doi:|\S+@)", re.IGNORECASE)
+_ENCODED = re.compile(r"[A-Za-z0-9+/]+={0,2}|[0-9A-Fa-f:]+")  # base64 or hex, no dots
 _ODD_CATEGORIES = frozenset(("Mn", "Me", "Cf", "Co", "Cn", "Cs", "So", "Sk"))
 
 
@@ -186,8 +186,8 @@ def noise_reason(text: str, n_tokens: int) -> str | None:
     words = compact.split()
     if len(words) >= 30 and len({w.lower() for w in words}) / len(words) < 0.15:
         return "repeated"
-    long_mixed = sum(len(w) for w in words if len(w) >= 24 and not w.isalpha()
-                     and any(c.isdigit() for c in w) and not _LINK.match(w))
+    long_mixed = sum(len(w) for w in words if len(w) >= 24 and _ENCODED.fullmatch(w)
+                     and any(c.isdigit() for c in w))
     if long_mixed / n > 0.5:
         return "encoded"  # base64, hashes, hex dumps with line breaks
     return None

@@ -651,6 +651,7 @@ __all__ = ["Catalog", "FileRow", "NewChunk", "Root", "VectorIndex", "consistency
 # Added to existing homes in place: a column computed from the stored text and a small FTS5
 # table filled from the files table, so an old home opens and searches without re-embedding.
 
+NAMES_VERSION = "2"  # bump when name_words changes: names_fts is rebuilt on open (no embedding)
 _NAMES_SCHEMA = f"""
 CREATE VIRTUAL TABLE IF NOT EXISTS names_fts USING fts5(name, tokenize='{FTS_TOKENIZE}');
 CREATE TRIGGER IF NOT EXISTS names_ai AFTER INSERT ON files BEGIN
@@ -681,12 +682,17 @@ def name_words(path: str, root: str | None, title: str | None = None) -> str:
         folders = list(p.parent.relative_to(root).parts) if root else []
     except ValueError:
         folders = []
-    parts = [p.stem, *folders]
-    split = [_CAMEL.sub(" ", w) for w in parts]
-    words = " ".join(parts + [w for w, o in zip(split, parts, strict=True) if w != o]).split()
     known = set(_NAME_TOKEN.findall((title or "").lower()))
-    return " ".join(w for w in words if not known or not set(
-        _NAME_TOKEN.findall(w.lower())) <= known)
+    words: list[str] = []
+    split: list[str] = []
+    for word in " ".join([p.stem, *folders]).split():
+        if known and set(_NAME_TOKEN.findall(word.lower())) <= known:
+            continue  # the title says it already, and its camelCase parts with it
+        words.append(word)
+        cut = _CAMEL.sub(" ", word)
+        if cut != word:
+            split.append(cut)
+    return " ".join(words + split)
 
 
 def register_ranking_functions(db: sqlite3.Connection) -> None:
@@ -705,9 +711,9 @@ def ensure_ranking_schema(db: sqlite3.Connection) -> None:
                    if is_noise(text, n)]
         db.executemany("UPDATE chunks SET noise=1 WHERE id=?", flagged)
     had_names = db.execute("SELECT 1 FROM sqlite_master WHERE name='names_fts'").fetchone()
-    if had_names and db.execute("SELECT 1 FROM sqlite_master WHERE name='names_ai'"
-                                " AND sql LIKE '%new.title%'").fetchone() is None:
-        for t in ("names_ai", "names_au", "names_ad", "names_fts"):  # an earlier draft's
+    row = db.execute("SELECT value FROM meta WHERE key='names_version'").fetchone()
+    if had_names and (row is None or row[0] != NAMES_VERSION):
+        for t in ("names_ai", "names_au", "names_ad", "names_fts"):  # rebuilt: words changed
             db.execute(f"DROP {'TABLE' if t == 'names_fts' else 'TRIGGER'} IF EXISTS {t}")
         had_names = None
     db.executescript(_NAMES_SCHEMA)
@@ -715,6 +721,8 @@ def ensure_ranking_schema(db: sqlite3.Connection) -> None:
         db.execute("INSERT INTO names_fts(rowid, name) SELECT f.id,"
                    " ds_name_words(f.path, r.path, f.title) FROM files f"
                    " LEFT JOIN roots r ON r.id=f.root_id")
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('names_version', ?)",
+                   (NAMES_VERSION,))
 
 
 def has_noise_flags(db: sqlite3.Connection) -> bool:
