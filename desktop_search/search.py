@@ -53,6 +53,8 @@ CANDIDATES = 400  # per ranking: fusion gains up to ~1000, latency doubles past 
 EXACT_TOP = 50
 # Below this many passages every query word picks keyword candidates: scoring them all is cheap.
 COMMON_MIN_ROWS = 2_000
+# The rare-term rule looks at most at this many passages: a word in more is not rare.
+RARE_PASSAGES = 200
 SNIPPET_CHARS = 320
 HL_START, HL_END = "\x02", "\x03"
 
@@ -653,20 +655,24 @@ class Searcher:
 
     @staticmethod
     def _rare_hits(cat: Catalog, pq: ParsedQuery, rare_max: int) -> set[int]:
-        """Passages holding every word of the query, or one of its identifiers, when they are
-        at most rare_max: such exact matches outrank whatever the meaning ranking prefers."""
+        """Passages holding every word of the query, or one of its identifiers, when they
+        lie in at most rare_max files: such exact matches outrank whatever the meaning ranking
+        prefers. Files, not passages, are counted: a code in every page header of one report
+        is still rare."""
         out: set[int] = set()
         exprs = [pq.all_words_expression(), *pq.identifier_expressions()]
         for expr in dict.fromkeys(e for e in exprs if e):
             for w in pq.excluded:
                 expr += f" NOT {_fts_quote(w)}"
             try:
-                rows = cat.db.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?"
-                                      " LIMIT ?", (expr, rare_max + 1)).fetchall()
+                rows = cat.db.execute(
+                    "SELECT c.id, c.file_id FROM chunks c WHERE c.id IN (SELECT rowid FROM"
+                    " chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)", (expr, RARE_PASSAGES + 1),
+                ).fetchall()
             except sqlite3.OperationalError:
                 continue  # an expression FTS5 cannot read finds nothing exactly
-            if len(rows) <= rare_max:
-                out.update(int(r[0]) for r in rows)
+            if len(rows) <= RARE_PASSAGES and len({f for _, f in rows}) <= rare_max:
+                out.update(int(c) for c, _ in rows)
         return out
 
     @staticmethod
