@@ -72,10 +72,10 @@ def test_file_names_give_words_that_the_title_does_not_have() -> None:
 
 
 def test_labels_follow_the_calibration() -> None:
-    assert judge(0.85, True, False, calibrated=True) == ("words+meaning", 71, True)
+    assert judge(0.85, True, False, calibrated=True) == ("words+meaning", 69, True)
     match, rel, good = judge(0.05, False, False, calibrated=True)
     assert (match, good) == ("meaning", False) and rel is not None and rel < GOOD_MATCH
-    assert judge(0.05, True, True, calibrated=True)[1:] == (49, True)  # the rare-term rule
+    assert judge(0.05, True, True, calibrated=True)[1:] == (40, True)  # the rare-term rule
     assert judge(0.9, True, False, calibrated=False) == ("words+meaning", None, True)
 
 
