@@ -55,6 +55,9 @@ EXACT_TOP = 50
 COMMON_MIN_ROWS = 2_000
 # The rare-term rule looks at most at this many passages: a word in more is not rare.
 RARE_PASSAGES = 200
+# ...and checks "every word in one passage" only when the rarest word is in at most this many
+# (the AND of common words walks long posting lists for nothing).
+RARE_WORD_SCAN = 5_000
 SNIPPET_CHARS = 320
 HL_START, HL_END = "\x02", "\x03"
 
@@ -653,15 +656,19 @@ class Searcher:
         order = sorted(scores, key=lambda c: -scores[c])[:depth]
         return order, {c: scores[c] for c in order}
 
-    @staticmethod
-    def _rare_hits(cat: Catalog, pq: ParsedQuery, rare_max: int) -> set[int]:
+    def _rare_hits(self, cat: Catalog, pq: ParsedQuery, rare_max: int) -> set[int]:
         """Passages holding every word of the query, or one of its identifiers, when they
         lie in at most rare_max files: such exact matches outrank whatever the meaning ranking
         prefers. Files, not passages, are counted: a code in every page header of one report
         is still rare."""
         out: set[int] = set()
-        exprs = [pq.all_words_expression(), *pq.identifier_expressions()]
-        for expr in dict.fromkeys(e for e in exprs if e):
+        every = pq.all_words_expression()
+        if every and pq.terms:
+            stats = self.keyword_stats()
+            if stats.total_rows() >= COMMON_MIN_ROWS and \
+                    min(stats.doc_freq(pq.terms).values()) > RARE_WORD_SCAN:
+                every = None  # only common words: intersecting their postings costs, finds many
+        for expr in dict.fromkeys(e for e in [every, *pq.identifier_expressions()] if e):
             for w in pq.excluded:
                 expr += f" NOT {_fts_quote(w)}"
             try:
