@@ -590,16 +590,16 @@ class Searcher:
                 order = sorted(scores, key=lambda c: (-fs[file_of(c)], -scores[c]))
             else:
                 order = sorted(scores, key=lambda c: -scores[c])
+        if name_rare:
+            exact |= {c for c in order if file_of(c) in name_rare}
+        exact &= set(order)
+        if exact:  # in fusion: a cross-encoder asked for has the last word
+            order, scores, file_scores = _exact_first(order, scores, file_scores, exact, file_of)
         if rerank and order:
             t_r = time.perf_counter()
             order, scores = self._rerank(pq, order, scores, file_scores, info)
             file_scores = None
             self.last_timings["rerank"] = time.perf_counter() - t_r
-        if name_rare:
-            exact |= {c for c in order if file_of(c) in name_rare}
-        exact &= set(order)
-        if exact:
-            order, scores, file_scores = _exact_first(order, scores, file_scores, exact, file_of)
         results = self._group(cat, pq, order, scores, file_scores, opts, info)
         self._label(cat, results, mode, {file_of(c) for c in keyword},
                     {file_of(c) for c in exact})
