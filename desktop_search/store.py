@@ -199,7 +199,6 @@ class Catalog:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA secure_delete=ON")
             self.db.execute("PRAGMA busy_timeout=30000")
-            register_ranking_functions(self.db)
             if not readonly:
                 self._migrate()
                 for suffix in ("", "-wal", "-shm"):
@@ -350,7 +349,9 @@ class Catalog:
                 time.time(),
             ),
         )
-        return int(cur.fetchone()[0])
+        file_id = int(cur.fetchone()[0])
+        put_file_name(self.db, file_id)
+        return file_id
 
     def touch_file(self, file_id: int, size: int, mtime_ns: int) -> None:
         self.db.execute(
@@ -365,6 +366,7 @@ class Catalog:
             "UPDATE files SET root_id=?, path=?, size=?, mtime_ns=?, updated_at=? WHERE id=?",
             (root_id, new_path, size, mtime_ns, time.time(), file_id),
         )
+        put_file_name(self.db, file_id)
 
     def mark_indexed(self, file_id: int) -> None:
         """Phase 2 done; keeps the reason a file was indexed only in part, if any."""
@@ -650,19 +652,13 @@ __all__ = ["Catalog", "FileRow", "NewChunk", "Root", "VectorIndex", "consistency
 # --- the ranking's parts of the schema: noise flags and the keyword index of file names -------
 # Added to existing homes in place: a column computed from the stored text and a small FTS5
 # table filled from the files table, so an old home opens and searches without re-embedding.
+# Names are written from Python (upsert_file, move_file: camelCase and title words need it);
+# only the delete is a trigger, in plain SQL, so an older release opening this home still
+# works (its new files just go without name words) and a removed folder's names go with it.
 
-NAMES_VERSION = "2"  # bump when name_words changes: names_fts is rebuilt on open (no embedding)
+NAMES_VERSION = "3"  # bump when name_words changes: names_fts is rebuilt on open (no embedding)
 _NAMES_SCHEMA = f"""
 CREATE VIRTUAL TABLE IF NOT EXISTS names_fts USING fts5(name, tokenize='{FTS_TOKENIZE}');
-CREATE TRIGGER IF NOT EXISTS names_ai AFTER INSERT ON files BEGIN
-    INSERT INTO names_fts(rowid, name) VALUES (new.id, ds_name_words(new.path,
-        (SELECT path FROM roots WHERE id=new.root_id), new.title));
-END;
-CREATE TRIGGER IF NOT EXISTS names_au AFTER UPDATE OF path, root_id, title ON files BEGIN
-    DELETE FROM names_fts WHERE rowid=old.id;
-    INSERT INTO names_fts(rowid, name) VALUES (new.id, ds_name_words(new.path,
-        (SELECT path FROM roots WHERE id=new.root_id), new.title));
-END;
 CREATE TRIGGER IF NOT EXISTS names_ad AFTER DELETE ON files BEGIN
     DELETE FROM names_fts WHERE rowid=old.id;
 END;
@@ -695,11 +691,6 @@ def name_words(path: str, root: str | None, title: str | None = None) -> str:
     return " ".join(words + split)
 
 
-def register_ranking_functions(db: sqlite3.Connection) -> None:
-    """SQL functions the schema's triggers call; on every connection that may write."""
-    db.create_function("ds_name_words", 3, name_words, deterministic=True)
-
-
 def ensure_ranking_schema(db: sqlite3.Connection) -> None:
     """Adds what ranking needs to an older catalog, inside the caller's transaction."""
     cols = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
@@ -718,11 +709,22 @@ def ensure_ranking_schema(db: sqlite3.Connection) -> None:
         had_names = None
     db.executescript(_NAMES_SCHEMA)
     if not had_names:
-        db.execute("INSERT INTO names_fts(rowid, name) SELECT f.id,"
-                   " ds_name_words(f.path, r.path, f.title) FROM files f"
-                   " LEFT JOIN roots r ON r.id=f.root_id")
+        db.executemany("INSERT INTO names_fts(rowid, name) VALUES (?, ?)", [
+            (fid, name_words(path, root, title)) for fid, path, root, title in db.execute(
+                "SELECT f.id, f.path, r.path, f.title FROM files f"
+                " LEFT JOIN roots r ON r.id=f.root_id").fetchall()])
         db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('names_version', ?)",
                    (NAMES_VERSION,))
+
+
+def put_file_name(db: sqlite3.Connection, file_id: int) -> None:
+    """The file's row of names_fts, from its path, root and title (see name_words)."""
+    row = db.execute("SELECT f.path, r.path, f.title FROM files f LEFT JOIN roots r"
+                     " ON r.id=f.root_id WHERE f.id=?", (file_id,)).fetchone()
+    db.execute("DELETE FROM names_fts WHERE rowid=?", (file_id,))
+    if row is not None:
+        db.execute("INSERT INTO names_fts(rowid, name) VALUES (?, ?)",
+                   (file_id, name_words(row[0], row[1], row[2])))
 
 
 def has_noise_flags(db: sqlite3.Connection) -> bool:

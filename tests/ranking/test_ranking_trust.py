@@ -118,9 +118,9 @@ def test_a_home_from_before_opens_and_searches_without_re_embedding(tmp_path: Pa
     home = tmp_path / "home"
     _index(home, docs).close()
     db = sqlite3.connect(home / "catalog.sqlite3")  # as the release before this one left it
-    for t in ("names_ai", "names_au", "names_ad"):
-        db.execute(f"DROP TRIGGER {t}")
+    db.execute("DROP TRIGGER names_ad")
     db.execute("DROP TABLE names_fts")
+    db.execute("DELETE FROM meta WHERE key='names_version'")
     db.execute("ALTER TABLE chunks DROP COLUMN noise")
     db.commit()
     db.close()
@@ -132,6 +132,11 @@ def test_a_home_from_before_opens_and_searches_without_re_embedding(tmp_path: Pa
         assert Path(eng.search("part list")[0].path).name == "part-list.txt"
         db = sqlite3.connect(home / "catalog.sqlite3")
         assert db.execute("SELECT sum(noise) FROM chunks").fetchone()[0] >= 1
+        assert db.execute("SELECT count(*) FROM names_fts").fetchone()[0] == 2
+        db.close()
+        eng.remove_root(docs)  # a folder removed takes its file names with it
+        db = sqlite3.connect(home / "catalog.sqlite3")
+        assert db.execute("SELECT count(*) FROM names_fts").fetchone()[0] == 0
         db.close()
     finally:
         eng.close()
