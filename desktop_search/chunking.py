@@ -9,6 +9,7 @@ n_ubatch assert; the chunker only has to make that rare.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -153,3 +154,45 @@ def chunk_text(
             back += spans[k].tokens
         i = k
     return chunks
+
+
+_LEADERS = re.compile(r"([^\w\s])(?:\s?\1){3,}")
+_ENCODED = re.compile(r"[A-Za-z0-9+/]+={0,2}|[0-9A-Fa-f:]+")  # base64 or hex, no dots
+_ODD_CATEGORIES = frozenset(("Mn", "Me", "Cf", "Co", "Cn", "Cs", "So", "Sk"))
+
+
+def noise_reason(text: str, n_tokens: int) -> str | None:
+    """Why a passage is noise rather than prose, or None. Noise (random Unicode, base64-like
+    runs, number tables, one thing repeated) embeds near the middle of the vector space, so
+    it comes close to every query by meaning ("hub" vectors) and crowds out real hits; its
+    words can still be found by keyword. Each rule was checked to flag none of the SciFact
+    abstracts and only tables and scanning debris in the long PDFs (docs/quality.md)."""
+    compact = _LEADERS.sub(r"\1", text)  # dot leaders of a contents page are layout, not noise
+    chars = [c for c in compact if not c.isspace()]
+    n = len(chars)
+    if n < 40:
+        return None
+    # tokens of the compacted text, roughly: each punctuation mark removed was a token
+    n_tokens = max(1, n_tokens - (sum(1 for c in text if not c.isspace()) - n))
+    letters = sum(1 for c in chars if c.isalpha())
+    digits = sum(1 for c in chars if c.isdigit())
+    odd = sum(1 for c in chars if unicodedata.category(c) in _ODD_CATEGORIES)
+    if odd / n > 0.15:
+        return "symbols"  # zero-width and direction marks, combining accents, emoji
+    if letters / n < 0.25:
+        return "numbers" if digits / n > 0.4 else "symbols"
+    if n_tokens / n > 0.8 and letters / n < 0.6:
+        return "tokens"  # a token per one or two characters, and not one script's letters
+    words = compact.split()
+    if len(words) >= 30 and len({w.lower() for w in words}) / len(words) < 0.15:
+        return "repeated"
+    long_mixed = sum(len(w) for w in words if len(w) >= 24 and _ENCODED.fullmatch(w)
+                     and any(c.isdigit() for c in w))
+    if long_mixed / n > 0.5:
+        return "encoded"  # base64, hashes, hex dumps with line breaks
+    return None
+
+
+def is_noise(text: str, n_tokens: int) -> bool:
+    """Whether a passage should stay out of the meaning ranking (see noise_reason)."""
+    return noise_reason(text, n_tokens) is not None

@@ -190,6 +190,12 @@ def _bold(s: str, spans: Sequence[tuple[int, int]], tty: bool) -> str:
     return "".join(out)
 
 
+def result_label(r: Any) -> str:
+    """"relevance 72, words+meaning": what the score means, in words."""
+    rel = f"relevance {r.relevance}, " if r.relevance is not None else ""
+    return rel + (r.match or "")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from .search import SearchOptions
 
@@ -215,9 +221,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         else:
             print("no results")
         return EXIT_OK
+    if not any(r.good_match for r in results):
+        print("no good match: nothing indexed is close to that; the nearest results:")
     for i, r in enumerate(results, 1):
         page = f"  p.{r.page}" if r.page else ""
-        print(f"{i:2d}. {r.path}{page}  ({r.score:.3f})")
+        print(f"{i:2d}. {r.path}{page}  ({r.score:.3f})  {result_label(r)}")
         for p in r.passages:
             print("    " + _bold(p.snippet, p.highlights, tty))
     return EXIT_OK

@@ -83,6 +83,22 @@ def evaluate(run: Run, qrels: Qrels) -> dict[str, float]:
     return {name: (v / n if n else 0.0) for name, v in totals.items()}
 
 
+def paired_difference(run: Run, baseline: Run, qrels: Qrels, metric: str = "ndcg@10"
+                      ) -> tuple[float, float]:
+    """Mean per-query difference of a metric (run minus baseline) and its standard error
+    (standard deviation of the differences / sqrt(n)): the same queries on both sides, so
+    the spread between queries cancels and small real changes show."""
+    qids = [q for q, g in qrels.items() if any(v > 0 for v in g.values())]
+    diffs = [per_query([d for d, _ in run.get(q, ())], qrels[q])[metric]
+             - per_query([d for d, _ in baseline.get(q, ())], qrels[q])[metric] for q in qids]
+    n = len(diffs)
+    if n < 2:
+        return (diffs[0] if diffs else 0.0), 0.0
+    mean = sum(diffs) / n
+    var = sum((d - mean) ** 2 for d in diffs) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
 def write_trec_run(run: Run, out: TextIO, tag: str) -> None:
     """`qid Q0 docid rank score tag`, rank from 1, best first, one line per document."""
     for qid, docs in run.items():
@@ -277,7 +293,7 @@ def _tuning_from(args: argparse.Namespace) -> Any:
 
     changes = {name: getattr(args, name) for name in (
         "fusion", "rrf_k", "dense_weight", "keyword_weight", "level", "title_weight", "depth",
-        "common_share", "keyword_budget")
+        "common_share", "keyword_budget", "rare_max", "name_weight", "doc_damping")
         if getattr(args, name) is not None}
     if args.no_stop_words:
         changes["stop_words"] = False
@@ -342,7 +358,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             with open(args.run_out, "w", encoding="utf-8") as f:
                 write_trec_run(run, f, f"desktop-search-{args.mode}")
         st = eng.status()
-        report = {
+        report: dict[str, Any] = {
             "dataset": folder.name, "split": args.split, "mode": args.mode,
             "queries": len(data.queries), "documents": len(data.corpus), "chunks": st.chunks,
             "metrics": {k: round(v, 4) for k, v in metrics.items()},
@@ -355,6 +371,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
                         "per_query_ms": round(1000 * t_query / len(data.queries), 1)},
             "run_file": args.run_out,
         }
+        if args.baseline:
+            with open(Path(args.baseline).expanduser(), encoding="utf-8") as f:
+                base = read_trec_run(f)
+            report["against_baseline"] = {
+                m: dict(zip(("diff", "se"), (round(x, 4) for x in
+                                            paired_difference(run, base, data.qrels, m)),
+                            strict=True)) for m in METRICS}
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -364,6 +387,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
              "mrr@10": "MRR@10"}
     for key, label in names.items():
         print(f"  {label:<11}{metrics[key]:.4f}")
+    for key, d in report.get("against_baseline", {}).items():
+        print(f"  {names[key]:<11}{d['diff']:+.4f} \u00b1 {d['se']:.4f} against the baseline run")
     print(f"indexing {t_index:.1f}s, queries {1000 * t_query / len(data.queries):.1f} ms each"
           + (f"; run written to {args.run_out}" if args.run_out else ""))
     return 0
@@ -406,6 +431,14 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
                    "to find keyword candidates (0 = no limit)")
     t.add_argument("--common-share", type=float, metavar="S", help="query words in more than "
                    "this share of passages only add to scores (1 = every word finds passages)")
+    t.add_argument("--rare-max", type=int, metavar="N", help="exact matches of every query "
+                   "word or an identifier in at most N passages rank first (0 = off)")
+    t.add_argument("--name-weight", type=float, metavar="W", help="weight of file and folder "
+                   "names (0 = not searched)")
+    t.add_argument("--doc-damping", type=float, metavar="D", help="a file's score adds D times "
+                   "its next passages' (0 = best passage only)")
+    e.add_argument("--baseline", metavar="RUN", help="a run file to compare with: per-query "
+                   "differences with their paired standard error")
     r = e.add_argument_group("reranking (--mode rerank)")
     r.add_argument("--reranker", metavar="GGUF", help="cross-encoder GGUF (default: the "
                    "configured or installed one)")

@@ -33,9 +33,10 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .chunking import chunk_text
+from .chunking import chunk_text, is_noise
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
+from .extract.base import clean_title
 from .extract.worker import ExtractWorker, WorkerUnavailable
 from .index_progress import DONE, READING, IndexProgress
 from .scan import Rules, Seen, display_path, seen, storable_path
@@ -423,7 +424,7 @@ class Indexer:
         if doc is None:
             return prep
         t1 = time.perf_counter()
-        title = (doc.title or Path(display_path(prep.seen.path)).stem).strip()[:TITLE_MAX_CHARS]
+        title = clean_title(doc.title, Path(display_path(prep.seen.path)).stem, TITLE_MAX_CHARS)
         prep.kind, prep.title, prep.n_chars = doc.kind, title, len(doc.text)
         prep.error = partial_reason(doc.warnings)
         count = self.embedder.count_tokens
@@ -441,6 +442,7 @@ class Indexer:
                     text=text,
                     embed_hash=embed_hash(embed_input(title, text)),
                     n_tokens=c.tokens,
+                    noise=is_noise(text, c.tokens),
                 )
             )
         report.timings["chunk"] += time.perf_counter() - t1

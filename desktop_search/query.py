@@ -56,6 +56,8 @@ class ParsedQuery:
     folders: list[str] = field(default_factory=list)
     after: float | None = None  # epoch seconds
     before: float | None = None
+    # codes people type exactly: part numbers, ticket ids, accession numbers (see identifiers())
+    identifiers: list[str] = field(default_factory=list)
 
     def has_content(self) -> bool:
         return bool(self.text.strip() or self.phrases)
@@ -76,6 +78,16 @@ class ParsedQuery:
         for w in self.excluded:
             expr += f" NOT {_quote(w)}"
         return expr
+
+    def all_words_expression(self) -> str | None:
+        """Every term and phrase of the query in one passage (the rare-term rule's test)."""
+        parts = [_quote(t) for t in self.terms] + [_quote(p) for p in self.phrases]
+        return " AND ".join(parts) if parts else None
+
+    def identifier_expressions(self) -> list[str]:
+        """Each identifier as a phrase: the tokenizer splits "0001045810-23-000175" in three,
+        and the phrase keeps them in order."""
+        return [_quote(" ".join(_TOKEN.findall(i))) for i in self.identifiers]
 
     def phrase_expression(self) -> str | None:
         """Every phrase, as FTS5 reads them (same tokenizer and stemmer as the index)."""
@@ -137,6 +149,22 @@ _SCAN = re.compile(
 )
 
 
+# An identifier: letters and digits mixed ("token216q", "IL-6", "A320neo", "10-Q"), or digits
+# joined by dots or dashes ("0001045810-23-000175", "4.2.1"); trailing punctuation is not part.
+_IDENT = re.compile(r"(?=[\w.\-/]*\d)(?=[\w.\-/]*[^\W\d_])\w[\w.\-/]*\w"
+                    r"|\d+(?:-\d+)+|\d+(?:\.\d+){2,}")
+
+
+def identifiers(text: str) -> list[str]:
+    """Identifier-like words of a query, in order, each once."""
+    out: list[str] = []
+    for word in text.split():
+        m = _IDENT.fullmatch(word.strip(".,;:!?()[]{}'\""))
+        if m and m.group(0) not in out and len(_TOKEN.findall(m.group(0))) <= 8:
+            out.append(m.group(0))
+    return out
+
+
 def parse_query(q: str, *, stop_words: bool = True) -> ParsedQuery:
     """Words, "phrases" (a quote left open is read as plain words, apostrophes are letters),
     -exclusions and filters. Phrase words are searched as the phrase, not again as terms."""
@@ -168,6 +196,7 @@ def parse_query(q: str, *, stop_words: bool = True) -> ParsedQuery:
         elif m.group("word"):
             free.append(m.group("word"))
     pq.text = " ".join(free)
+    pq.identifiers = identifiers(pq.text)
     phrase_words = {w.lower() for p in pq.phrases for w in _TOKEN.findall(p)}
     pq.terms = [t for t in keyword_terms(pq.text, stop_words) if t not in phrase_words]
     if not pq.terms and not pq.phrases:

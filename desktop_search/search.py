@@ -29,7 +29,17 @@ from .errors import DesktopSearchError, ModelError, QueryError
 from .fts import KeywordStats
 from .paths import AppPaths
 from .query import ParsedQuery, parse_query
-from .store import CHUNKED, INDEXED, Catalog, VectorIndex, in_batches, page_at
+from .relevance import CALIBRATED_MODELS, judge
+from .store import (
+    CHUNKED,
+    INDEXED,
+    Catalog,
+    VectorIndex,
+    has_names_index,
+    has_noise_flags,
+    in_batches,
+    page_at,
+)
 
 if TYPE_CHECKING:
     from .rerank import Reranker
@@ -45,6 +55,11 @@ CANDIDATES = 400  # per ranking: fusion gains up to ~1000, latency doubles past 
 EXACT_TOP = 50
 # Below this many passages every query word picks keyword candidates: scoring them all is cheap.
 COMMON_MIN_ROWS = 2_000
+# The rare-term rule looks at most at this many passages: a word in more is not rare.
+RARE_PASSAGES = 200
+# ...and checks "every word in one passage" only when the rarest word is in at most this many
+# (the AND of common words walks long posting lists for nothing).
+RARE_WORD_SCAN = 5_000
 SNIPPET_CHARS = 320
 HL_START, HL_END = "\x02", "\x03"
 
@@ -75,6 +90,15 @@ class Tuning:
     # Candidates per ranking; 0 = max(CANDIDATES, 4 k). Fixed rather than growing with k, so a
     # 10-result query in the window ranks exactly as the 100-result evaluation measured.
     depth: int = 0
+    # The rare-term rule: when every word of the query (or a quoted phrase, or an identifier
+    # such as "token216q" or "0001045810-23-000175") occurs in at most this many passages, the
+    # files holding them rank above every other (0 = off). Tuned in docs/quality.md.
+    rare_max: int = 5
+    # BM25 weight of file and folder names (a small keyword index of files, names_fts)
+    name_weight: float = 0.5
+    # A file's score: its best passage's plus this share of its second's, its square of the
+    # third's... (0 = the best passage alone)
+    doc_damping: float = 0.0
 
     def validate(self) -> Tuning:
         if self.fusion not in FUSIONS:
@@ -82,7 +106,8 @@ class Tuning:
         if self.level not in LEVELS:
             raise QueryError(f"unknown fusion level {self.level!r}: use file or chunk")
         if self.rrf_k < 0 or self.dense_weight < 0 or self.keyword_weight < 0 \
-                or self.title_weight < 0 or self.depth < 0 or self.keyword_budget < 0:
+                or self.title_weight < 0 or self.depth < 0 or self.keyword_budget < 0 \
+                or self.rare_max < 0 or self.name_weight < 0 or self.doc_damping < 0:
             raise QueryError("fusion weights, rrf_k and depth must not be negative")
         if not 0 < self.common_share <= 1:
             raise QueryError("common_share must be above 0 and at most 1")
@@ -130,6 +155,14 @@ class SearchResult:
     mtime: float
     size: int
     passages: list[Passage]
+    # For people (relevance.py): cosine of the best passage to the query (None: no vectors),
+    # "words+meaning" | "meaning" | "words", a calibrated 0-100 chance of being what was asked
+    # for (None: no calibration for this model or mode), and whether it clears the bar.
+    similarity: float | None = None
+    match: str = ""
+    relevance: int | None = None
+    good_match: bool = True
+    exact: bool = False  # found by the rare-term rule
 
     def to_json(self) -> dict[str, object]:
         from .scan import display_path, path_bytes
@@ -160,6 +193,11 @@ class SearchResult:
                 }
                 for p in self.passages
             ],
+            "match": self.match,
+            "relevance": self.relevance,
+            "good_match": self.good_match,
+            "similarity": None if self.similarity is None else round(self.similarity, 4),
+            "exact": self.exact,
         }
 
 
@@ -204,6 +242,23 @@ def max_per_group(scores: dict[int, float], group: Callable[[int], int]) -> dict
         g = group(key)
         if g not in out or v > out[g]:
             out[g] = v
+    return out
+
+
+def damped_per_group(scores: dict[int, float], group: Callable[[int], int], damping: float
+                     ) -> dict[int, float]:
+    """A group's best score plus damping times its second, damping squared times its third...
+    (0 = the best alone, as max_per_group): a long document whose answer spans several
+    passages counts them all, a little."""
+    if not damping:
+        return max_per_group(scores, group)
+    members: dict[int, list[float]] = {}
+    for key, v in scores.items():
+        members.setdefault(group(key), []).append(v)
+    out: dict[int, float] = {}
+    for g, vs in members.items():
+        vs.sort(reverse=True)
+        out[g] = sum(v * damping ** i for i, v in enumerate(vs[:4]))
     return out
 
 
@@ -292,6 +347,7 @@ class _ChunkRow(NamedTuple):  # a tuple: hundreds are built per query (5 -> 1 us
     mtime_ns: int
     size: int
     state: str
+    noise: int  # 1: kept out of the meaning ranking (chunking.is_noise)
 
 
 @dataclass(frozen=True)
@@ -316,6 +372,9 @@ class Searcher:
         self._own_index: VectorIndex | None = None
         self._reranker: Reranker | None = None
         self._stats: KeywordStats | None = None
+        self._has_noise: bool | None = None
+        self._last_qv: tuple[str, NDArray[np.float32]] | None = None
+        self._has_names: bool | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self.last_timings: dict[str, float] = {}
@@ -449,6 +508,7 @@ class Searcher:
         if rerank:
             depth = max(depth, self.settings.rerank_top_n)
         self.last_timings = {}
+        self._last_qv = None
         # Meaning and words at once: llama.cpp and SQLite both let go of the GIL, so embedding
         # the query (the largest part of a query) runs beside the keyword search.
         dense_job: Future[tuple[list[int], dict[int, float]]] | None = None
@@ -459,9 +519,17 @@ class Searcher:
         try:
             keyword: list[int] = []
             kw_score: dict[int, float] = {}
+            exact: set[int] = set()
             if mode in ("hybrid", "keyword"):
                 t1 = time.perf_counter()
                 keyword, kw_score = self._keyword(cat, pq, tuning, depth)
+                if mode == "hybrid" and tuning.rare_max:
+                    exact = self._rare_hits(cat, pq, tuning.rare_max)
+                    low = min(kw_score.values(), default=0.0)
+                    for c in exact:
+                        if c not in kw_score:  # past the candidate depth: still a word match
+                            keyword.append(c)
+                            kw_score[c] = low
                 self.last_timings["keyword"] = time.perf_counter() - t1
             info = self._chunk_info(cat, keyword)  # while the query is still being embedded
             dense: list[int] = []
@@ -473,8 +541,24 @@ class Searcher:
                 wait([dense_job])  # never leave the model busy behind a failed query
         self.last_timings["retrieval"] = time.perf_counter() - t0
         info.update(self._chunk_info(cat, [c for c in dense if c not in info]))
+        names: dict[int, float] = {}
+        name_rare: set[int] = set()
+        if mode == "hybrid" and tuning.level == "file" and tuning.fusion == "score":
+            if tuning.name_weight:
+                names = self._names(cat, pq, depth)
+            if tuning.rare_max:
+                name_rare = self._rare_names(cat, pq, tuning.rare_max)
+        if names or name_rare:
+            shown = {r.file_id for r in info.values()}
+            first = self._first_chunks(cat, [f for f in {*names, *name_rare} if f not in shown])
+            info.update(self._chunk_info(cat, list(first.values())))
+            for c in first.values():
+                if c not in kw_score:  # found by its name: a words match, at the bottom
+                    keyword.append(c)
+                    kw_score[c] = min(kw_score.values(), default=0.0)
         ok = self._eligible(cat, pq, info, set(keyword))
-        dense = [c for c in dense if c in ok]
+        # noise passages embed near every query: they stay out of the meaning ranking
+        dense = [c for c in dense if c in ok and not info[c].noise]
         keyword = [c for c in keyword if c in ok]
         dense_sim = {c: dense_sim[c] for c in dense}
         kw_score = {c: kw_score[c] for c in keyword}
@@ -501,18 +585,32 @@ class Searcher:
                     file_scores = rrf([best_per_group(dense, file_of),
                                        best_per_group(keyword, file_of)], tuning.rrf_k, weights)
                 else:
-                    file_scores = score_fusion([max_per_group(dense_sim, file_of),
-                                                max_per_group(kw_score, file_of)], weights)
+                    d = tuning.doc_damping
+                    maps = [damped_per_group(dense_sim, file_of, d),
+                            damped_per_group(kw_score, file_of, d)]
+                    raw = [tuning.dense_weight, tuning.keyword_weight]
+                    if names:
+                        live = {file_of(c) for c in ok}
+                        maps.append({f: v for f, v in names.items() if f in live})
+                        raw.append(tuning.name_weight)
+                    file_scores = score_fusion(maps, [w / (sum(raw) or 1.0) for w in raw])
                 fs = file_scores
                 order = sorted(scores, key=lambda c: (-fs[file_of(c)], -scores[c]))
             else:
                 order = sorted(scores, key=lambda c: -scores[c])
+        if name_rare:
+            exact |= {c for c in order if file_of(c) in name_rare}
+        exact &= set(order)
+        if exact:  # in fusion: a cross-encoder asked for has the last word
+            order, scores, file_scores = _exact_first(order, scores, file_scores, exact, file_of)
         if rerank and order:
             t_r = time.perf_counter()
             order, scores = self._rerank(pq, order, scores, file_scores, info)
             file_scores = None
             self.last_timings["rerank"] = time.perf_counter() - t_r
         results = self._group(cat, pq, order, scores, file_scores, opts, info)
+        self._label(cat, results, mode, {file_of(c) for c in keyword},
+                    {file_of(c) for c in exact})
         self.last_timings["total"] = time.perf_counter() - t0
         return results
 
@@ -525,6 +623,7 @@ class Searcher:
                ) -> tuple[list[int], dict[int, float]]:
         t = time.perf_counter()
         qv = emb.embed_query(text)
+        self._last_qv = (emb.info.key, qv)
         t_e = time.perf_counter()
         # Its own connection: one connection runs one statement at a time, and the keyword
         # search is using the other meanwhile. Opened on this lane's thread, used only there.
@@ -565,6 +664,32 @@ class Searcher:
         order = sorted(scores, key=lambda c: -scores[c])[:depth]
         return order, {c: scores[c] for c in order}
 
+    def _rare_hits(self, cat: Catalog, pq: ParsedQuery, rare_max: int) -> set[int]:
+        """Passages holding every word of the query, or one of its identifiers, when they
+        lie in at most rare_max files: such exact matches outrank whatever the meaning ranking
+        prefers. Files, not passages, are counted: a code in every page header of one report
+        is still rare."""
+        out: set[int] = set()
+        every = pq.all_words_expression()
+        if every and pq.terms:
+            stats = self.keyword_stats()
+            if stats.total_rows() >= COMMON_MIN_ROWS and \
+                    min(stats.doc_freq(pq.terms).values()) > RARE_WORD_SCAN:
+                every = None  # only common words: intersecting their postings costs, finds many
+        for expr in dict.fromkeys(e for e in [every, *pq.identifier_expressions()] if e):
+            for w in pq.excluded:
+                expr += f" NOT {_fts_quote(w)}"
+            try:
+                rows = cat.db.execute(
+                    "SELECT c.id, c.file_id FROM chunks c WHERE c.id IN (SELECT rowid FROM"
+                    " chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)", (expr, RARE_PASSAGES + 1),
+                ).fetchall()
+            except sqlite3.OperationalError:
+                continue  # an expression FTS5 cannot read finds nothing exactly
+            if len(rows) <= RARE_PASSAGES and len({f for _, f in rows}) <= rare_max:
+                out.update(int(c) for c, _ in rows)
+        return out
+
     @staticmethod
     def _bm25(cat: Catalog, expr: str | None, title_weight: float, depth: int
               ) -> dict[int, float]:
@@ -579,12 +704,86 @@ class Searcher:
             raise QueryError(f"cannot search for that: {e}") from e
         return {int(cid): -float(sc) for cid, sc in rows}  # FTS5's bm25 is lower = better
 
+    def _label(self, cat: Catalog, results: list[SearchResult], mode: str,
+               word_files: set[int], exact_files: set[int]) -> None:
+        """Similarity, match tag, calibrated relevance and good_match of each result shown."""
+        if not results:
+            return
+        sims: dict[int, float] = {}
+        if self._last_qv is not None:
+            model, qv = self._last_qv
+            keys, mat = cat.vectors_for_chunks(model, [r.passages[0].chunk_id for r in results])
+            if len(keys):
+                sims = {int(k): float(v) for k, v in zip(keys, mat @ qv, strict=True)}
+        fids = {r.passages[0].chunk_id: f for r, f in zip(
+            results, self._file_ids(cat, [r.passages[0].chunk_id for r in results]), strict=True)}
+        for r in results:
+            cid = r.passages[0].chunk_id
+            fid = fids.get(cid)
+            r.similarity = sims.get(cid)
+            r.exact = fid in exact_files
+            words = fid in word_files or any(p.highlights for p in r.passages)
+            r.match, r.relevance, r.good_match = judge(
+                r.similarity, words, r.exact, calibrated=self._last_qv is not None
+                and self._last_qv[0] in CALIBRATED_MODELS and mode != "keyword")
+
+    @staticmethod
+    def _file_ids(cat: Catalog, chunk_ids: list[int]) -> list[int | None]:
+        found: dict[int, int] = {}
+        for part, marks in in_batches(chunk_ids):
+            found.update((int(c), int(f)) for c, f in cat.db.execute(
+                f"SELECT id, file_id FROM chunks WHERE id IN ({marks})", part))
+        return [found.get(c) for c in chunk_ids]
+
+    def _noise_column(self, cat: Catalog) -> str:
+        if self._has_noise is None:  # a home not yet opened by a writer since the upgrade
+            self._has_noise = has_noise_flags(cat.db)
+        return "c.noise" if self._has_noise else "0"
+
+    def _names(self, cat: Catalog, pq: ParsedQuery, depth: int) -> dict[int, float]:
+        """BM25 of file and folder names (names_fts), by file id."""
+        if self._has_names is None:
+            self._has_names = has_names_index(cat.db)
+        expr = pq.fts_expression()
+        if not self._has_names or not expr:
+            return {}
+        rows = cat.db.execute("SELECT rowid, bm25(names_fts) AS s FROM names_fts"
+                              " WHERE names_fts MATCH ? ORDER BY s LIMIT ?", (expr, depth))
+        return {int(f): -float(sc) for f, sc in rows}
+
+    def _rare_names(self, cat: Catalog, pq: ParsedQuery, rare_max: int) -> set[int]:
+        """Files whose name holds one of the query's identifiers, when at most rare_max
+        files do. (Every word of the query in a name, as for passages, cost SciFact 0.008
+        nDCG@10: its titles are its file names, and most claims' words fit several.)"""
+        if self._has_names is None:
+            self._has_names = has_names_index(cat.db)
+        out: set[int] = set()
+        if not self._has_names:
+            return out
+        for expr in pq.identifier_expressions():
+            rows = cat.db.execute("SELECT rowid FROM names_fts WHERE names_fts MATCH ? LIMIT ?",
+                                  (expr, rare_max + 1)).fetchall()
+            if len(rows) <= rare_max:
+                out.update(int(r[0]) for r in rows)
+        return out
+
+    @staticmethod
+    def _first_chunks(cat: Catalog, file_ids: list[int]) -> dict[int, int]:
+        """Each file's first passage: where a file found by its name is shown from."""
+        out: dict[int, int] = {}
+        for part, marks in in_batches(file_ids):
+            for fid, cid in cat.db.execute(
+                    f"SELECT file_id, min(id) FROM chunks WHERE file_id IN ({marks})"
+                    " GROUP BY file_id", part):
+                out[int(fid)] = int(cid)
+        return out
+
     def _chunk_info(self, cat: Catalog, ids: list[int]) -> dict[int, _ChunkRow]:
         info: dict[int, _ChunkRow] = {}
         for part, marks in in_batches(ids):
             for row in cat.db.execute(
                 "SELECT c.id, c.file_id, c.page, c.char_start, c.char_end, f.path,"
-                " f.title, f.kind, f.mtime_ns, f.size, f.state"
+                f" f.title, f.kind, f.mtime_ns, f.size, f.state, {self._noise_column(cat)}"
                 f" FROM chunks c JOIN files f ON f.id=c.file_id WHERE c.id IN ({marks})",
                 part,
             ):
@@ -726,6 +925,32 @@ class Searcher:
         if not expr or not texts:
             return {}
         return self.keyword_stats().highlight(texts, expr, HL_START, HL_END)
+
+
+def _fts_quote(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+def _exact_first(order: list[int], scores: dict[int, float], file_scores: dict[int, float] | None,
+                 exact: set[int], file_of: Callable[[int], int]
+                 ) -> tuple[list[int], dict[int, float], dict[int, float] | None]:
+    """Files with an exact rare match first (their order among themselves kept), each with
+    its exact passages first. Their scores are raised by 1 (fused scores are at most 1), so
+    scores still fall down the list."""
+    files = {file_of(c) for c in exact}
+    scores = {c: v + 1.0 if c in exact else v for c, v in scores.items()}
+    if file_scores is not None:
+        file_scores = {f: v + 1.0 if f in files else v for f, v in file_scores.items()}
+        fs = file_scores
+        order = sorted(order, key=lambda c: (-fs[file_of(c)], -scores[c]))
+    else:
+        top = [c for c in order if file_of(c) in files]
+        best: dict[int, float] = {}
+        for c in top:
+            best[file_of(c)] = max(best.get(file_of(c), 0.0), scores[c])
+        top.sort(key=lambda c: (-best[file_of(c)], -scores[c]))
+        order = top + [c for c in order if file_of(c) not in files]
+    return order, scores, file_scores
 
 
 def _under(path: str, folder: str) -> bool:

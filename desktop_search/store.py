@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -159,6 +160,8 @@ class NewChunk:
     # where its words are, not where the passage starts
     page_starts: tuple[tuple[int, int], ...] = ()
 
+    noise: bool = False  # chunking.is_noise: kept out of the meaning ranking
+
 
 def page_at(page: int | None, page_starts: str | None, offset: int) -> int | None:
     """The page of the character `offset` into a chunk that starts on `page`."""
@@ -297,6 +300,7 @@ class Catalog:
             cols = {r[1] for r in self.db.execute("PRAGMA table_info(chunks)")}
             if "page_starts" not in cols:  # a home made before pages were kept per chunk
                 self.db.execute("ALTER TABLE chunks ADD COLUMN page_starts TEXT")
+            ensure_ranking_schema(self.db)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute(
@@ -488,7 +492,9 @@ class Catalog:
                 time.time(),
             ),
         )
-        return int(cur.fetchone()[0])
+        file_id = int(cur.fetchone()[0])
+        put_file_name(self.db, file_id)
+        return file_id
 
     def touch_file(self, file_id: int, size: int, mtime_ns: int) -> None:
         self.db.execute(
@@ -503,6 +509,7 @@ class Catalog:
             "UPDATE files SET root_id=?, path=?, size=?, mtime_ns=?, updated_at=? WHERE id=?",
             (root_id, new_path, size, mtime_ns, time.time(), file_id),
         )
+        put_file_name(self.db, file_id)
 
     def mark_indexed(self, file_id: int) -> bool:
         """Phase 2 done; keeps the reason a file was indexed only in part, if any. False when
@@ -563,11 +570,11 @@ class Catalog:
     def _insert_chunks(self, file_id: int, chunks: Sequence[NewChunk]) -> None:
         self.db.executemany(
             "INSERT INTO chunks(file_id, ord, page, char_start, char_end, title, text,"
-            " embed_hash, n_tokens, page_starts) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            " embed_hash, n_tokens, noise, page_starts) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
                     file_id, c.ord, c.page, c.char_start, c.char_end, c.title, c.text,
-                    c.embed_hash, c.n_tokens,
+                    c.embed_hash, c.n_tokens, int(c.noise),
                     json.dumps(c.page_starts, separators=(",", ":")) if c.page_starts else None,
                 )
                 for c in chunks
@@ -940,6 +947,9 @@ def restore(catalog: Catalog, got: Salvage, dims: int | None) -> dict[str, int]:
                 "UPDATE files SET state=? WHERE state=? AND id IN (SELECT c.file_id FROM"
                 " chunks c WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model=?"
                 " AND v.embed_hash=c.embed_hash))", (CHUNKED, INDEXED, model))
+        db.execute("DELETE FROM meta WHERE key='names_version'")
+    with db:  # the file-name index is derived: rebuilt from the salvaged files
+        ensure_ranking_schema(db)
     return {
         "roots": int(db.execute("SELECT count(*) FROM roots").fetchone()[0]),
         "files": int(db.execute("SELECT count(*) FROM files WHERE state<>?",
@@ -973,3 +983,89 @@ def quick_check(path: Path) -> bool:
 from .vector_index import VectorIndex  # noqa: E402
 
 __all__ = ["Catalog", "FileRow", "NewChunk", "Root", "VectorIndex", "consistency_problems"]
+
+
+# --- the ranking's parts of the schema: noise flags and the keyword index of file names -------
+# Added to existing homes in place: a column computed from the stored text and a small FTS5
+# table filled from the files table, so an old home opens and searches without re-embedding.
+# Names are written from Python (upsert_file, move_file: camelCase and title words need it);
+# only the delete is a trigger, in plain SQL, so an older release opening this home still
+# works (its new files just go without name words) and a removed folder's names go with it.
+
+NAMES_VERSION = "3"  # bump when name_words changes: names_fts is rebuilt on open (no embedding)
+_NAMES_SCHEMA = f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS names_fts USING fts5(name, tokenize='{FTS_TOKENIZE}');
+CREATE TRIGGER IF NOT EXISTS names_ad AFTER DELETE ON files BEGIN
+    DELETE FROM names_fts WHERE rowid=old.id;
+END;
+"""
+_NAME_TOKEN = re.compile(r"[^\W_]+")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d{2,})")
+
+
+def name_words(path: str, root: str | None, title: str | None = None) -> str:
+    """What a file's name says, as words: the stem and the folders under its root, split on
+    _ - . and spaces (FTS5 does that) and at camelCase ("QuarterlyReport2022" also gives
+    "Quarterly Report 2022"). The unsplit name is kept, so "token216q.txt" is found as is.
+    Words of the title are left out: every passage's title is in the keyword index already
+    (and a file named by its title would count them twice: SciFact lost 0.008 nDCG@10)."""
+    p = Path(path)
+    try:
+        folders = list(p.parent.relative_to(root).parts) if root else []
+    except ValueError:
+        folders = []
+    known = set(_NAME_TOKEN.findall((title or "").lower()))
+    words: list[str] = []
+    split: list[str] = []
+    for word in " ".join([p.stem, *folders]).split():
+        if known and set(_NAME_TOKEN.findall(word.lower())) <= known:
+            continue  # the title says it already, and its camelCase parts with it
+        words.append(word)
+        cut = _CAMEL.sub(" ", word)
+        if cut != word:
+            split.append(cut)
+    return " ".join(words + split)
+
+
+def ensure_ranking_schema(db: sqlite3.Connection) -> None:
+    """Adds what ranking needs to an older catalog, inside the caller's transaction."""
+    cols = {r[1] for r in db.execute("PRAGMA table_info(chunks)")}
+    if "noise" not in cols:
+        from .chunking import is_noise
+
+        db.execute("ALTER TABLE chunks ADD COLUMN noise INTEGER NOT NULL DEFAULT 0")
+        flagged = [(cid,) for cid, text, n in db.execute("SELECT id, text, n_tokens FROM chunks")
+                   if is_noise(text, n)]
+        db.executemany("UPDATE chunks SET noise=1 WHERE id=?", flagged)
+    had_names = db.execute("SELECT 1 FROM sqlite_master WHERE name='names_fts'").fetchone()
+    row = db.execute("SELECT value FROM meta WHERE key='names_version'").fetchone()
+    if had_names and (row is None or row[0] != NAMES_VERSION):
+        for t in ("names_ai", "names_au", "names_ad", "names_fts"):  # rebuilt: words changed
+            db.execute(f"DROP {'TABLE' if t == 'names_fts' else 'TRIGGER'} IF EXISTS {t}")
+        had_names = None
+    db.executescript(_NAMES_SCHEMA)
+    if not had_names:
+        db.executemany("INSERT INTO names_fts(rowid, name) VALUES (?, ?)", [
+            (fid, name_words(path, root, title)) for fid, path, root, title in db.execute(
+                "SELECT f.id, f.path, r.path, f.title FROM files f"
+                " LEFT JOIN roots r ON r.id=f.root_id").fetchall()])
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('names_version', ?)",
+                   (NAMES_VERSION,))
+
+
+def put_file_name(db: sqlite3.Connection, file_id: int) -> None:
+    """The file's row of names_fts, from its path, root and title (see name_words)."""
+    row = db.execute("SELECT f.path, r.path, f.title FROM files f LEFT JOIN roots r"
+                     " ON r.id=f.root_id WHERE f.id=?", (file_id,)).fetchone()
+    db.execute("DELETE FROM names_fts WHERE rowid=?", (file_id,))
+    if row is not None:
+        db.execute("INSERT INTO names_fts(rowid, name) VALUES (?, ?)",
+                   (file_id, name_words(row[0], row[1], row[2])))
+
+
+def has_noise_flags(db: sqlite3.Connection) -> bool:
+    return any(r[1] == "noise" for r in db.execute("PRAGMA table_info(chunks)"))
+
+
+def has_names_index(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name='names_fts'").fetchone() is not None

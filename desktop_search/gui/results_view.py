@@ -70,6 +70,35 @@ def short_folder(path: str) -> str:
     return folder
 
 
+MATCH_LABELS = {"words+meaning": "words + meaning", "meaning": "meaning only",
+                "words": "words only"}
+
+
+def relevance_label(r: SearchResult) -> str:
+    """In words, from the calibrated relevance (relevance.py): "strong", "good", "weak"."""
+    if r.exact:
+        return "exact match"
+    if r.relevance is None:
+        return ""
+    return "strong match" if r.relevance >= 40 else "good match" if r.good_match else "weak match"
+
+
+def match_tag_html(r: SearchResult) -> str:
+    """Small tags after the file name: how well it matched (the calibrated relevance in words;
+    the number is in `search --json`), and whether by words, meaning or both."""
+    tags = []
+    label = relevance_label(r)
+    if label:
+        colour = ACCENT if r.good_match else MUTED
+        tags.append(f'<span style="color:{colour};">{label}</span>')
+    if r.match:
+        tags.append(f'<span style="color:{MUTED};">{MATCH_LABELS.get(r.match, r.match)}</span>')
+    if not tags:
+        return ""
+    return ('<span style="font-size:8.5pt; font-weight:400;">&nbsp;&nbsp;'
+            + " &nbsp;·&nbsp; ".join(tags) + "</span>")
+
+
 def result_html(r: SearchResult, max_passages: int = 3) -> str:
     name = os.path.basename(r.path)
     # wrap between the items only, never inside "modified today 05:49"
@@ -82,7 +111,8 @@ def result_html(r: SearchResult, max_passages: int = 3) -> str:
         title = (f'<div style="color:#3b4452; margin-top:1px;">'
                  f"{html.escape(r.title.strip()[:140])}</div>")
     parts = [
-        f'<div style="font-size:11pt; font-weight:600; color:{ACCENT};">{html.escape(name)}</div>',
+        f'<div style="font-size:11pt; font-weight:600; color:{ACCENT};">{html.escape(name)}'
+        f"{match_tag_html(r)}</div>",
         title,
         f'<div style="color:{MUTED}; font-size:9pt; margin-top:1px;">'
         + " &nbsp;·&nbsp; ".join(meta) + "</div>",

@@ -276,6 +276,14 @@ class SearchPage(QWidget):
         lay.setSpacing(10)
         lay.addWidget(self.box)
         lay.addWidget(self.filter_bar)
+        self.no_match = QLabel(
+            "<b>No good match.</b> Nothing in your files is close to what you asked for; "
+            "these are the nearest. Try other words, or check the folder is indexed.")
+        self.no_match.setWordWrap(True)
+        self.no_match.setStyleSheet("background:#fff6e0; color:#5c4400; border:1px solid "
+                                    "#f0d48a; border-radius:6px; padding:7px 10px;")
+        self.no_match.hide()
+        lay.addWidget(self.no_match)
         lay.addWidget(self.stack, 1)
 
         self.open_act = self._action("Open", "Return", self.open_current)
@@ -360,6 +368,7 @@ class SearchPage(QWidget):
             self.results.model_.set_results([])
             self.preview.clear("Select a result to preview it here.")
             self.summary.setText("")
+            self.no_match.hide()
             self.refresh_state()
 
     def _filters_changed(self) -> None:
@@ -410,6 +419,8 @@ class SearchPage(QWidget):
                  if pending else "")
         self.summary.setText(f"{n} file{'s' if n != 1 else ''} · {out.seconds * 1000:.0f} ms{how}"
                              f"{later}" if n else "")
+        # said plainly, with the nearest files still listed below
+        self.no_match.setVisible(bool(n) and not any(r.good_match for r in out.results))
         if not n:
             self.message.show_message(
                 f"No files match “{html.escape(out.text)}”",
@@ -436,6 +447,7 @@ class SearchPage(QWidget):
     def show_query_error(self, message: str) -> None:
         self.last_error = message
         self.summary.setText("")
+        self.no_match.hide()
         self.message.show_message("Cannot search for that", html.escape(message))
         self.stack.setCurrentWidget(self.message)
 
