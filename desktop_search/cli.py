@@ -156,8 +156,16 @@ def _index_with_progress(eng: Any, verb: str) -> Any:
     return rep
 
 
+def _settle_model(eng: Any, args: argparse.Namespace) -> int | None:
+    from .model_commands import settle_model
+
+    return settle_model(eng, getattr(args, "model", None), args.yes)
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     eng = _engine(args)
+    if (stop := _settle_model(eng, args)) is not None:
+        return stop
     rep = _index_with_progress(eng, "index")
     eng.close()
     if args.json:
@@ -269,6 +277,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from .watcher import Watcher
 
     eng = _engine(args)
+    if (stop := _settle_model(eng, args)) is not None:
+        return stop
 
     def on_update(r: Any) -> None:
         if r.indexed or r.removed or r.renamed or r.failed or r.skipped:
@@ -357,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("index", help="bring the index up to date once")
     i.add_argument("--json", action="store_true")
+    i.add_argument("--yes", action="store_true",
+                   help="agree to switch models (re-embeds; asked on a terminal)")
 
     s = sub.add_parser("search", help="search by meaning and words")
     s.add_argument("query", metavar="QUERY")
@@ -377,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("watch", help="keep the index current until interrupted")
     w.add_argument("--debounce", type=float, default=1.0, metavar="SECONDS")
+    w.add_argument("--yes", action="store_true", help="agree to switch models (re-embeds)")
 
     sub.add_parser("repair", help="rebuild a damaged index: the damaged catalog is kept "
                    "aside, what can be read is salvaged, the rest re-indexed")

@@ -26,7 +26,13 @@ from .errors import CatalogDamaged, DesktopSearchError, IndexError_
 from .extract.worker import DEFAULT_TIMEOUT_S, ExtractWorker
 from .index_progress import IndexProgress
 from .indexer import Indexer, IndexReport, Progress, save_vector_index
-from .models import bundled_model_path, check_gguf, model_fingerprint
+from .models import (
+    bundled_model_path,
+    check_gguf,
+    installed_models,
+    is_bundled,
+    model_fingerprint,
+)
 from .paths import AppPaths, resolve_home
 from .scan import storable_path
 from .search import Searcher, SearchOptions, SearchResult
@@ -77,6 +83,36 @@ class Status:
     meaning: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class ModelChange:
+    """What switching the index to another embedding model costs, said before it starts."""
+
+    path: str
+    key: str
+    name: str  # the new model's file name
+    active_name: str  # the model searches use until the switch is complete
+    passages: int  # passages it still has to embed
+    tokens: int
+    stored: int  # its vectors already stored (kept from an earlier use of it)
+    seconds: float | None  # None: nothing to go by
+    basis: str  # "measured while indexing", "timed on sample passages" or "estimate"
+    confirmed: bool  # the person already chose it: the next index continues the switch
+
+    def cost(self) -> str:
+        """One line: what the switch re-embeds, how long that takes here, what answers meanwhile."""
+        if not self.passages:
+            return (f"switching to {self.name} re-embeds nothing: the vectors of all "
+                    f"{self.stored:,} passages are stored from an earlier use")
+        from .hardware import duration_text
+
+        when = ""
+        if self.seconds is not None:
+            took = "under a second" if self.seconds < 1 else f"about {duration_text(self.seconds)}"
+            when = f", {took} here ({self.basis})"
+        return (f"switching to {self.name} re-embeds {self.passages:,} passages{when}; "
+                f"{self.active_name} keeps answering searches until the new index is complete")
+
+
 class Engine:
     """Thread use: the writer methods (add_root, remove_root, index, save_settings, close) are
     serialised by a lock and, across processes, by a lock file in the home, so a CLI `index`
@@ -87,6 +123,9 @@ class Engine:
                  settings: Settings | None = None, model_path: str | None = None) -> None:
         self.paths: AppPaths = resolve_home(home).ensure()
         self.settings = settings or load_settings(self.paths.config)
+        # A model the caller names here is its decision (the CLI asks the person first): index
+        # switches to it. One only configured in config.toml switches once confirmed (use_model).
+        self._explicit_model = bool(model_path)
         if model_path:
             self.settings.model_path = str(Path(model_path).expanduser().resolve())
         # A home the user cannot write (a read-only mount, a locked-down copy) still answers
@@ -210,8 +249,45 @@ class Engine:
         with self._writer("save the settings"):
             save_settings(self.settings, self.paths.config)
 
+    def indexing_model_path(self) -> Path:
+        """The model indexing embeds with: the configured one, unless it differs from the one
+        the index was built with and nobody confirmed the switch (a hand-edited config.toml, a
+        window whose watcher runs index on its own): then the active one, so no run ever
+        re-embeds everything unasked."""
+        wanted = self.model_path()
+        active = self.catalog.get_meta("model_key")
+        if not active:
+            return wanted
+        key = model_fingerprint(wanted)
+        if key == active or self._explicit_model or self.catalog.get_meta("model_target") == key:
+            return wanted
+        return self.active_model_file()
+
+    def active_model_file(self) -> Path:
+        """The GGUF the index was built with, found by its fingerprint if it moved."""
+        key, path = self.catalog.get_meta("model_key"), self.catalog.get_meta("model_path") or ""
+        p = Path(path)
+        if p.is_file() and model_fingerprint(p) == key:
+            return p
+        for m in installed_models(self.paths.models_dir):
+            if model_fingerprint(m.path) == key:
+                return m.path
+        raise DesktopSearchError(
+            f"the model the index was built with is gone ({path or key}); choose one with "
+            "`desktop-search models use NAME` (`models list` shows the installed ones)")
+
     def embedder(self) -> Embedder:
-        """The indexing lane's model, loaded on first use."""
+        """The indexing lane's model (see indexing_model_path), loaded on first use."""
+        return self._embedder_for(self.indexing_model_path())
+
+    def _embedder_for(self, path: Path) -> Embedder:
+        if self._embedder is not None and self._embedder.info.path.resolve() != path.resolve():
+            old, vi = self._embedder, self._vindex
+            self._embedder = self._vindex = None
+            if vi is not None and not self.readonly and vi.generation != self.catalog.generation():
+                with contextlib.suppress(OSError, RuntimeError):
+                    save_vector_index(vi, self.catalog.generation())
+            old.close()
         if self._embedder is None:
             # On the CPU, one single-threaded context per thread embeds passages side by side:
             # no barrier between threads after every operation. 17 % more passages/s than one
@@ -219,7 +295,7 @@ class Engine:
             # per call (indexer.EMBED_FILES), on an idle machine; on a GPU it stays one context.
             # An F16 model runs from its F32 working copy (embed.f32_copy).
             self._embedder = Embedder(
-                self.model_path(),
+                path,
                 n_threads=self.settings.n_threads,
                 n_gpu_layers=self.settings.n_gpu_layers,
                 lanes=0,
@@ -228,7 +304,7 @@ class Engine:
         return self._embedder
 
     def vector_index(self) -> VectorIndex:
-        if self._vindex is None:
+        if self._vindex is None or not self._vindex.base.name.endswith(self.embedder().info.key):
             self._vindex = self._open_vector_index()
         return self._vindex
 
@@ -331,6 +407,8 @@ class Engine:
             self.catalog.set_meta("chunking", sig)
             if active is None:
                 self._set_active_model(emb)
+            if not switching and self.catalog.get_meta("model_target"):
+                self.catalog.set_meta("model_target", "")  # back on the active model
         indexer = Indexer(
             self.catalog, vi, emb, emb.info.key,
             chunk_tokens=self.settings.chunk_tokens,
@@ -345,16 +423,11 @@ class Engine:
         if paths is not None:
             return indexer.update_paths(paths, progress)
         report = indexer.run(progress, reembed=switching)
+        self._record_speed(emb, report)
         if switching and not report.cancelled and not self.catalog.files_in_state("chunked"):
-            # The new model's index is complete: switch searches over, then drop the old.
-            with self.catalog.transaction():
-                self._set_active_model(emb)
-                self.catalog.drop_model_vectors(emb.info.key)
-            for p in self.paths.index_dir.glob("vectors-*.usearch"):
-                if not p.name.startswith(f"vectors-{emb.info.key}-"):
-                    p.unlink(missing_ok=True)
-            if self._searcher is not None:
-                self._searcher.reset_model()
+            # The new model's index is complete: searches switch over. The old model's vectors
+            # stay (switching back costs nothing) until `models prune` removes them.
+            self._switch_to(emb)
         return report
 
     def index_progress(self) -> IndexProgress | None:
@@ -363,12 +436,131 @@ class Engine:
         p = self._progress
         return None if p is None else dataclasses.replace(p)
 
+    def _switch_to(self, emb: Embedder) -> None:
+        with self.catalog.transaction():
+            self._set_active_model(emb)
+            self.catalog.set_meta("model_target", "")
+        if self._searcher is not None:
+            self._searcher.reset_model()
+
+    def _record_speed(self, emb: Embedder, report: IndexReport) -> None:
+        """Tokens/s this model embedded at here: what the next switch's cost is told from."""
+        secs = report.timings.get("embed", 0.0)
+        if report.tokens_embedded >= 2000 and secs > 0.5:
+            with self.catalog.transaction():
+                self.catalog.set_meta(f"speed:{emb.info.key}",
+                                      f"{report.tokens_embedded / secs:.1f}")
+
+    # choosing the model ----------------------------------------------------------------------
+    def model_change(self, path: str | os.PathLike[str] | None = None, *,
+                     measure: bool = True) -> ModelChange | None:
+        """What indexing with `path` (default: the configured model) would cost, or None when
+        it is the model the index was built with (or nothing is indexed yet). Reads only, on
+        its own connection: the window asks it while the writer lane indexes. With measure,
+        a model never seen indexing here is loaded and timed on sample passages."""
+        p = Path(path).expanduser().resolve() if path else self.model_path()
+        check_gguf(p)
+        key = model_fingerprint(p)
+        if not self.paths.catalog.exists():
+            return None
+        cat = Catalog(self.paths.catalog, readonly=True)
+        try:
+            active = cat.get_meta("model_key")
+            if not active or active == key:
+                return None
+            passages, tokens = cat.missing_for_model(key)
+            stored = cat.vector_counts().get(key, 0)
+            confirmed = cat.get_meta("model_target") == key
+            speed = float(cat.get_meta(f"speed:{key}") or 0)
+            active_speed = float(cat.get_meta(f"speed:{active}") or 0)
+            active_path = Path(cat.get_meta("model_path") or "")
+            active_name = active_path.name or cat.get_meta("model_name") or active
+        finally:
+            cat.close()
+        seconds: float | None = None
+        basis = ""
+        if passages and speed:
+            seconds, basis = tokens / speed, "measured while indexing"
+        elif passages and measure:
+            from .hardware import measure_embedding_speed
+
+            emb = Embedder(p, n_threads=self.settings.n_threads,
+                           n_gpu_layers=self.settings.n_gpu_layers, lanes=0,
+                           f32_folder=self.paths.weights_dir)
+            try:
+                sample = measure_embedding_speed(emb, n_chunks=max(4, emb.lanes * 2))
+            finally:
+                emb.close()
+            if sample.tokens_per_s > 0:
+                seconds, basis = tokens / sample.tokens_per_s, "timed on sample passages"
+        elif passages and active_speed and active_path.is_file():
+            # a bigger file computes more per token, roughly in proportion
+            ratio = p.stat().st_size / max(active_path.stat().st_size, 1)
+            seconds, basis = tokens / active_speed * max(ratio, 0.5), "estimate"
+        return ModelChange(path=str(p), key=key, name=p.name, active_name=active_name,
+                           passages=passages, tokens=tokens, stored=stored, seconds=seconds,
+                           basis=basis, confirmed=confirmed)
+
+    def use_model(self, path: str | os.PathLike[str] | None) -> ModelChange | None:
+        """The person's decision to index with `path` (None: the bundled model): loaded (a file
+        llama.cpp cannot embed with is refused here, nothing saved), saved in config.toml (a
+        plain `index` later keeps it) and recorded as confirmed, so the next index re-embeds
+        with it while the old index answers. Instant when its vectors are all stored.
+        Returns the change (None: it is already the model the index uses)."""
+        p = Path(path).expanduser().resolve() if path else bundled_model_path()
+        check_gguf(p)
+        with self._writer("switch the model"):
+            emb = self._embedder_for(p)  # loads and checks it: an LLM or a reranker fails here
+            change = self.model_change(p, measure=False)
+            self.settings.model_path = "" if is_bundled(p) else str(p)
+            self._explicit_model = False
+            save_settings(self.settings, self.paths.config)
+            with self.catalog.transaction():
+                self.catalog.set_meta("model_target", change.key if change else "")
+                self.catalog.set_meta(f"path:{emb.info.key}", str(p))  # for `models list`
+            if change is not None and not change.passages and not self.catalog.files_in_state(
+                    "chunked"):
+                self.vector_index()  # rebuilt from the stored vectors, never re-embedded
+                self._switch_to(emb)
+            return change
+
+    def prune_models(self) -> tuple[dict[str, int], int]:
+        """Removes the vectors of every model that is neither the active one, nor the
+        configured one, nor a confirmed switch's target, with their vector index files, and
+        gives the space back (VACUUM). Returns ({model key: vectors removed}, bytes freed)."""
+        with self._writer("prune model vectors"):
+            keep = {k for k in (self.catalog.get_meta("model_key"),
+                                self.catalog.get_meta("model_target")) if k}
+            with contextlib.suppress(DesktopSearchError, OSError):
+                keep.add(model_fingerprint(self.model_path()))
+            before = self._disk_bytes()
+            counts = {k: n for k, n in self.catalog.vector_counts().items() if k not in keep}
+            if counts:
+                with self.catalog.transaction():
+                    self.catalog.drop_vectors_except(keep)
+            for p in self.paths.index_dir.glob("vectors-*.usearch"):
+                if not any(p.name.startswith(f"vectors-{k}-") for k in keep):
+                    p.unlink(missing_ok=True)
+            self.catalog.vacuum()
+            return counts, max(0, before - self._disk_bytes())
+
+    def _disk_bytes(self) -> int:
+        n = 0
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.paths.catalog) + suffix)
+            if p.exists():
+                n += p.stat().st_size
+        for p in self.paths.index_dir.glob("*.usearch"):
+            n += p.stat().st_size
+        return n
+
     def _set_active_model(self, emb: Embedder) -> None:
         """The model searches use. Only changes once an index for it is complete."""
         self.catalog.set_meta("model_key", emb.info.key)
         self.catalog.set_meta("model_path", str(emb.info.path))
         self.catalog.set_meta("model_name", emb.info.name)
         self.catalog.set_meta("model_dims", str(emb.info.dims))
+        self.catalog.set_meta(f"path:{emb.info.key}", str(emb.info.path))
 
     def verify(self) -> list[str]:
         """Checks that the catalog, its keyword index and the vector index agree (see
@@ -400,13 +592,7 @@ class Engine:
     # status ------------------------------------------------------------------------------
     def status(self) -> Status:
         cat = self.catalog
-        index_bytes = 0
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(self.paths.catalog) + suffix)
-            if p.exists():
-                index_bytes += p.stat().st_size
-        for p in self.paths.index_dir.glob("*.usearch"):
-            index_bytes += p.stat().st_size
+        index_bytes = self._disk_bytes()
         model: dict[str, Any] = {
             "name": cat.get_meta("model_name"),
             "path": cat.get_meta("model_path"),
@@ -414,16 +600,23 @@ class Engine:
             "dims": int(cat.get_meta("model_dims") or 0) or None,
         }
         notices: list[str] = []
+        model["stored"] = cat.vector_counts()  # vectors per model key, kept until a prune
         try:
             current = self.model_path()
-            model.setdefault("configured", str(current))
             model["configured"] = str(current)
-            if model["key"] and model_fingerprint(current) != model["key"]:
+            model["configured_key"] = model_fingerprint(current)
+            change = self.model_change(current, measure=False)
+            model["switching"] = bool(change and change.confirmed)
+            if change is not None and change.confirmed:
+                notices.append(
+                    f"switching to {current.name}: {change.passages:,} passages left to embed; "
+                    f"searches use {change.active_name} until the new index is complete "
+                    "(`desktop-search index` continues)")
+            elif change is not None:
                 notices.append(
                     f"the configured model {current.name} differs from the one the index was "
-                    "built with; run `desktop-search index` to re-embed (the old index keeps "
-                    "answering until then)"
-                )
+                    f"built with ({change.active_name}), which indexing keeps using: "
+                    f"`desktop-search models use {current.name}` switches ({change.cost()})")
         except DesktopSearchError as e:
             notices.append(str(e))
         vectors = int(cat.db.execute(

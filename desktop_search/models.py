@@ -264,3 +264,69 @@ def download(model: KnownModel, models_dir: Path, progress: DownloadProgress | N
     finally:
         tmp.unlink(missing_ok=True)
     return dest
+
+
+def find_installed(name: str, models_dir: Path) -> Path:
+    """A model a person names: a GGUF path, a file in the home's models/ folder, or a catalog
+    name (or part of a file name) of an installed embedding model. One clear line otherwise."""
+    p = Path(name).expanduser()
+    if p.is_file():
+        return p.resolve()
+    if (models_dir / name).is_file():
+        return (models_dir / name).resolve()
+    known = find_model(name)
+    installed = [m for m in installed_models(models_dir)
+                 if (m.known is not None and m.known is known and m.known.kind == "embedding")
+                 or (known is None and name.lower() in m.path.name.lower())]
+    if name.strip().lower() == "bundled":
+        installed = [m for m in installed_models(models_dir) if m.bundled]
+    if not installed:
+        raise ModelError(f"no installed model called {name!r}: `desktop-search models list` "
+                         "shows what is here, `desktop-search models install PATH` copies a "
+                         "GGUF in")
+    if len(installed) > 1:
+        names = ", ".join(m.path.name for m in installed)
+        raise ModelError(f"several installed models match {name!r} ({names}): name the file")
+    return installed[0].path.resolve()
+
+
+def is_bundled(path: Path) -> bool:
+    try:
+        return path.resolve() == bundled_model_path().resolve()
+    except (ModelError, OSError):
+        return False
+
+
+def install_model(src: Path, models_dir: Path) -> tuple[Path, bool]:
+    """Copies a GGUF a person has (a USB stick, another machine) into the home's models/ after
+    llama.cpp loaded it as an embedding model (pooling and dimensions read from the file).
+    Returns (path, copied); copied is False when the same file was already there."""
+    from .config import fsync_dir
+    from .embed import Embedder
+
+    src = src.expanduser()
+    check_gguf(src)
+    emb = Embedder(src, n_threads=1, max_tokens=64)  # raises for an LLM or a reranker
+    try:
+        if emb.info.dims <= 0:
+            raise ModelError(f"{src.name} gives no embedding dimensions; not an embedding model")
+    finally:
+        emb.close()
+    models_dir.mkdir(parents=True, exist_ok=True)
+    dest = models_dir / src.name
+    if dest.exists():
+        if model_fingerprint(dest) == model_fingerprint(src):
+            return dest, False
+        raise ModelError(f"{dest} exists and is a different file; rename {src.name} first")
+    tmp = models_dir / f".{src.name}.part"
+    try:
+        with src.open("rb") as fin, tmp.open("wb") as fout:
+            while block := fin.read(1 << 22):
+                fout.write(block)
+            fout.flush()
+            os.fsync(fout.fileno())
+        os.replace(tmp, dest)
+        fsync_dir(models_dir)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest, True

@@ -651,8 +651,31 @@ class Catalog:
         )
         return cur.rowcount
 
-    def drop_model_vectors(self, keep_model: str) -> None:
-        self.db.execute("DELETE FROM vectors WHERE model<>?", (keep_model,))
+    # vectors per model: a switch back to a model whose vectors are kept costs nothing --------
+    def vector_counts(self) -> dict[str, int]:
+        """Stored vectors per model key."""
+        return {str(m): int(n) for m, n in self.db.execute(
+            "SELECT model, count(*) FROM vectors GROUP BY model ORDER BY model")}
+
+    def missing_for_model(self, model: str) -> tuple[int, int]:
+        """(passages, tokens) a model still has to embed for every chunk in the catalog."""
+        row = self.db.execute(
+            "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT max(c.n_tokens) AS n"
+            " FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model=?"
+            " AND v.embed_hash=c.embed_hash) GROUP BY c.embed_hash)", (model,)).fetchone()
+        return int(row[0]), int(row[1])
+
+    def drop_vectors_except(self, keep: Iterable[str]) -> int:
+        """Deletes the vectors of every model not in keep (in the caller's transaction)."""
+        kept = sorted(set(keep))
+        marks = ",".join("?" * len(kept)) or "''"
+        return self.db.execute(f"DELETE FROM vectors WHERE model NOT IN ({marks})",
+                               kept).rowcount
+
+    def vacuum(self) -> None:
+        """Gives freed pages back to the file system (after a prune), then empties the WAL."""
+        self.db.execute("VACUUM")
+        self.checkpoint(truncate=True)
 
     # stats ---------------------------------------------------------------------------------
     def counts_by_state(self) -> dict[str, int]:

@@ -132,6 +132,7 @@ class SettingsChange:
     reopen: bool  # the model, threads or GPU layers changed: the engine loads them anew
     reindex: bool  # the model or chunking changed: every file is redone
     reasons: list[str] = field(default_factory=list)
+    model: bool = False  # the embedding model changed: a switch the person confirmed
 
 
 def diff_settings(old: Settings, new: Settings) -> SettingsChange:
@@ -144,7 +145,8 @@ def diff_settings(old: Settings, new: Settings) -> SettingsChange:
         reasons.append("the passage size changed: every file is split and embedded again "
                        "(unchanged passages keep their vectors)")
     reopen = model or (old.n_threads, old.n_gpu_layers) != (new.n_threads, new.n_gpu_layers)
-    return SettingsChange(new, reopen=reopen, reindex=model or chunking, reasons=reasons)
+    return SettingsChange(new, reopen=reopen, reindex=model or chunking, reasons=reasons,
+                          model=model)
 
 
 def _find_reranker(eng: Any) -> str | None:
@@ -567,6 +569,11 @@ class Backend(QObject):
                 self.watcher.stop()
                 self.watcher = None
             self.engine = Engine(self.home)
+            if change.model:
+                # the person confirmed the switch (with its cost) on the Settings page: only
+                # now may indexing, the watcher's included, re-embed with the new model
+                with MODEL_LOAD_LOCK:
+                    self.engine.use_model(new.model_path or None)
             if self.watch:
                 self._start_watcher()
             # the query lane may still be inside the old engine's Searcher: close it there
@@ -584,6 +591,19 @@ class Backend(QObject):
             self.content_changed.emit()
 
         self.writer.submit(work, done, self._error_to(on_error))
+
+    def model_change(self, path: str, on_done: Callable[[Any], None],
+                     on_error: Callable[[str], None]) -> None:
+        """What switching to `path` ("" = the bundled model) costs (engine.ModelChange, or
+        None when the index already uses it), worked out on the reader lane: the model is
+        loaded and timed there while indexing goes on."""
+        def work() -> Any:
+            from ..models import bundled_model_path
+
+            with MODEL_LOAD_LOCK:
+                return self.engine.model_change(path or bundled_model_path())
+
+        self.reader.submit(work, on_done, lambda e: on_error(describe(e)))
 
     # other work ------------------------------------------------------------------------
     def run_reader(self, fn: Callable[[], Any], on_done: Callable[[Any], None],

@@ -1,12 +1,17 @@
 """The settings page: embedding model, threads, GPU layers, chunk size, reranker.
 
-A change that needs re-indexing says so before it is saved; the old index keeps answering until
-the new one is complete (the engine switches models only then)."""
+The page says which model searches use (active), which one is chosen (configured) and how far a
+switch has come. A change that needs re-indexing says so before it is saved, a model switch with
+what it costs here (passages to re-embed, time at the measured speed); the old index keeps
+answering until the new one is complete (the engine switches models only then), and only a
+switch confirmed here ever re-embeds."""
 
 from __future__ import annotations
 
 import copy
 import os
+from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -76,6 +81,11 @@ class SettingsPage(QWidget):
         model_box.setSpacing(6)
         model_box.addWidget(self.bundled)
         model_box.addLayout(model_row)
+        self.model_state = QLabel()
+        self.model_state.setObjectName("modelState")
+        self.model_state.setWordWrap(True)
+        self.model_state.setTextFormat(Qt.TextFormat.RichText)
+        model_box.addWidget(self.model_state)
 
         self.threads = QSpinBox()
         self.threads.setRange(0, 256)
@@ -109,8 +119,10 @@ class SettingsPage(QWidget):
         form.setHorizontalSpacing(16)
         form.setVerticalSpacing(16)
         form.addRow("Embedding model:", _with_hint(
-            model_box, "Changing the model embeds every file again; searches keep using the "
-            "current index until the new one is complete."))
+            model_box, "Changing the model embeds every passage again (you see what it costs "
+            "before anything starts); searches keep using the current index until the new one "
+            "is complete. Vectors of a model used before are kept, so switching back is "
+            "instant; `desktop-search models prune` removes them."))
         form.addRow("CPU threads:", self._left(self.threads))
         form.addRow("GPU layers:", _with_hint(self._left(self.gpu_layers), self.gpu_note))
         form.addRow("Passage size:", _with_hint(
@@ -168,9 +180,20 @@ class SettingsPage(QWidget):
         self.model_browse.setEnabled(custom)
 
     def set_snapshot(self, snap: Snapshot) -> None:
+        m = snap.status.model
+        if m.get("key") and m.get("configured_key") != m.get("key") and not m.get("switching"):
+            # config.toml names a model nobody confirmed: the page starts from the one in use,
+            # so choosing the other one is a change that asks first
+            from ..models import is_bundled
+
+            snap = copy.copy(snap)
+            snap.settings = copy.deepcopy(snap.settings)
+            active = Path(m.get("path") or "")
+            snap.settings.model_path = "" if is_bundled(active) else str(active)
         self.snapshot = snap
         self.setEnabled(True)
         self._load(snap.settings)
+        self.model_state.setText(model_state_text(snap.status.model, snap.status.notices))
         gpu = snap.gpu_offload
         self.gpu_layers.setEnabled(gpu)
         self.gpu_note.setText(
@@ -225,26 +248,55 @@ class SettingsPage(QWidget):
         change = self.pending_change()
         if change is None:
             return
-        if change.reindex and not self.confirm_reindex(change):
+        assert self.snapshot is not None
+        if change.model:
+            # the cost first: the model is loaded and timed off the GUI thread
+            self.save_btn.setEnabled(False)
+            self._say("Working out what the switch costs here…")
+
+            def costed(model: Any) -> None:
+                self.save_btn.setEnabled(True)
+                self._say("")
+                self._confirm_then_apply(change, model)
+
+            def failed(message: str) -> None:
+                self.save_btn.setEnabled(True)
+                self._say(f"Not saved: {message}", error=True)
+
+            self.backend.model_change(change.settings.model_path, costed, failed)
+            return
+        self._confirm_then_apply(change, None)
+
+    def _confirm_then_apply(self, change: SettingsChange, model: Any) -> None:
+        if change.reindex and not self.confirm_reindex(change, model):
             self._say("Not saved.")
             return
         self.apply(change)
 
-    def confirm_reindex(self, change: SettingsChange) -> bool:
-        return self.reindex_box(change).exec() == QMessageBox.StandardButton.Ok
+    def confirm_reindex(self, change: SettingsChange, model: Any = None) -> bool:
+        return self.reindex_box(change, model).exec() == QMessageBox.StandardButton.Ok
 
-    def reindex_box(self, change: SettingsChange) -> QMessageBox:
+    def reindex_box(self, change: SettingsChange, model: Any = None) -> QMessageBox:
+        """model: the engine's ModelChange for a model switch (None: no switch, or the index
+        already uses that model)."""
         files = self.snapshot.files if self.snapshot else 0
-        box = QMessageBox(QMessageBox.Icon.Question, "Re-index needed",
+        switch = model is not None
+        box = QMessageBox(QMessageBox.Icon.Question,
+                          "Switch the embedding model?" if switch else "Re-index needed",
+                          model.cost()[0].upper() + model.cost()[1:] + "." if switch else
                           "This change needs every file indexed again.",
                           QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
                           self)
         box.setObjectName("reindexConfirm")
+        reasons = [r for r in change.reasons if not (switch and "model" in r)]
         box.setInformativeText(
-            "\n".join(f"• {r[0].upper()}{r[1:]}." for r in change.reasons)
-            + f"\n\n{files:,} files will be processed. Searches keep using the current index "
-            "until the new one is ready.")
-        box.button(QMessageBox.StandardButton.Ok).setText("Save and re-index")
+            "".join(f"• {r[0].upper()}{r[1:]}.\n" for r in reasons)
+            + ("You can switch back later: the current model's vectors are kept." if switch else
+               f"\n{files:,} files will be processed. Searches keep using the current index "
+               "until the new one is ready."))
+        box.button(QMessageBox.StandardButton.Ok).setText(
+            "Switch model" if switch and not model.passages else
+            "Switch and re-embed" if switch else "Save and re-index")
         return box
 
     def apply(self, change: SettingsChange) -> None:
@@ -267,3 +319,27 @@ class SettingsPage(QWidget):
         self.status.setObjectName("error" if error else "muted")
         self.status.style().unpolish(self.status)
         self.status.style().polish(self.status)
+
+
+def model_state_text(model: dict[str, Any], notices: list[str]) -> str:
+    """Which model searches use, which one is chosen, and a switch's progress (rich text)."""
+    stored: dict[str, int] = dict(model.get("stored") or {})
+    active = Path(model.get("path") or "").name or model.get("name")
+    if not active:
+        return "Nothing indexed yet: the chosen model is used from the first run."
+    key = model.get("key") or ""
+    lines = [f"<b>Searches use:</b> {active} ({stored.get(key, 0):,} passages embedded)"]
+    configured = Path(model.get("configured") or "").name
+    if configured and model.get("configured_key") != key:
+        left = next((n for n in notices if n.startswith(f"switching to {configured}")), "")
+        if model.get("switching"):
+            lines.append(f"<b>Switching to:</b> {configured}: "
+                         + (left.split(": ", 1)[1].split(";")[0] if left else "in progress"))
+        else:
+            lines.append(f"<b>Named in config.toml but not in use:</b> {configured} (choose it "
+                         "above and Save to switch)")
+    others = [k for k in stored if k not in (key, model.get("configured_key"))]
+    if others:
+        lines.append(f"Kept from earlier models: {sum(stored[k] for k in others):,} vectors "
+                     "(switching back to one is instant)")
+    return "<br>".join(lines)
