@@ -424,9 +424,10 @@ class Backend(QObject):
         if self._index_again and not self._paused:
             w = self.watcher
             if not live and w is not None and w.queue.pending():
-                self._poll_watcher()  # the changes that stopped the run go first
-                if self._index_busy:
-                    return  # _index_again stays: the full run resumes after them
+                # the changes that stopped the run go first (the lane runs them next);
+                # _index_again stays set: the full run resumes after them
+                self._submit_changes(w)
+                return
             self._index_again = False
             self.index_all()
 
@@ -479,6 +480,9 @@ class Backend(QObject):
             return
         if self.writer.busy() or w.queue.pending() == 0:
             return
+        self._submit_changes(w)
+
+    def _submit_changes(self, w: Any) -> None:
         self._index_busy = True
         self.state = IndexState(running=True, scanning=True, started=time.monotonic(),
                                 live=True)
