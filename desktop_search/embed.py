@@ -306,10 +306,20 @@ class Embedder:
         return toks
 
     def count_tokens(self, text: str) -> int:
-        """Tokens of text alone, without [CLS]/[SEP] (what the chunker budgets)."""
+        """Tokens of text alone, without [CLS]/[SEP] (what the chunker budgets). Asked with
+        no buffer, llama_tokenize returns minus the count: the same number, without the
+        512-slot buffer and the list the wrapper builds on each of the chunker's calls
+        (reading a folder calls this once a sentence)."""
         if not text:
             return 0
-        return len(self.tokenize(text, special=False))
+        import llama_cpp
+
+        raw = text.encode("utf-8", "replace")
+        vocab = getattr(getattr(self.llm, "_model", None), "vocab", None)
+        if vocab is None:
+            return len(self.tokenize(text, special=False))
+        n = int(llama_cpp.llama_tokenize(vocab, raw, len(raw), None, 0, False, False))
+        return -n if n < 0 else n
 
     def _model_tokens(self, text: str) -> list[int]:
         tokens = self.tokenize(text)

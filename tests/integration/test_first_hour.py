@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from pdf_maker import make_pdf
 
@@ -108,3 +109,12 @@ def test_a_hit_shows_the_page_its_words_are_on(engine: Engine, docs: Path) -> No
     row = engine.catalog.db.execute(
         "SELECT page FROM chunks WHERE id=?", (hit.passages[0].chunk_id,)).fetchone()
     assert row[0] < 17  # the passage itself starts on an earlier page
+
+
+def test_the_fast_token_count_is_the_tokenizers_count(embedder: Any) -> None:
+    """The chunker's count (llama_tokenize asked with no buffer) must be the real count: a
+    chunk's boundaries, and so every stored vector's key, depend on it."""
+    texts = ["", "word", "The okapi hides in the Ituri rainforest.", "naïve café – 東京 🎉",
+             "x" * 5000, "a.b.c 0001045810-23-000175 IL-6 token216q", long_text("t", 3)]
+    for t in texts:
+        assert embedder.count_tokens(t) == len(embedder.tokenize(t, special=False)), t[:40]
