@@ -16,6 +16,7 @@ pages it visits, so a query process stays small even at a million chunks. The fi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 from collections.abc import Iterable
@@ -95,6 +96,8 @@ class VectorIndex:
         for g, p in reversed(files):
             if g != gen:
                 continue
+            if not _checksum_ok(p):
+                break  # damaged on disk (USearch keeps no checksum of its own): rebuilt
             try:
                 if view:
                     vi._index.view(str(p))
@@ -136,6 +139,7 @@ class VectorIndex:
         finally:
             os.close(fd)
         os.chmod(tmp, 0o600)
+        _write_checksum(tmp, _checksum_path(final))  # before the file: a crash between = rebuild
         os.replace(tmp, final)
         fsync_dir(final.parent)
         for g, p in self._files():
@@ -143,6 +147,7 @@ class VectorIndex:
                 # another process may still have it mapped (Windows refuses): it goes next time
                 with contextlib.suppress(OSError):
                     p.unlink(missing_ok=True)
+                    _checksum_path(p).unlink(missing_ok=True)
         return final
 
     def size_on_disk(self) -> int:
@@ -185,3 +190,42 @@ class VectorIndex:
 
 def _dtype_name(index: Any) -> str:
     return str(index.dtype).rsplit(".", 1)[-1].lower()  # ScalarKind.I8 -> "i8"
+
+
+# A saved index carries a checksum beside it: a bad sector or a sync tool that changes bytes in
+# its middle would otherwise load silently (the file is memory-mapped, USearch checks nothing)
+# and change search results. Hashing 53 MB (100k passages) takes about 0.05 s.
+def _checksum_path(p: Path) -> Path:
+    return p.with_name(p.name + ".b2")
+
+
+def _digest(p: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(p, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_checksum(data: Path, dest: Path) -> None:
+    tmp = dest.with_name(dest.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, _digest(data).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, dest)
+
+
+def _checksum_ok(p: Path) -> bool:
+    """False when the file's bytes differ from those saved; True without a checksum (a file
+    saved before checksums were kept: it gets one at its next save)."""
+    try:
+        want = _checksum_path(p).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return True
+    try:
+        return _digest(p) == want
+    except OSError:
+        return False

@@ -39,12 +39,7 @@ def garble(path: Path, how: str) -> None:
             f.write(os.urandom(4096))
 
 
-@pytest.mark.parametrize("how", [
-    "truncated", "header",
-    pytest.param("middle", marks=pytest.mark.xfail(
-        strict=True, reason="a garbled middle still loads: USearch keeps no checksum, and "
-        "the index is memory-mapped without one (open finding, see docs/reliability.md)")),
-])
+@pytest.mark.parametrize("how", ["truncated", "header", "middle"])
 def test_a_damaged_vector_index_is_rebuilt_from_the_catalog(
     pristine: Path, tmp_path: Path, how: str  # noqa: F811
 ) -> None:
