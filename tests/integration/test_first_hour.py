@@ -12,7 +12,7 @@ from pdf_maker import make_pdf
 
 from desktop_search.engine import Engine
 from desktop_search.index_progress import EMBEDDING
-from desktop_search.indexer import HUGE_PASSAGES, SHORT_PASSAGES, embedding_order
+from desktop_search.indexer import FIRST_TASTE, HUGE_PASSAGES, SHORT_PASSAGES, embedding_order
 from desktop_search.search import SearchOptions
 from desktop_search.store import EmbedPlan
 
@@ -63,7 +63,9 @@ def test_every_file_is_findable_by_words_before_the_long_ones_get_meaning(
     assert rep.indexed == 26
     found_note, found_long, files, read, total = seen["first"]  # type: ignore[misc]
     assert found_note == ["note07.txt"] and found_long == ["quokka.md"]
-    assert files["chunked"] == 26 and files["indexed"] == 0 and read == total == 26
+    # (a first taste of meaning may have gone to a few notes if reading took over 4 s)
+    assert files["chunked"] + files["indexed"] == 26 and files["indexed"] <= FIRST_TASTE
+    assert read == total == 26
     # meaning came to every short note before either long file
     done_at = dict(engine.catalog.db.execute("SELECT path, updated_at FROM files"))
     longs = [t for p, t in done_at.items() if p.endswith(".md")]
