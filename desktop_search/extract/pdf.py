@@ -18,7 +18,7 @@ import logging
 import re
 import threading
 import warnings as pywarnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -100,7 +100,37 @@ def _pdfium_document(data: bytes, name: str, limits: Limits) -> Document:
 
 
 def _pdfium_pages(pdf: pdfium.PdfDocument, name: str, limits: Limits) -> Document:
+    def read(index: int) -> str:
+        try:
+            page = pdf[index]
+            try:
+                textpage = page.get_textpage()
+                try:
+                    return str(textpage.get_text_range())
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+        except pdfium.PdfiumError as e:
+            raise _NoText(str(e)) from None
+
     count = len(pdf)
+    texts, warnings = _read_pages(count, name, limits, read)
+    title = ""
+    with contextlib.suppress(pdfium.PdfiumError, KeyError, ValueError):
+        title = " ".join(normalise(pdf.get_metadata_value("Title")).split())[:500]
+    return _document(texts, title, count, warnings)
+
+
+class _NoText(Exception):
+    """One page whose text cannot be read: noted, and the other pages still read."""
+
+
+def _read_pages(count: int, name: str, limits: Limits,
+                read: Callable[[int], str]) -> tuple[list[str], list[str]]:
+    """Every page's text through `read` (either reader's), within the time budget (which grows
+    with the pages) and max_chars, telling limits.progress as it goes. Returns the pages'
+    texts and the warnings."""
     limits.expect_pages(count)
     warnings: list[str] = []
     texts: list[str] = []
@@ -112,16 +142,8 @@ def _pdfium_pages(pdf: pdfium.PdfDocument, name: str, limits: Limits) -> Documen
             warnings.append(f"timeout: stopped after page {index} of {count}")
             break
         try:
-            page = pdf[index]
-            try:
-                textpage = page.get_textpage()
-                try:
-                    page_text = textpage.get_text_range()
-                finally:
-                    textpage.close()
-            finally:
-                page.close()
-        except pdfium.PdfiumError as e:  # one bad page does not lose the others
+            page_text = read(index)
+        except _NoText as e:  # one bad page does not lose the others
             warnings.append(one_line(f"page {index + 1}: no text ({e})"))
             page_text = ""
         page_text = normalise(page_text).strip()
@@ -129,10 +151,7 @@ def _pdfium_pages(pdf: pdfium.PdfDocument, name: str, limits: Limits) -> Documen
             break
         total += len(page_text) + (len(PAGE_SEPARATOR) if len(texts) > 1 else 0)
         limits.progress(index + 1, count)
-    title = ""
-    with contextlib.suppress(pdfium.PdfiumError, KeyError, ValueError):
-        title = " ".join(normalise(pdf.get_metadata_value("Title")).split())[:500]
-    return _document(texts, title, count, warnings)
+    return texts, warnings
 
 
 def _add_page(texts: list[str], page_text: str, total: int, limits: Limits,
@@ -318,34 +337,22 @@ def _title(reader: PdfReader) -> str:
 
 def _extract(data: bytes, name: str, limits: Limits) -> Document:
     reader = _open(data, name)
-    warnings: list[str] = []
     try:
         count = len(reader.pages)
     except DependencyError:
         raise EncryptedDocument(
             f"{name}: encrypted PDF, the 'cryptography' package is needed to open it"
         ) from None
-    limits.expect_pages(count)
-    texts: list[str] = []
-    total = 0
-    for index in range(count):
-        if limits.out_of_time():
-            if not any(texts):
-                raise ExtractionTimeout(f"{name}: ran out of time before any page's text")
-            warnings.append(f"timeout: stopped after page {index} of {count}")
-            break
+
+    def read(index: int) -> str:
         try:
-            page_text = reader.pages[index].extract_text()
+            return reader.pages[index].extract_text() or ""
         except DependencyError:
             raise EncryptedDocument(
                 f"{name}: encrypted PDF, the 'cryptography' package is needed to open it"
             ) from None
-        except Exception as e:  # one bad page does not lose the others
-            warnings.append(one_line(f"page {index + 1}: no text ({type(e).__name__}: {e})"))
-            page_text = ""
-        page_text = normalise(page_text or "").strip()
-        if not _add_page(texts, page_text, total, limits, warnings, index, count):
-            break
-        total += len(page_text) + (len(PAGE_SEPARATOR) if len(texts) > 1 else 0)
-        limits.progress(index + 1, count)
+        except Exception as e:
+            raise _NoText(f"{type(e).__name__}: {e}") from None
+
+    texts, warnings = _read_pages(count, name, limits, read)
     return _document(texts, _title(reader), count, warnings)
