@@ -200,6 +200,11 @@ def _bold(s: str, spans: Sequence[tuple[int, int]], tty: bool) -> str:
 
 def result_label(r: Any) -> str:
     """"relevance 72, words+meaning": what the score means, in words."""
+    if r.match == "name":
+        from .reasons import plain_reason
+
+        why = f"; its text cannot be searched: {plain_reason(r.name_only)}" if r.name_only else ""
+        return "found by its name" + why
     rel = f"relevance {r.relevance}, " if r.relevance is not None else ""
     return rel + (r.match or "")
 

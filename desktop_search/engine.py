@@ -335,6 +335,11 @@ class Engine:
     def roots(self) -> list[Root]:
         return self.catalog.roots()
 
+    def folders(self) -> list[str]:
+        """The folders that hold files, for a folder filter: read on the query side's own
+        connection, so it never waits behind indexing."""
+        return self.searcher().catalog().folders()
+
     def add_root(self, path: str | os.PathLike[str], includes: list[str] | None = None,
                  excludes: list[str] | None = None) -> Root:
         p = Path(path).expanduser()

@@ -23,6 +23,7 @@ import json
 import os
 import queue
 import shutil
+import stat as stat_mod
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -260,8 +261,10 @@ class Indexer:
         known: dict[str, tuple[int, int, int, str | None, str]] = {}
         for root in self.catalog.roots():
             rules = self.rules_for(root.path, root.excludes, root.includes)
-            for s in rules.walk():
+            others: list[Seen] = []
+            for s in rules.walk(others=others):
                 seen[s.path] = (s, root.id)
+            self.catalog.sync_other_files(root.id, [(o.path, o.size, o.mtime_ns) for o in others])
             for path, row in self.catalog.files_under(root.id).items():
                 known[path] = (row.id, row.size, row.mtime_ns, row.content_hash, row.state)
         report.timings["scan"] += time.perf_counter() - t0
@@ -287,16 +290,23 @@ class Indexer:
                 rules = self.rules_for(root.path, root.excludes, root.includes)
                 if not rules.contains(p):
                     continue
+                others: list[Seen] = []
                 if os.path.isdir(p) and (self.follow_symlinks or not os.path.islink(p)):
-                    for s in rules.walk(p):
+                    for s in rules.walk(p, others):
                         found[s.path] = (s, root.id)
-                elif rules.wanted_file(p):
+                elif rules.wanted_name(p):
                     try:
                         st = os.stat(p, follow_symlinks=self.follow_symlinks)
-                        one = seen(p, st.st_size, st.st_mtime_ns)
-                        found[one.path] = (one, root.id)
                     except OSError:
-                        pass
+                        st = None
+                    if st is not None and stat_mod.S_ISREG(st.st_mode):
+                        one = seen(p, st.st_size, st.st_mtime_ns)
+                        if rules.wanted_file(p):
+                            found[one.path] = (one, root.id)
+                        else:
+                            others.append(one)  # found by its name only
+                self.catalog.sync_other_files_at(
+                    stored_p, [(root.id, o.path, o.size, o.mtime_ns) for o in others])
                 # what the catalog holds at or under p (a deleted folder removes its files)
                 for row in self.catalog.files_at(stored_p):
                     known[row.path] = (row.id, row.size, row.mtime_ns, row.content_hash,
@@ -360,7 +370,8 @@ class Indexer:
                 if match is not None:
                     old_path, k = match
                     with self.catalog.transaction():
-                        self.catalog.move_file(k[0], root_id, s.path, s.size, s.mtime_ns)
+                        self.catalog.move_file(k[0], root_id, s.path, s.size, s.mtime_ns,
+                                               TITLE_MAX_CHARS)
                     gone.pop(old_path)
                     report.renamed += 1
                     report.new -= 1

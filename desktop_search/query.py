@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -203,3 +204,9 @@ def parse_query(q: str, *, stop_words: bool = True) -> ParsedQuery:
         # a query of stop words only ("the who"): search them rather than nothing
         pq.terms = list(dict.fromkeys(_TOKEN.findall(pq.text.lower())))
     return pq
+
+
+def under_folder(path: str, folder: str) -> bool:
+    """in:FOLDER: under that folder, or under any folder of that name (in:Documents)."""
+    return (path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+            or f"{os.sep}{os.path.basename(folder)}{os.sep}" in path)

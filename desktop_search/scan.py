@@ -102,6 +102,10 @@ class Rules:
 
     def wanted_file(self, path: str) -> bool:
         """For single paths from the watcher: same answer the walk would give."""
+        return self.wanted_name(path) and is_supported(Path(path))
+
+    def wanted_name(self, path: str) -> bool:
+        """Whether the walk would see the file at all (to read it, or to find it by name)."""
         if not self.contains(path):
             return False
         rel = os.path.relpath(path, self.root)
@@ -119,7 +123,7 @@ class Rules:
             if os.path.islink(d) and not self.follow_symlinks:
                 return False  # reached through a folder link: the walk would not go there
             d = os.path.dirname(d)
-        return is_supported(Path(path))
+        return True
 
     def _link_ok(self, path: str) -> bool:
         """A file link is indexed only when links are followed, and only when it leads out of
@@ -128,11 +132,13 @@ class Rules:
             return True
         return self.follow_symlinks and not self.contains(os.path.realpath(path))
 
-    def walk(self, top: str | None = None) -> Iterator[Seen]:
+    def walk(self, top: str | None = None, others: list[Seen] | None = None) -> Iterator[Seen]:
         """Files under top (default: the root). Symlinks are not followed unless asked; when
         they are, every folder is walked once (loops end), real folders before linked ones, so
         a file is indexed under its own path rather than through a link to it. Unreadable
-        folders are passed over silently (they hold nothing we could index)."""
+        folders are passed over silently (they hold nothing we could index). Files of a type
+        with no text to read (photos, archives...) go to `others`, when given: they are
+        findable by their names only."""
         stack = [top or self.root]
         linked: list[str] = []  # folders reached through a link: walked after the real ones
         visited: set[tuple[int, int]] = set()
@@ -169,6 +175,8 @@ class Rules:
                     if not stat_mod.S_ISREG(st.st_mode):
                         continue  # fifos, sockets, devices: reading them could block forever
                     if not is_supported(Path(e.path)):
+                        if others is not None:
+                            others.append(seen(e.path, st.st_size, st.st_mtime_ns))
                         continue
                     yield seen(e.path, st.st_size, st.st_mtime_ns)
                 except OSError:

@@ -27,13 +27,16 @@ from .config import Settings
 from .embed import Embedder
 from .errors import DesktopSearchError, ModelError, QueryError
 from .fts import KeywordStats
+from .name_match import find_by_name, name_only_reason, whole_name
 from .paths import AppPaths
-from .query import ParsedQuery, parse_query
+from .query import ParsedQuery, parse_query, under_folder
 from .relevance import CALIBRATED_MODELS, judge
+from .scan import display_path
 from .store import (
     CHUNKED,
     INDEXED,
     Catalog,
+    NamedFile,
     VectorIndex,
     has_names_index,
     has_noise_flags,
@@ -162,10 +165,13 @@ class SearchResult:
     match: str = ""
     relevance: int | None = None
     good_match: bool = True
-    exact: bool = False  # found by the rare-term rule
+    exact: bool = False  # found by the rare-term rule, or its whole name was typed
+    # Found by its name alone (match "name"): why its text cannot be searched, e.g. a scanned
+    # PDF or a photo; None when it has text (the name matched, the passages did not).
+    name_only: str | None = None
 
     def to_json(self) -> dict[str, object]:
-        from .scan import display_path, path_bytes
+        from .scan import path_bytes
 
         raw = path_bytes(self.path)
         extra = {} if raw is None else {"path_bytes_b64": base64.b64encode(raw).decode()}
@@ -198,6 +204,7 @@ class SearchResult:
             "good_match": self.good_match,
             "similarity": None if self.similarity is None else round(self.similarity, 4),
             "exact": self.exact,
+            "name_only": self.name_only,
         }
 
 
@@ -494,7 +501,9 @@ class Searcher:
         if not pq.has_content():
             return []
         with self._lock:
-            return self._search(pq, opts)
+            results = self._search(pq, opts)
+            named = find_by_name(self.catalog(), pq, opts.k)
+        return place_named(results, named, pq, opts.k)
 
     def _search(self, pq: ParsedQuery, opts: SearchOptions) -> list[SearchResult]:
         t0 = time.perf_counter()
@@ -816,7 +825,7 @@ class Searcher:
             if pq.kinds and (row.kind or "") not in pq.kinds and \
                     Path(row.path).suffix.lower().lstrip(".") not in pq.kinds:
                 continue
-            if folders and not any(_under(row.path, f) for f in folders):
+            if folders and not any(under_folder(row.path, f) for f in folders):
                 continue
             mtime = row.mtime_ns / 1e9
             if pq.after is not None and mtime < pq.after:
@@ -953,7 +962,42 @@ def _exact_first(order: list[int], scores: dict[int, float], file_scores: dict[i
     return order, scores, file_scores
 
 
-def _under(path: str, folder: str) -> bool:
-    """in:FOLDER: under that folder, or under any folder of that name (in:Documents)."""
-    return (path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-            or f"{os.sep}{os.path.basename(folder)}{os.sep}" in path)
+def named_result(pq: ParsedQuery, f: NamedFile) -> SearchResult:
+    """A file found by its name, with no passage to show."""
+    stem = Path(display_path(f.path)).stem
+    return SearchResult(
+        path=f.path, title=f.title or stem, kind=f.kind or "", score=0.0, snippet="",
+        highlights=[], page=None, chunk_start=0, chunk_end=0, mtime=f.mtime_ns / 1e9,
+        size=f.size, passages=[], match="name", relevance=None, good_match=True,
+        exact=whole_name(pq, f.path), name_only=name_only_reason(f),
+    )
+
+
+def place_named(results: Sequence[SearchResult], named: Sequence[NamedFile], pq: ParsedQuery,
+                k: int) -> list[SearchResult]:
+    """The ranked results with the files found by name put in (see name_match): a file whose
+    whole name was typed first; the others after the good matches, before the weak ones."""
+    by_path = {r.path: r for r in results}
+    first: list[SearchResult] = []
+    middle: list[SearchResult] = []
+    for f in named:
+        r = by_path.get(f.path)
+        if r is None:
+            (first if whole_name(pq, f.path) else middle).append(named_result(pq, f))
+        elif whole_name(pq, f.path):
+            r.exact = True
+            first.append(r)  # found by its text too: keeps its passages, moves up
+    if not first and not middle:
+        return list(results)
+    moved = {r.path for r in first}
+    rest = [r for r in results if r.path not in moved]
+    at = next((i for i, r in enumerate(rest) if not r.good_match), len(rest))
+    out = (first + rest[:at] + middle + rest[at:])[:k]
+    # a file found by name takes the score of the place it is given, so scores never rise
+    # down the list (callers of `search --json` may rely on it)
+    top = max((r.score for r in results), default=1.0)
+    for i, r in enumerate(out):
+        if i < len(first) or (r.match == "name" and not r.passages):
+            r.score = out[i - 1].score if i else top
+    return out
+

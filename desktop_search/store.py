@@ -102,6 +102,15 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, text, content='chunks', content_rowid='id',
     tokenize='{FTS_TOKENIZE}'
 );
+-- files with no text to read (photos, archives, ...): kept so every file is findable by name
+CREATE TABLE IF NOT EXISTS other_files (
+    id INTEGER PRIMARY KEY,
+    root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+    path TEXT UNIQUE NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS other_files_root ON other_files(root_id);
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
 END;
@@ -132,6 +141,23 @@ class FileRow:
     error: str | None
     kind: str | None
     title: str | None
+
+
+@dataclass(frozen=True)
+class NamedFile:
+    """A file whose name holds the words looked for (see Catalog.files_named)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    state: str  # a file state, or OTHER for a type with no text to read
+    error: str | None
+    kind: str | None
+    title: str | None
+    has_text: bool  # it has passages: the query's own ranking finds it by its words
+
+
+OTHER = "other"  # not a state: how files_named reports a file of a type with no text to read
 
 
 @dataclass(frozen=True)
@@ -503,11 +529,19 @@ class Catalog:
         )
 
     def move_file(
-        self, file_id: int, root_id: int, new_path: str, size: int, mtime_ns: int
+        self, file_id: int, root_id: int, new_path: str, size: int, mtime_ns: int,
+        title_max: int = 120,
     ) -> None:
+        """A rename or move: the same text under a new path. A title that was only the old
+        file name (the document has none of its own) becomes the new name."""
+        old = self.db.execute("SELECT path, title FROM files WHERE id=?", (file_id,)).fetchone()
+        title = old[1] if old else None
+        if old and title == Path(old[0]).stem.strip()[:title_max]:
+            title = Path(new_path).stem.strip()[:title_max]
         self.db.execute(
-            "UPDATE files SET root_id=?, path=?, size=?, mtime_ns=?, updated_at=? WHERE id=?",
-            (root_id, new_path, size, mtime_ns, time.time(), file_id),
+            "UPDATE files SET root_id=?, path=?, size=?, mtime_ns=?, title=?, updated_at=?"
+            " WHERE id=?",
+            (root_id, new_path, size, mtime_ns, title, time.time(), file_id),
         )
         put_file_name(self.db, file_id)
 
@@ -699,6 +733,86 @@ class Catalog:
                 (FAILED, SKIPPED, PARTIAL, FAILED, SKIPPED, CHUNKED, INDEXED),
             )
         )
+
+
+    # file names --------------------------------------------------------------------------
+    def sync_other_files(self, root_id: int, found: Iterable[tuple[str, int, int]]) -> None:
+        """The root's files of a type with no text, as the walk just found them (path, size,
+        mtime_ns): new ones added, changed ones updated, vanished ones dropped."""
+        now = {p: (size, mtime) for p, size, mtime in found}
+        known = {r[0]: (r[1], r[2]) for r in self.db.execute(
+            "SELECT path, size, mtime_ns FROM other_files WHERE root_id=?", (root_id,))}
+        gone = [(p,) for p in known if p not in now]
+        new = [(root_id, p, sm[0], sm[1]) for p, sm in now.items() if known.get(p) != sm]
+        if not gone and not new:
+            return
+        with self.transaction():
+            self.db.executemany("DELETE FROM other_files WHERE path=?", gone)
+            self.db.executemany(
+                "INSERT INTO other_files(root_id, path, size, mtime_ns) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(path) DO UPDATE SET root_id=excluded.root_id, size=excluded.size,"
+                " mtime_ns=excluded.mtime_ns", new)
+
+    def sync_other_files_at(self, path: str, found: Sequence[tuple[int, str, int, int]]) -> None:
+        """What the watcher saw at `path` (a file, or a folder and everything under it):
+        (root_id, path, size, mtime_ns) of the files with no text to read found there now."""
+        prefix = path.rstrip(os.sep) + os.sep
+        keep = {f[1] for f in found}
+        with self.transaction():
+            old = [r[0] for r in self.db.execute(
+                "SELECT path FROM other_files WHERE path=? OR substr(path, 1, ?)=?",
+                (path, len(prefix), prefix))]
+            self.db.executemany("DELETE FROM other_files WHERE path=?",
+                                [(p,) for p in old if p not in keep])
+            self.db.executemany(
+                "INSERT INTO other_files(root_id, path, size, mtime_ns) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(path) DO UPDATE SET root_id=excluded.root_id, size=excluded.size,"
+                " mtime_ns=excluded.mtime_ns", found)
+
+    def other_file_count(self) -> int:
+        if not self._has_table("other_files"):
+            return 0
+        return int(self.db.execute("SELECT count(*) FROM other_files").fetchone()[0])
+
+    def files_named(self, words: Sequence[str], limit: int) -> list[NamedFile]:
+        """Files of any state, and files with no text to read, whose path holds every one of
+        `words` (case-insensitive, ASCII): a superset of the files whose *name* holds them,
+        which the caller narrows. Newest first."""
+        if not words:
+            return []
+        like = " AND ".join(["path LIKE ? ESCAPE '\\'"] * len(words))
+        args = [f"%{_like_escape(w)}%" for w in words]
+        rows = self.db.execute(
+            "SELECT path, size, mtime_ns, state, error, kind, title,"
+            " EXISTS (SELECT 1 FROM chunks c WHERE c.file_id=files.id)"
+            f" FROM files WHERE {like} ORDER BY mtime_ns DESC LIMIT ?", (*args, limit)
+        ).fetchall()
+        if self._has_table("other_files"):
+            rows += self.db.execute(
+                "SELECT path, size, mtime_ns, ?, NULL, NULL, NULL, 0"
+                f" FROM other_files WHERE {like} ORDER BY mtime_ns DESC LIMIT ?",
+                (OTHER, *args, limit)).fetchall()
+        return [NamedFile(path=r[0], size=r[1], mtime_ns=r[2], state=r[3], error=r[4], kind=r[5],
+                          title=r[6], has_text=bool(r[7])) for r in rows]
+
+    def folders(self, limit: int = 5_000) -> list[str]:
+        """The folders that directly hold a file the walk saw, sorted (for a folder filter).
+        rtrim(path, <every character but the separator>) cuts a path back to its folder."""
+        sql = "SELECT DISTINCT rtrim(path, replace(path, ?, '')) FROM {} LIMIT ?"
+        sep = os.sep
+        got = {r[0] for r in self.db.execute(sql.format("files"), (sep, limit))}
+        if self._has_table("other_files"):
+            got |= {r[0] for r in self.db.execute(sql.format("other_files"), (sep, limit))}
+        return sorted(f.rstrip(sep) for f in got if f)
+
+    def _has_table(self, name: str) -> bool:
+        """A reader can open a home made before the table was (the writer adds it on open)."""
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                               (name,)).fetchone() is not None
+
+
+def _like_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _to_arrays(

@@ -1,0 +1,71 @@
+"""Files found by their names, as Everything and Spotlight find them: every word typed is a
+substring of the file's name. This reaches the files the passage ranking cannot — a scanned
+PDF with no text, one that failed or was skipped, a photo or an archive — and a file whose name
+is typed whole (`NCT06155240_Prot_SAP_000.pdf`) comes first even when it has text.
+
+Placement, so a name never pushes a good passage out of sight: a file whose whole name (or
+name without its extension) was typed comes first; other name matches come after the results
+that clear the relevance bar and before the weak ones, within the k files asked for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .query import ParsedQuery, under_folder
+from .scan import display_path
+from .store import OTHER, Catalog, NamedFile
+
+MIN_WORD = 2  # single letters would match nearly every name
+SCAN_LIMIT = 2_000  # rows the path LIKE may return before names are checked here
+
+
+def name_words(pq: ParsedQuery) -> list[str]:
+    """The words to find in names: what was typed, filters and exclusions left out."""
+    return [w for w in dict.fromkeys(pq.text.casefold().split()) if len(w) >= MIN_WORD]
+
+
+def whole_name(pq: ParsedQuery, path: str) -> bool:
+    """The query is the file's name, with or without its extension."""
+    typed = pq.text.strip().casefold()
+    name = os.path.basename(display_path(path)).casefold()
+    return bool(typed) and typed in (name, os.path.splitext(name)[0])
+
+
+def name_only_reason(f: NamedFile) -> str | None:
+    """Why only the name of this file can be searched (None: its text is in the index)."""
+    if f.has_text:
+        return None
+    if f.state == OTHER:
+        ext = Path(f.path).suffix.lower()
+        return f"no text to read in {ext} files" if ext else "a type with no text to read"
+    return f.error or "no text was found in it"
+
+
+def find_by_name(cat: Catalog, pq: ParsedQuery, limit: int) -> list[NamedFile]:
+    """Files whose name holds every word typed, within the query's filters, newest first."""
+    words = name_words(pq)
+    if not words:
+        return []
+    hits = []
+    for f in cat.files_named(words, SCAN_LIMIT):
+        name = os.path.basename(display_path(f.path)).casefold()
+        if all(w in name for w in words) and _passes_filters(pq, f):
+            hits.append(f)
+    hits.sort(key=lambda f: (not whole_name(pq, f.path), -f.mtime_ns))
+    return hits[:limit]
+
+
+def _passes_filters(pq: ParsedQuery, f: NamedFile) -> bool:
+    if pq.kinds and (f.kind or "") not in pq.kinds and \
+            Path(f.path).suffix.lower().lstrip(".") not in pq.kinds:
+        return False
+    if pq.folders and not any(under_folder(f.path, d) for d in pq.folders):
+        return False
+    mtime = f.mtime_ns / 1e9
+    if (pq.after is not None and mtime < pq.after) or (pq.before is not None
+                                                       and mtime >= pq.before):
+        return False
+    name = os.path.basename(display_path(f.path)).casefold()
+    return not any(x.casefold() in name for x in pq.excluded)
