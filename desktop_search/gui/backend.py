@@ -198,6 +198,7 @@ class Backend(QObject):
     index_finished = Signal(object)  # IndexReport
     content_changed = Signal()  # the index changed (a run, a watcher update, a removed folder)
     counts_changed = Signal(object)  # {state: files}, read on the query lane during a run
+    folders_ready = Signal(object)  # list[str]: the folders that hold files
 
     def __init__(self, home: str | None = None, *, watch: bool = True,
                  index_on_start: bool = True, watch_debounce_s: float = 0.5,
@@ -307,6 +308,12 @@ class Backend(QObject):
     def _set_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
         self.snapshot_changed.emit(snap)
+
+    def list_folders(self) -> None:
+        """The folders that hold files, read on the query lane (for the folder filter)."""
+        if self.engine is None or self._closed:
+            return
+        self.query.submit(self.engine.folders, self.folders_ready.emit, lambda _e: None)
 
     # searching -------------------------------------------------------------------------
     def cancel_queries(self) -> None:

@@ -63,13 +63,17 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Desktop Search")
         self.setWindowIcon(app_icon())
-        self.resize(1280, 800)
         self.setMinimumSize(900, 600)
         self.backend = Backend(home, watch=watch, index_on_start=index_on_start,
                                watch_debounce_s=watch_debounce_s, parent=self)
         b = self.backend
 
         self.search_page = SearchPage(b)
+        # the size only: where the window goes is the window manager's business (Wayland
+        # does not even let a program choose)
+        size = self.search_page.ui.get("size")
+        ok = isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) for v in size)
+        self.resize(*(size if ok else (1280, 800)))
         self.folders_page = FoldersPage(b)
         self.indexing_page = IndexingPage(b)
         self.settings_page = SettingsPage(b)
@@ -153,6 +157,8 @@ class MainWindow(QMainWindow):
         b.query_failed.connect(lambda _s, m: self.search_page.show_query_error(m))
         b.index_state.connect(self._on_index_state)
         b.content_changed.connect(self._on_content_changed)
+        b.folders_ready.connect(self.search_page.set_folders)
+        b.opened.connect(lambda _s: b.list_folders())
         b.counts_changed.connect(self._on_counts)
         for page in (self.search_page, self.folders_page):
             page.status_message.connect(self.flash)
@@ -258,6 +264,7 @@ class MainWindow(QMainWindow):
             self.search_page.refresh_state()
 
     def _on_content_changed(self) -> None:
+        self.backend.list_folders()
         if self.search_page.box.text().strip():
             self.search_page.run_query()
 
@@ -278,7 +285,15 @@ class MainWindow(QMainWindow):
     def flash(self, message: str) -> None:
         self.statusBar().showMessage(message, 4000)
 
+    def save_state(self) -> None:
+        """Size, split, sort and view, for the next launch."""
+        ui = self.search_page.ui
+        if not (self.isMaximized() or self.isFullScreen()):
+            ui.set("size", [self.width(), self.height()])
+        self.search_page.save_state()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
         self.hide()  # gone at once; the writer lane may need a moment to finish its file
         self.backend.shutdown()
         self.closed.emit()

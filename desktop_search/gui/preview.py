@@ -6,30 +6,64 @@ from __future__ import annotations
 import html
 import os
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QResizeEvent, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
+from ..reasons import plain_reason
 from ..search import SearchResult
 from .highlight import PreviewData
-from .results_view import friendly_date, kind_label, short_folder
+from .results_view import friendly_date, kind_label, short_folder, size_text
 from .style import HIT, HIT_CURRENT, PASSAGE
 
 MAX_MARKS = 1500  # extra selections around the current hit; more only slows painting
 
 
+class ElidedLabel(QLabel):
+    """One line that ends in "…" when it does not fit, the whole text in its tooltip: a long
+    file name must never widen the pane (and so shrink the result list beside it)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
+
+    def resizeEvent(self, e: QResizeEvent) -> None:
+        super().resizeEvent(e)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.width(), 40)
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle,
+                                                   width))
+
+
 class PreviewPane(QFrame):
     open_requested = Signal()
+    open_with_requested = Signal()
     reveal_requested = Signal()
     copy_requested = Signal()
     shown = Signal(str)  # path, once its text is on screen
@@ -41,13 +75,20 @@ class PreviewPane(QFrame):
         self.result: SearchResult | None = None
         self.current = -1
 
-        self.title = QLabel()
+        self.title = ElidedLabel()
         self.title.setObjectName("h2")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.meta = QLabel()
         self.meta.setObjectName("muted")
         self.meta.setWordWrap(True)
+        self.meta.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # an action that did not work (no launcher, a file gone): said here, beside Copy path
+        self.notice = QLabel()
+        self.notice.setObjectName("error")
+        self.notice.setWordWrap(True)
+        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.notice.hide()
 
         self.open_btn = QPushButton("Open")
         self.open_btn.setObjectName("primary")
@@ -56,6 +97,9 @@ class PreviewPane(QFrame):
         self.reveal_btn.setToolTip("Open the folder that holds it (Ctrl+Shift+O)")
         self.copy_btn = QPushButton("Copy path")
         self.copy_btn.setToolTip("Copy the file's full path (Ctrl+Shift+C)")
+        self.with_btn = QPushButton("Open with…")
+        self.with_btn.setToolTip("Open it with a program you choose")
+        self.with_btn.clicked.connect(self.open_with_requested)
         self.open_btn.clicked.connect(self.open_requested)
         self.reveal_btn.clicked.connect(self.reveal_requested)
         self.copy_btn.clicked.connect(self.copy_requested)
@@ -81,6 +125,9 @@ class PreviewPane(QFrame):
         self.text.document().setDocumentMargin(14)
 
         self.placeholder = QLabel()
+        self.placeholder.setTextFormat(Qt.TextFormat.RichText)
+        self.placeholder.linkActivated.connect(self._toggle_details)
+        self._details = False  # the raw reason behind "Details", once asked for
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setObjectName("muted")
         self.placeholder.setWordWrap(True)
@@ -96,13 +143,15 @@ class PreviewPane(QFrame):
         actions = QHBoxLayout()
         actions.setContentsMargins(0, 8, 0, 0)
         actions.setSpacing(6)
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+        for b in (self.open_btn, self.with_btn, self.reveal_btn, self.copy_btn):
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the keys to the list
             actions.addWidget(b)
         actions.addStretch(1)
         actions.addWidget(self.prev_btn)
         actions.addWidget(self.hit_label)
         actions.addWidget(self.next_btn)
         head.addLayout(actions)
+        head.addWidget(self.notice)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
         line.setStyleSheet("color: #e6e9ef;")
@@ -116,13 +165,19 @@ class PreviewPane(QFrame):
 
     # states ------------------------------------------------------------------------------
     def _set_actions(self, enabled: bool) -> None:
-        for b in (self.open_btn, self.reveal_btn, self.copy_btn):
+        for b in (self.open_btn, self.with_btn, self.reveal_btn, self.copy_btn):
             b.setEnabled(enabled)
+
+    def show_notice(self, message: str) -> None:
+        """Says an action failed; the next file shown clears it."""
+        self.notice.setText(message)
+        self.notice.setVisible(bool(message))
 
     def clear(self, message: str) -> None:
         self.data, self.result, self.current = None, None, -1
-        self.title.setText("Preview")
+        self.title.set_full_text("Preview")
         self.meta.setText("")
+        self.show_notice("")
         self.placeholder.setText(message)
         self.body.setCurrentWidget(self.placeholder)
         self._set_actions(False)
@@ -130,11 +185,13 @@ class PreviewPane(QFrame):
 
     def show_result_header(self, r: SearchResult) -> None:
         """Immediately on selection; the text follows when extracted."""
+        if self.result is None or self.result.path != r.path:
+            self.show_notice("")
         self.result = r
-        self.title.setText(html.escape(os.path.basename(r.path)))
+        self.title.set_full_text(os.path.basename(r.path))
         self.title.setToolTip(r.path)
         bits = [short_folder(r.path), kind_label(r.kind, r.path),
-                "modified " + friendly_date(r.mtime), _size(r.size)]
+                "modified " + friendly_date(r.mtime), size_text(r.size)]
         # keep each item on one line; wrap only between them
         self.meta.setText("  ·  ".join([bits[0], *(b.replace(" ", "\u00a0") for b in bits[1:])]))
         self._set_actions(True)
@@ -146,6 +203,28 @@ class PreviewPane(QFrame):
         self.placeholder.setText("Reading the file…")
         self.body.setCurrentWidget(self.placeholder)
         self._update_nav()
+
+    def show_name_only(self, r: SearchResult) -> None:
+        """A file found by its name: no text to show, and why; the raw reason on request."""
+        self.show_result_header(r)
+        self.data = None
+        self.current = -1
+        raw = r.name_only
+        why = html.escape(plain_reason(raw) or "its text is not in the index")
+        detail = ""
+        if raw and plain_reason(raw) != raw:
+            detail = ('<br><br><a href="details" style="color:#5b6472;">Details</a>'
+                      if not self._details else
+                      f'<br><br><span style="color:#5b6472;">{html.escape(raw)}</span>')
+        self.placeholder.setText("<b>Found by its name.</b> Its text cannot be searched: "
+                                 f"{why}.{detail}")
+        self.body.setCurrentWidget(self.placeholder)
+        self._update_nav()
+
+    def _toggle_details(self, _link: str) -> None:
+        self._details = not self._details
+        if self.result is not None and self.result.name_only is not None:
+            self.show_name_only(self.result)
 
     def show_error(self, r: SearchResult, message: str) -> None:
         self.show_result_header(r)
@@ -242,11 +321,3 @@ class PreviewPane(QFrame):
         if page:
             label += f" · page {page}"
         self.hit_label.setText(label)
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} bytes"

@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..reasons import plain_reason
 from ..search import SearchResult
 from .highlight import snippet_html
 from .style import ACCENT, ACCENT_SOFT, MUTED
 
 ResultRole = Qt.ItemDataRole.UserRole + 1
 PAD_X, PAD_Y = 14, 10
+COMPACT_PAD_Y = 5
 
 KIND_LABELS = {
     "text": "Text", "code": "Code", "markdown": "Markdown", "rst": "reStructuredText",
@@ -62,6 +64,15 @@ def friendly_date(ts: float, now: float | None = None) -> str:
     return f"{d:%d %b %Y}".lstrip("0")
 
 
+def size_text(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1024:
+            return f"{n:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"
+
+
 def short_folder(path: str) -> str:
     folder = os.path.dirname(path)
     home = os.path.expanduser("~")
@@ -71,11 +82,13 @@ def short_folder(path: str) -> str:
 
 
 MATCH_LABELS = {"words+meaning": "words + meaning", "meaning": "meaning only",
-                "words": "words only"}
+                "words": "words only", "name": "by its name"}
 
 
 def relevance_label(r: SearchResult) -> str:
     """In words, from the calibrated relevance (relevance.py): "strong", "good", "weak"."""
+    if r.name_only is not None:
+        return "name only"
     if r.exact:
         return "exact match"
     if r.relevance is None:
@@ -91,7 +104,7 @@ def match_tag_html(r: SearchResult) -> str:
     if label:
         colour = ACCENT if r.good_match else MUTED
         tags.append(f'<span style="color:{colour};">{label}</span>')
-    if r.match:
+    if r.match and r.name_only is None:
         tags.append(f'<span style="color:{MUTED};">{MATCH_LABELS.get(r.match, r.match)}</span>')
     if not tags:
         return ""
@@ -117,6 +130,9 @@ def result_html(r: SearchResult, max_passages: int = 3) -> str:
         f'<div style="color:{MUTED}; font-size:9pt; margin-top:1px;">'
         + " &nbsp;·&nbsp; ".join(meta) + "</div>",
     ]
+    if r.name_only is not None:
+        parts.append(f'<div style="margin-top:6px; color:{MUTED};"><i>Its text cannot be '
+                     f"searched: {html.escape(plain_reason(r.name_only))}</i></div>")
     for p in r.passages[:max_passages]:
         page = (f'<span style="color:{MUTED}; font-size:9pt;">p.&nbsp;{p.page}&nbsp;&nbsp;</span>'
                 if p.page else "")
@@ -127,19 +143,35 @@ def result_html(r: SearchResult, max_passages: int = 3) -> str:
     return "".join(parts)
 
 
+def compact_html(r: SearchResult) -> str:
+    """One line per file, as a file list: name, tag, folder, date, size."""
+    meta = " &nbsp;·&nbsp; ".join(
+        m.replace(" ", "&nbsp;") for m in (short_folder(r.path), "modified "
+                                           + friendly_date(r.mtime), size_text(r.size)))
+    return (f'<span style="font-weight:600; color:{ACCENT};">'
+            f"{html.escape(os.path.basename(r.path))}</span>{match_tag_html(r)}"
+            f'&nbsp;&nbsp;<span style="color:{MUTED}; font-size:9pt;">{meta}</span>')
+
+
 class ResultsModel(QAbstractListModel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.results: list[SearchResult] = []
         self.html: list[str] = []
+        self.compact = False  # one line per file instead of the passages
         self.generation = 0  # bumps on every new result set (for "painted" measurements)
 
     def set_results(self, results: list[SearchResult]) -> None:
         self.beginResetModel()
         self.results = list(results)
-        self.html = [result_html(r) for r in self.results]
+        self.html = [compact_html(r) if self.compact else result_html(r) for r in self.results]
         self.generation += 1
         self.endResetModel()
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            self.set_results(self.results)
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.results)
@@ -201,11 +233,12 @@ class ResultDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#eceff3"))
         painter.drawLine(rect.left() + PAD_X, rect.bottom(), rect.right() - PAD_X, rect.bottom())
         doc = self._doc(index, rect.width())
-        painter.translate(rect.x() + PAD_X, rect.y() + PAD_Y)
+        pad_y = self._pad_y(index)
+        painter.translate(rect.x() + PAD_X, rect.y() + pad_y)
         ctx = QAbstractTextDocumentLayout.PaintContext()
         ctx.palette.setColor(QPalette.ColorRole.Text,
                              option.palette.color(QPalette.ColorRole.Text))
-        ctx.clip = QRectF(0, 0, rect.width() - PAD_X, rect.height() - PAD_Y)
+        ctx.clip = QRectF(0, 0, rect.width() - PAD_X, rect.height() - pad_y)
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
 
@@ -214,7 +247,12 @@ class ResultDelegate(QStyledItemDelegate):
         view = self.parent()
         width = view.viewport().width() if isinstance(view, QListView) else 600
         doc = self._doc(index, width)
-        return QSize(width, int(doc.size().height()) + 2 * PAD_Y + 1)
+        return QSize(width, int(doc.size().height()) + 2 * self._pad_y(index) + 1)
+
+    @staticmethod
+    def _pad_y(index: QModelIndex | QPersistentModelIndex) -> int:
+        model = index.model()
+        return COMPACT_PAD_Y if getattr(model, "compact", False) else PAD_Y
 
 
 class ResultsView(QListView):

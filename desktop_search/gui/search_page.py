@@ -1,27 +1,26 @@
 """The search page: the box, the filters, results grouped by file, and the preview.
 
 Typing restarts a 150 ms timer; when it fires the query goes to the query lane. Results of an
-older query are dropped by the backend, so the list only ever shows the newest one.
+older query are dropped by the backend, so the list only ever shows the newest one. The list can
+be re-sorted and shown one line per file without asking again; "Show more" asks for more files.
 """
 
 from __future__ import annotations
 
 import html
-import os
 import time
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -29,153 +28,24 @@ from PySide6.QtWidgets import (
 )
 
 from ..scan import display_path, real_path
-from ..search import SearchOptions
+from ..search import SearchOptions, SearchResult
 from .backend import Backend, QueryOutcome, Snapshot, rerank_support
 from .highlight import PreviewData, build_preview, matched_words
+from .launch import Launched, open_file, open_with, show_in_folder
 from .preview import PreviewPane
-from .results_view import ResultsView, short_folder
-from .style import app_icon
+from .result_order import SORTS, ordered, typed_filters
+from .results_view import ResultsView
+from .search_filters import FilterBar, combo
+from .search_states import EmptyState, MessageState
+from .window_state import WindowState
 
 DEBOUNCE_MS = 150
-RESULTS_K = 20
-
-TYPE_FILTERS: list[tuple[str, list[str]]] = [
-    ("Any type", []),
-    ("Documents", ["pdf", "docx", "odt", "epub", "markdown", "text", "rst", "html"]),
-    ("PDF", ["pdf"]),
-    ("Word & OpenDocument", ["docx", "odt"]),
-    ("Text & Markdown", ["text", "markdown", "rst"]),
-    ("Code", ["code"]),
-    ("Web pages", ["html"]),
-    ("Slides", ["pptx", "odp"]),
-    ("E-books", ["epub"]),
-]
-DATE_FILTERS: list[tuple[str, float | None]] = [
-    ("Any time", None),
-    ("Today", 1.0),
-    ("Past week", 7.0),
-    ("Past month", 31.0),
-    ("Past year", 365.0),
-]
-MODE_FILTERS: list[tuple[str, str, str]] = [
-    ("Meaning + words", "hybrid", "Ranks by meaning and by the words you typed"),
-    ("Meaning only", "dense", "Passages that say what you mean, whatever the words"),
-    ("Exact words", "keyword", "Only passages that contain your words"),
-]
-
-
-def _combo(items: list[str], tip: str) -> QComboBox:
-    c = QComboBox()
-    c.setObjectName("filter")
-    c.addItems(items)
-    c.setToolTip(tip)
-    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-    return c
-
-
-def _centred(w: QWidget) -> QHBoxLayout:
-    """A fixed-width wrapped label, centred: an alignment flag in a box layout would make the
-    layout ignore the label's height-for-width, and cut its last line."""
-    row = QHBoxLayout()
-    row.addStretch(1)
-    row.addWidget(w)
-    row.addStretch(1)
-    return row
-
-
-class EmptyState(QFrame):
-    """First run: no folders yet. Says what to do and offers ~/Documents."""
-
-    add_documents = Signal()
-    choose_folder = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        icon = QLabel()
-        icon.setPixmap(app_icon().pixmap(96, 96))
-        icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        title = QLabel("Search your files by what they say")
-        title.setObjectName("h1")
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        body = QLabel(
-            "Add a folder and Desktop Search reads the documents in it — text, Markdown, PDF, "
-            "Word, OpenDocument, web pages, e-books and code — so you can find a passage by "
-            "its meaning, not just its words."
-        )
-        body.setObjectName("muted")
-        body.setWordWrap(True)
-        body.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        body.setFixedWidth(560)  # a fixed width gives the wrapped label its true height
-        private = QLabel("Everything stays on this computer.")
-        private.setObjectName("muted")
-        private.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.docs_btn = QPushButton("Add ~/Documents")
-        self.docs_btn.setObjectName("primary")
-        self.docs_btn.clicked.connect(self.add_documents)
-        self.choose_btn = QPushButton("Choose a folder…")
-        self.choose_btn.clicked.connect(self.choose_folder)
-        self.error = QLabel()
-        self.error.setObjectName("error")
-        self.error.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.error.setWordWrap(True)
-        self.error.hide()
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.docs_btn)
-        buttons.addWidget(self.choose_btn)
-        buttons.addStretch(1)
-        lay = QVBoxLayout(self)
-        lay.addStretch(2)
-        lay.addWidget(icon)
-        lay.addSpacing(12)
-        lay.addWidget(title)
-        lay.addSpacing(6)
-        lay.addLayout(_centred(body))
-        lay.addSpacing(4)
-        lay.addWidget(private)
-        lay.addSpacing(18)
-        lay.addLayout(buttons)
-        lay.addSpacing(8)
-        lay.addWidget(self.error)
-        lay.addStretch(3)
-
-    def set_documents(self, path: str | None) -> None:
-        self.docs_btn.setVisible(bool(path))
-        # without a ~/Documents to offer, choosing a folder is the main action
-        self.choose_btn.setObjectName("" if path else "primary")
-        self.choose_btn.style().unpolish(self.choose_btn)
-        self.choose_btn.style().polish(self.choose_btn)
-        if path:
-            self.docs_btn.setText(f"Add {short_folder(os.path.join(path, 'x'))}")
-            self.docs_btn.setToolTip(path)
-
-
-class MessageState(QFrame):
-    """A centred message: the hint before typing, "no results", a query error."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.title = QLabel()
-        self.title.setObjectName("h2")
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.title.setWordWrap(True)
-        self.body = QLabel()
-        self.body.setObjectName("muted")
-        self.body.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.body.setWordWrap(True)
-        self.body.setFixedWidth(620)
-        self.body.setTextFormat(Qt.TextFormat.RichText)
-        lay = QVBoxLayout(self)
-        lay.addStretch(2)
-        lay.addWidget(self.title)
-        lay.addSpacing(8)
-        lay.addLayout(_centred(self.body))
-        lay.addStretch(3)
-
-    def show_message(self, title: str, body: str) -> None:
-        self.title.setText(title)
-        self.body.setText(body)
-
+RESULTS_K = 20  # files asked for at first; "Show more" asks for as many again
+MIN_LIST_WIDTH = 320  # the result list never gets narrower than this beside the preview
+MIN_PREVIEW_WIDTH = 380
+# Below this width the preview goes under the list: side by side, both would be too narrow.
+SIDE_BY_SIDE_MIN = MIN_LIST_WIDTH + MIN_PREVIEW_WIDTH + 60
+LIST_SHARE = 0.44  # of the width (side by side) or the height (stacked), until the user drags
 
 TIPS = (
     "<table cellspacing='6' style='margin-top:6px'>"
@@ -202,12 +72,15 @@ class SearchPage(QWidget):
         super().__init__(parent)
         self.setObjectName("page")
         self.backend = backend
+        self.ui = WindowState(backend.home)
         self.snapshot: Snapshot | None = None
         self.outcome: QueryOutcome | None = None
         self.last_error = ""
+        self.k = RESULTS_K
         self._preview_token = 0
         self._typed_at = 0.0  # when the newest keystroke arrived (for latency figures)
-        self._split_sized = False
+        self._list_share = float(self.ui.get("list_share", LIST_SHARE))
+        self._folders: list[str] = []  # folders holding files, for the folder filter
 
         self.box = QLineEdit()
         self.box.setObjectName("search")
@@ -221,54 +94,83 @@ class SearchPage(QWidget):
         self.debounce.setInterval(DEBOUNCE_MS)
         self.debounce.timeout.connect(self.run_query)
 
-        self.folder = _combo(["All folders"], "Only results under this folder")
-        self.kind = _combo([t for t, _ in TYPE_FILTERS], "Only files of this type")
-        self.date = _combo([t for t, _ in DATE_FILTERS], "Only files modified since")
-        self.mode = _combo([t for t, _, _ in MODE_FILTERS], "How results are ranked")
-        for i, (_t, _m, tip) in enumerate(MODE_FILTERS):
-            self.mode.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
-        for c in (self.folder, self.kind, self.date, self.mode):
-            c.currentIndexChanged.connect(self._filters_changed)
-        self.rerank_btn = QPushButton("Rerank")
-        self.rerank_btn.setToolTip("Rerank the results (Ctrl+Enter)")
-        self.rerank_btn.clicked.connect(self.rerank)
+        self.filters = FilterBar()
+        self.filters.changed.connect(self._filters_changed)
+        self.filters.rerank_btn.clicked.connect(self.rerank)
+        self.filter_bar = self.filters
+        f = self.filters
+        self.folder, self.kind, self.date, self.mode = f.folder, f.kind, f.date, f.mode
+        self.rerank_btn = f.rerank_btn
+
+        # what a half-typed filter expects, why Ctrl+Enter cannot rerank: said, results kept
+        self.hint = QLabel()
+        self.hint.setObjectName("hint")
+        self.hint.setWordWrap(True)
+        self.hint.hide()
+
         self.summary = QLabel()
         self.summary.setObjectName("muted")
-
-        self.filter_bar = QWidget()
-        filters = QHBoxLayout(self.filter_bar)
-        filters.setContentsMargins(0, 0, 0, 0)
-        filters.setSpacing(8)
-        for c in (self.folder, self.kind, self.date, self.mode):
-            filters.addWidget(c)
-        filters.addWidget(self.rerank_btn)
-        filters.addStretch(1)
-        filters.addWidget(self.summary)
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.sort = combo([label for label, _k, _r in SORTS], "Order of the files listed")
+        self.sort.setCurrentIndex(int(self.ui.get("sort", 0)) % len(SORTS))
+        self.sort.currentIndexChanged.connect(self._order_changed)
+        self.compact_btn = QPushButton("One line per file")
+        self.compact_btn.setObjectName("flat")
+        self.compact_btn.setCheckable(True)
+        self.compact_btn.setToolTip("A compact file list, or the passages of each file")
+        self.compact_btn.toggled.connect(self._compact_changed)
+        self.list_bar = QWidget()
+        bar = QHBoxLayout(self.list_bar)
+        bar.setContentsMargins(0, 0, 0, 0)
+        bar.setSpacing(8)
+        bar.addWidget(self.summary, 1)
+        bar.addWidget(self.compact_btn)
+        bar.addWidget(self.sort)
 
         self.results = ResultsView()
         self.results.selectionModel().currentChanged.connect(self._on_current_changed)
         self.results.doubleClicked.connect(lambda _i: self.open_current())
         self.results.installEventFilter(self)
         self.results.customContextMenuRequested.connect(self._context_menu)
+        self.more_btn = QPushButton("Show more files")
+        self.more_btn.setObjectName("flat")
+        self.more_btn.clicked.connect(self.show_more)
+        self.more_btn.hide()
+        self.list_box = QWidget()
+        self.list_box.setMinimumWidth(MIN_LIST_WIDTH)
+        lb = QVBoxLayout(self.list_box)
+        lb.setContentsMargins(0, 0, 0, 0)
+        lb.setSpacing(4)
+        lb.addWidget(self.results, 1)
+        lb.addWidget(self.more_btn)
         self.preview = PreviewPane()
+        # the preview's content (a long name, a wide line) must never size the split
+        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.preview.setMinimumSize(MIN_PREVIEW_WIDTH, 160)
         self.preview.open_requested.connect(self.open_current)
+        self.preview.open_with_requested.connect(self.choose_program)
         self.preview.reveal_requested.connect(self.reveal_current)
         self.preview.copy_requested.connect(self.copy_current)
         self.preview.shown.connect(self.preview_shown)
         self.split = QSplitter(Qt.Orientation.Horizontal)
-        self.split.addWidget(self.results)
+        self.split.addWidget(self.list_box)
         self.split.addWidget(self.preview)
-        self.split.setStretchFactor(0, 5)
-        self.split.setStretchFactor(1, 6)
         self.split.setChildrenCollapsible(False)
         self.split.setHandleWidth(10)
+        self.split.splitterMoved.connect(self._split_moved)
+        self.results_page = QWidget()
+        rp = QVBoxLayout(self.results_page)
+        rp.setContentsMargins(0, 0, 0, 0)
+        rp.setSpacing(6)
+        rp.addWidget(self.list_bar)
+        rp.addWidget(self.split, 1)
 
         self.empty = EmptyState()
         self.empty.add_documents.connect(self._add_documents)
         self.empty.choose_folder.connect(self.choose_folder)
         self.message = MessageState()
         self.stack = QStackedWidget()
-        for w in (self.empty, self.message, self.split):
+        for w in (self.empty, self.message, self.results_page):
             self.stack.addWidget(w)
 
         lay = QVBoxLayout(self)
@@ -276,6 +178,7 @@ class SearchPage(QWidget):
         lay.setSpacing(10)
         lay.addWidget(self.box)
         lay.addWidget(self.filter_bar)
+        lay.addWidget(self.hint)
         self.no_match = QLabel(
             "<b>No good match.</b> Nothing in your files is close to what you asked for; "
             "these are the nearest. Try other words, or check the folder is indexed.")
@@ -287,21 +190,63 @@ class SearchPage(QWidget):
         lay.addWidget(self.stack, 1)
 
         self.open_act = self._action("Open", "Return", self.open_current)
+        self.with_act = self._action("Open with…", "", self.choose_program)
         self.reveal_act = self._action("Show in folder", "Ctrl+Shift+O", self.reveal_current)
         self.copy_act = self._action("Copy path", "Ctrl+Shift+C", self.copy_current)
         self._action("Next hit", "F3", self.preview.next_hit, add=True)
         self._action("Previous hit", "Shift+F3", self.preview.previous_hit, add=True)
+        self.compact_btn.setChecked(bool(self.ui.get("compact", False)))
         self.update_rerank(None)
         self.show_loading_state()
 
     def _action(self, text: str, keys: str, slot: Any, add: bool = False) -> QAction:
         a = QAction(text, self)
-        a.setShortcut(QKeySequence(keys))
+        if keys:
+            a.setShortcut(QKeySequence(keys))
         a.triggered.connect(slot)
         if add:
             a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             self.addAction(a)
         return a
+
+    # layout ------------------------------------------------------------------------------
+    def resizeEvent(self, e: QResizeEvent) -> None:
+        super().resizeEvent(e)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """Side by side when both fit at their minimum widths, else the preview below; the
+        list keeps its share of the room whatever the preview shows."""
+        width = self.split.width() or self.width() - 36
+        want = (Qt.Orientation.Horizontal if width >= SIDE_BY_SIDE_MIN
+                else Qt.Orientation.Vertical)
+        if self.split.orientation() != want:
+            self.split.setOrientation(want)
+            self.list_box.setMinimumWidth(MIN_LIST_WIDTH if want == Qt.Orientation.Horizontal
+                                          else 0)
+            self.preview.setMinimumWidth(MIN_PREVIEW_WIDTH
+                                         if want == Qt.Orientation.Horizontal else 0)
+        self._apply_share()
+
+    def _apply_share(self) -> None:
+        horizontal = self.split.orientation() == Qt.Orientation.Horizontal
+        total = self.split.width() if horizontal else self.split.height()
+        total = max(total - self.split.handleWidth(), 2)
+        first = int(total * self._list_share)
+        if horizontal:
+            first = max(MIN_LIST_WIDTH, min(first, total - MIN_PREVIEW_WIDTH))
+        self.split.setSizes([first, total - first])
+
+    def _split_moved(self, _pos: int, _index: int) -> None:
+        sizes = self.split.sizes()
+        if sum(sizes) > 0:
+            self._list_share = min(0.8, max(0.2, sizes[0] / sum(sizes)))
+            self.ui.set("list_share", round(self._list_share, 3))
+
+    def save_state(self) -> None:
+        self.ui.set("sort", self.sort.currentIndex())
+        self.ui.set("compact", self.compact_btn.isChecked())
+        self.ui.save()
 
     # states ------------------------------------------------------------------------------
     def show_loading_state(self) -> None:
@@ -310,18 +255,20 @@ class SearchPage(QWidget):
 
     def set_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
-        current = self.folder.currentData()
-        self.folder.blockSignals(True)
-        self.folder.clear()
-        self.folder.addItem("All folders", None)
-        for r in snap.roots:
-            self.folder.addItem(short_folder(os.path.join(r.path, "x")), r.path)
-        i = self.folder.findData(current)
-        self.folder.setCurrentIndex(max(0, i))
-        self.folder.blockSignals(False)
+        self._fill_folders()
         self.empty.set_documents(getattr(snap, "documents_dir", None))
         self.update_rerank(snap)
         self.refresh_state()
+
+    def set_folders(self, folders: list[str]) -> None:
+        """The folders that hold files (from the backend), offered under their root."""
+        self._folders = folders
+        self._fill_folders()
+
+    def _fill_folders(self) -> None:
+        if self.snapshot is not None:
+            self.filters.set_folders(self.snapshot.roots, self._folders)
+            self.filters.sync_typed(typed_filters(self.box.text()))
 
     def update_rerank(self, snap: Snapshot | None) -> None:
         ok, why = rerank_support(snap)
@@ -336,9 +283,10 @@ class SearchPage(QWidget):
         self.filter_bar.setVisible(bool(snap.roots))
         if not snap.roots:
             self.stack.setCurrentWidget(self.empty)
-            self.box.setEnabled(False)
+            self.empty.typed.setVisible(bool(self.box.text().strip()))
+            self.box.setPlaceholderText("Add a folder first, then search it here")
             return
-        self.box.setEnabled(True)
+        self.box.setPlaceholderText("Search your files — type what you are looking for")
         if not self.box.text().strip():
             n = snap.files
             findable = snap.indexed + snap.words_only
@@ -358,9 +306,16 @@ class SearchPage(QWidget):
     # querying ----------------------------------------------------------------------------
     def _on_edited(self, _text: str) -> None:
         self._typed_at = time.perf_counter()
+        self.k = RESULTS_K  # a new query starts with the first page of files
         self.debounce.start()
 
     def _on_text_changed(self, text: str) -> None:
+        tf = typed_filters(text)
+        self.filters.sync_typed(tf)
+        if not tf.error:
+            self._say("")
+        if self.snapshot is not None and not self.snapshot.roots:
+            self.empty.typed.setVisible(bool(text.strip()))
         if not text.strip():
             self.debounce.stop()
             self.backend.cancel_queries()  # results still in flight are dropped
@@ -369,22 +324,22 @@ class SearchPage(QWidget):
             self.preview.clear("Select a result to preview it here.")
             self.summary.setText("")
             self.no_match.hide()
+            self.more_btn.hide()
             self.refresh_state()
+
+    def _say(self, message: str) -> None:
+        self.hint.setText(message)
+        self.hint.setVisible(bool(message))
 
     def _filters_changed(self) -> None:
         if self.box.text().strip():
             self.debounce.stop()
+            self.k = RESULTS_K
             self.run_query()
 
     def options(self) -> SearchOptions:
-        opts = SearchOptions(k=RESULTS_K, mode=MODE_FILTERS[self.mode.currentIndex()][1])
-        folder = self.folder.currentData()
-        if folder:
-            opts.folders = [folder]
-        opts.kinds = list(TYPE_FILTERS[self.kind.currentIndex()][1])
-        days = DATE_FILTERS[self.date.currentIndex()][1]
-        if days is not None:
-            opts.after = time.time() - days * 86400
+        opts = SearchOptions(k=self.k)
+        self.filters.apply(opts)
         return opts
 
     def run_query(self, rerank: bool = False) -> int:
@@ -396,9 +351,17 @@ class SearchPage(QWidget):
         return self.backend.search(text, self.options(), rerank=rerank)
 
     def rerank(self) -> None:
-        if self.rerank_btn.isEnabled() and self.box.text().strip():
+        if not self.rerank_btn.isEnabled():
+            self._say(self.rerank_btn.toolTip())  # how to get a reranker
+            return
+        if self.box.text().strip():
             self.summary.setText("reranking…")
             self.run_query(rerank=True)
+
+    def show_more(self) -> None:
+        self.k += RESULTS_K
+        self.more_btn.setText("Loading more files…")
+        self.run_query()
 
     def show_outcome(self, out: QueryOutcome) -> None:
         if out.text != self.box.text().strip():
@@ -407,45 +370,73 @@ class SearchPage(QWidget):
             self.refresh_state()  # no folders: the first-run page says what to do
             self.results_shown.emit(out)
             return
-        # the same query again (a live update): stay on the file the user was looking at
+        self.last_error = ""
+        self._say("")
+        # the same query again (a live update, more files): stay on the file being looked at
         same = self.outcome is not None and self.outcome.text == out.text
         keep = self.results.current_result() if same else None
+        old_row = self.results.currentIndex().row() if same else 0
         self.outcome = out
-        self.results.model_.set_results(out.results)
+        self._show_results(out.results)
         n = len(out.results)
+        self.more_btn.setText("Show more files")
+        self.more_btn.setVisible(n >= out.options.k)
         how = " · reranked" if out.reranked else ""
         pending = self.snapshot.words_only if self.snapshot is not None else 0
         later = (f" · {pending:,} files not yet searchable by meaning (found by words)"
                  if pending else "")
         self.summary.setText(f"{n} file{'s' if n != 1 else ''} · {out.seconds * 1000:.0f} ms{how}"
                              f"{later}" if n else "")
+        self.summary.setToolTip(self.summary.text())
         # said plainly, with the nearest files still listed below
         self.no_match.setVisible(bool(n) and not any(r.good_match for r in out.results))
         if not n:
             self.message.show_message(
-                f"No files match “{html.escape(out.text)}”",
+                f"No files match “{out.text}”",
                 "Try other words, fewer filters, or “Meaning only” to find passages that say "
-                "it differently." + ("" if not self._filtered() else
+                "it differently." + ("" if not self.filters.filtered() else
                                      "<br><br>Filters are on: folder, type or date."))
             self.stack.setCurrentWidget(self.message)
             self.preview.clear("")
         else:
-            self.stack.setCurrentWidget(self.split)
-            if not self._split_sized:
-                self._split_sized = True
-                w = max(self.stack.width(), 800)
-                self.split.setSizes([int(w * 0.46), w - int(w * 0.46)])
+            was_shown = self.stack.currentWidget() is self.results_page
+            self.stack.setCurrentWidget(self.results_page)
+            if not was_shown:
+                self._arrange()
+            rows = self.results.model_.results
             row = 0
             if keep is not None:
-                row = next((i for i, r in enumerate(out.results) if r.path == keep.path), 0)
+                # the file itself, or (it was deleted) the one now where it was
+                row = next((i for i, r in enumerate(rows) if r.path == keep.path),
+                           min(max(old_row, 0), len(rows) - 1))
             self.results.select_row(row)
         self.results_shown.emit(out)
 
-    def _filtered(self) -> bool:
-        return any(c.currentIndex() > 0 for c in (self.folder, self.kind, self.date))
+    def _show_results(self, results: list[SearchResult]) -> None:
+        self.results.model_.set_results(ordered(results, self.sort.currentIndex()))
+
+    def _order_changed(self) -> None:
+        self.ui.set("sort", self.sort.currentIndex())
+        if self.outcome is not None:
+            keep = self.results.current_result()
+            self._show_results(self.outcome.results)
+            rows = self.results.model_.results
+            self.results.select_row(next((i for i, r in enumerate(rows)
+                                          if keep is not None and r.path == keep.path), 0))
+
+    def _compact_changed(self, on: bool) -> None:
+        self.ui.set("compact", on)
+        keep = self.results.currentIndex().row()
+        self.results.model_.set_compact(on)
+        if keep >= 0:
+            self.results.select_row(keep)
 
     def show_query_error(self, message: str) -> None:
         self.last_error = message
+        if self.outcome is not None and self.stack.currentWidget() is self.results_page:
+            # half-typed (after:20): keep the last results and say what is expected
+            self._say(message)
+            return
         self.summary.setText("")
         self.no_match.hide()
         self.message.show_message("Cannot search for that", html.escape(message))
@@ -455,6 +446,10 @@ class SearchPage(QWidget):
     def _on_current_changed(self, *_a: Any) -> None:
         r = self.results.current_result()
         if r is None:
+            return
+        if r.name_only is not None:
+            self._preview_token += 1
+            self.preview.show_name_only(r)
             return
         shown = self.preview.result
         if (shown is not None and self.preview.data is not None and shown.path == r.path
@@ -490,17 +485,36 @@ class SearchPage(QWidget):
             r = self.results.current_result()
         return r.path if r else None
 
+    def _report(self, got: Launched) -> None:
+        """Success in the status bar; a failure also beside the buttons, with Copy path."""
+        self.status_message.emit(got.message)
+        self.preview.show_notice("" if got.ok else got.message)
+
+    def _failed_later(self, message: str) -> None:
+        self._report(Launched(False, message))
+
     def open_current(self) -> None:
         p = self._current_path()
         if p:
-            QDesktopServices.openUrl(file_url(real_path(p)))
-            self.status_message.emit(f"Opening {os.path.basename(p)}")
+            self._report(open_file(real_path(p), self._failed_later))
 
     def reveal_current(self) -> None:
         p = self._current_path()
         if p:
-            QDesktopServices.openUrl(file_url(os.path.dirname(real_path(p))))
-            self.status_message.emit(f"Showing {short_folder(p)}")
+            self._report(show_in_folder(real_path(p), self._failed_later))
+
+    def choose_program(self) -> None:
+        p = self._current_path()
+        if not p:
+            return
+        program, _ = QFileDialog.getOpenFileName(self, "Open with which program?", "/usr/bin")
+        if program:
+            self.open_with_program(program)
+
+    def open_with_program(self, program: str) -> None:
+        p = self._current_path()
+        if p:
+            self._report(open_with(program, real_path(p)))
 
     def copy_current(self) -> None:
         p = self._current_path()
@@ -516,7 +530,7 @@ class SearchPage(QWidget):
             return
         self.results.setCurrentIndex(idx)
         m = QMenu(self)
-        for a in (self.open_act, self.reveal_act, self.copy_act):
+        for a in (self.open_act, self.with_act, self.reveal_act, self.copy_act):
             m.addAction(a)
         m.exec(self.results.viewport().mapToGlobal(pos))
 
@@ -565,11 +579,3 @@ class SearchPage(QWidget):
                 self.results.select_row(cur + step if cur >= 0 else 0)
                 return True
         return False
-
-
-def file_url(path: str) -> QUrl:
-    """A file: URL of the exact bytes of a name, also one that is not valid UTF-8 (a lone
-    surrogate from os.fsdecode would not survive the trip into Qt's UTF-16 strings)."""
-    from urllib.parse import quote
-
-    return QUrl.fromEncoded(b"file://" + quote(os.fsencode(path)).encode("ascii"))

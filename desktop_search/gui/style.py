@@ -39,6 +39,11 @@ QLineEdit#search {{
     background: white; selection-background-color: {ACCENT};
 }}
 QLineEdit#search:focus {{ border: 2px solid {ACCENT}; padding: 7px 11px; }}
+QLineEdit#search:disabled {{ background: #f4f5f7; color: #a0a7b4; border: 1px dashed {BORDER}; }}
+QLabel#hint {{
+    background: #eef4ff; color: #1d3f7a; border: 1px solid #c9d9f5; border-radius: 6px;
+    padding: 6px 10px;
+}}
 QLineEdit {{
     padding: 4px 8px; border: 1px solid {BORDER}; border-radius: 6px; background: white;
     min-height: 20px;

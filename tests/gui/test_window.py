@@ -1,6 +1,7 @@
 """The real window over real indexes (real model, SQLite, USearch, files on disk), offscreen.
 
-Only QDesktopServices is replaced, at the boundary where the window hands a URL to the desktop.
+At the boundary where the window hands a file to the desktop, a stand-in `xdg-open` on PATH
+writes down what it was given (or QDesktopServices is replaced, to show nothing was handed).
 """
 
 from __future__ import annotations
@@ -83,27 +84,71 @@ def test_typing_shows_the_expected_file_first_with_highlighted_words_and_preview
     assert w.stack.currentWidget() is sp
 
 
-def test_open_reveal_and_copy_hand_the_right_urls_to_the_desktop(
+def fake_launcher(folder: Path, exit_code: int = 0) -> Path:
+    """An `xdg-open` that writes down what it was asked to open: the desktop's launcher, at
+    the boundary where the window hands a file to it (run as a real process)."""
+    log = folder / "opened.txt"
+    script = folder / "xdg-open"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$1" >> "{log}"\nexit {exit_code}\n')
+    script.chmod(0o755)
+    return log
+
+
+def test_open_reveal_and_copy_hand_the_right_files_to_the_desktop(
     shared_index: tuple[Path, Path], open_window: Any, qtbot: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     home, docs = shared_index
-    opened: list[QUrl] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(QUrl(url)) or True)
+    log = fake_launcher(tmp_path)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")  # no file manager
     w = open_window(home, watch=False, index_on_start=False)
     sp = w.search_page
     results = typed_results(w, qtbot, "brake pads caliper")
     path = results[0].path
     assert path == str(docs / "brakes.txt")
     qtbot.keyClick(sp.box, Qt.Key.Key_Return)  # Enter opens the selected result
-    assert opened[-1] == QUrl.fromLocalFile(path)
-    assert opened[-1].toLocalFile() == path
+    qtbot.waitUntil(lambda: log.is_file() and log.read_text().strip() != "", timeout=10000)
+    assert QUrl(log.read_text().splitlines()[-1]).toLocalFile() == path
+    assert not sp.preview.notice.isVisible()
     qtbot.waitUntil(lambda: sp.preview.reveal_btn.isEnabled(), timeout=10000)
     qtbot.mouseClick(sp.preview.reveal_btn, Qt.MouseButton.LeftButton)
-    assert opened[-1] == QUrl.fromLocalFile(str(docs))
+    # no FileManager1 to select it: the folder that holds it is opened instead
+    qtbot.waitUntil(lambda: len(log.read_text().splitlines()) == 2, timeout=10000)
+    assert QUrl(log.read_text().splitlines()[-1]).toLocalFile() == str(docs)
     qtbot.mouseClick(sp.preview.copy_btn, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == path
-    assert len(opened) == 2
+    # a launcher that finds no application for the file: said a moment later
+    fake_launcher(tmp_path, exit_code=3)
+    qtbot.keyClick(sp.box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(log.read_text().splitlines()) == 3, timeout=10000)
+    qtbot.waitUntil(lambda: "no application" in sp.preview.notice.text(), timeout=10000)
+    assert not sp.preview.notice.isHidden()
+
+
+def test_without_a_launcher_open_says_so_and_offers_copy_path(
+    shared_index: tuple[Path, Path], open_window: Any, qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    home, _docs = shared_index
+    monkeypatch.setenv("PATH", str(tmp_path))  # a desktop with no xdg-open
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(QUrl(url)) or True)
+    w = open_window(home, watch=False, index_on_start=False)
+    sp = w.search_page
+    messages: list[str] = []
+    sp.status_message.connect(messages.append)
+    typed_results(w, qtbot, "brake pads caliper")
+    qtbot.keyClick(sp.box, Qt.Key.Key_Return)
+    assert opened == []  # nothing was handed to a launcher that is not there
+    assert "xdg-open is missing" in sp.preview.notice.text()
+    assert not sp.preview.notice.isHidden() and sp.preview.copy_btn.isEnabled()
+    assert messages[-1].startswith("Cannot open brakes.txt")
+    sp.open_with_program("no-such-program-here")
+    assert "no such program" in sp.preview.notice.text()
+    qtbot.keyClick(sp.box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert not sp.rerank_btn.isEnabled() and "reranker" in sp.hint.text().lower()
+    assert not sp.hint.isHidden()  # Ctrl+Enter without a reranker says how to get one
 
 
 def test_the_query_lane_answers_while_the_writer_lane_is_busy(

@@ -85,7 +85,7 @@ def test_legacy_names_are_indexed_found_and_handed_on_by_their_bytes(tmp_path: P
 
 def test_the_window_opens_and_copies_the_real_bytes() -> None:
     pytest.importorskip("PySide6")
-    from desktop_search.gui.search_page import file_url
+    from desktop_search.gui.launch import file_url
 
     real = os.fsdecode(b"/old/caf\xe9 notes.txt")
     url = file_url(real)
