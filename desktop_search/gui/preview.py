@@ -147,10 +147,16 @@ class PreviewPane(QFrame):
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the keys to the list
             actions.addWidget(b)
         actions.addStretch(1)
-        actions.addWidget(self.prev_btn)
-        actions.addWidget(self.hit_label)
-        actions.addWidget(self.next_btn)
+        # the hits on a line of their own: beside the four actions they would not fit a
+        # narrow pane, and the pane's width must not depend on what it shows
+        hits = QHBoxLayout()
+        hits.setContentsMargins(0, 4, 0, 0)
+        hits.setSpacing(6)
+        hits.addWidget(self.hit_label, 1)
+        hits.addWidget(self.prev_btn)
+        hits.addWidget(self.next_btn)
         head.addLayout(actions)
+        head.addLayout(hits)
         head.addWidget(self.notice)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)

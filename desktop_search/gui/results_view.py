@@ -148,9 +148,9 @@ def compact_html(r: SearchResult) -> str:
     meta = " &nbsp;·&nbsp; ".join(
         m.replace(" ", "&nbsp;") for m in (short_folder(r.path), "modified "
                                            + friendly_date(r.mtime), size_text(r.size)))
-    return (f'<span style="font-weight:600; color:{ACCENT};">'
+    return (f'<div style="white-space:nowrap;"><span style="font-weight:600; color:{ACCENT};">'
             f"{html.escape(os.path.basename(r.path))}</span>{match_tag_html(r)}"
-            f'&nbsp;&nbsp;<span style="color:{MUTED}; font-size:9pt;">{meta}</span>')
+            f'&nbsp;&nbsp;<span style="color:{MUTED}; font-size:9pt;">{meta}</span></div>')
 
 
 class ResultsModel(QAbstractListModel):

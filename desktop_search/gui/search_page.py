@@ -42,7 +42,7 @@ from .window_state import WindowState
 DEBOUNCE_MS = 150
 RESULTS_K = 20  # files asked for at first; "Show more" asks for as many again
 MIN_LIST_WIDTH = 320  # the result list never gets narrower than this beside the preview
-MIN_PREVIEW_WIDTH = 380
+MIN_PREVIEW_WIDTH = 420  # its four buttons
 # Below this width the preview goes under the list: side by side, both would be too narrow.
 SIDE_BY_SIDE_MIN = MIN_LIST_WIDTH + MIN_PREVIEW_WIDTH + 60
 LIST_SHARE = 0.44  # of the width (side by side) or the height (stacked), until the user drags
@@ -143,10 +143,10 @@ class SearchPage(QWidget):
         lb.setSpacing(4)
         lb.addWidget(self.results, 1)
         lb.addWidget(self.more_btn)
+        # the preview's content never sizes the split: its header elides a long name and
+        # wraps the rest, so its smallest width is that of its buttons, whatever it shows
         self.preview = PreviewPane()
-        # the preview's content (a long name, a wide line) must never size the split
-        self.preview.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
-        self.preview.setMinimumSize(MIN_PREVIEW_WIDTH, 160)
+        self.preview.setMinimumWidth(MIN_PREVIEW_WIDTH)
         self.preview.open_requested.connect(self.open_current)
         self.preview.open_with_requested.connect(self.choose_program)
         self.preview.reveal_requested.connect(self.reveal_current)
@@ -311,8 +311,8 @@ class SearchPage(QWidget):
 
     def _on_text_changed(self, text: str) -> None:
         tf = typed_filters(text)
-        self.filters.sync_typed(tf)
-        if not tf.error:
+        if not tf.error:  # half typed: the controls keep showing what was read last
+            self.filters.sync_typed(tf)
             self._say("")
         if self.snapshot is not None and not self.snapshot.roots:
             self.empty.typed.setVisible(bool(text.strip()))
@@ -328,7 +328,7 @@ class SearchPage(QWidget):
             self.refresh_state()
 
     def _say(self, message: str) -> None:
-        self.hint.setText(message)
+        self.hint.setText(message[:1].upper() + message[1:])
         self.hint.setVisible(bool(message))
 
     def _filters_changed(self) -> None:
