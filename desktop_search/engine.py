@@ -401,11 +401,11 @@ class Engine:
         sig = chunking_signature(self.settings)
         old_sig = self.catalog.get_meta("chunking")
         if old_sig is not None and old_sig != sig:
-            # New chunk sizes: every file must be re-chunked; mark them so the diff redoes
-            # them (their vectors are reused wherever a chunk's text did not change).
+            # New chunk sizes: every file is cut again, an indexed one keeping its old passages
+            # until its new ones have vectors (rechunk.py; vectors are reused wherever a
+            # passage's text did not change).
             with self.catalog.transaction():
-                self.catalog.db.execute("UPDATE files SET state='pending' WHERE state IN "
-                                        "('chunked','indexed')")
+                self.catalog.queue_rechunk()
         active = self.catalog.get_meta("model_key")
         switching = active is not None and active != emb.info.key
         with self.catalog.transaction():

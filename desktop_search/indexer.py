@@ -39,7 +39,7 @@ from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
 from .extract.base import clean_title
 from .extract.worker import ExtractWorker, WorkerUnavailable
-from .index_progress import DONE, READING, IndexProgress
+from .index_progress import DONE, EMBEDDING, READING, IndexProgress
 from .scan import Rules, Seen, display_path, seen, storable_path
 from .store import (
     CHUNKED,
@@ -50,6 +50,7 @@ from .store import (
     Catalog,
     EmbedPlan,
     NewChunk,
+    RechunkItem,
     VectorIndex,
 )
 
@@ -273,6 +274,8 @@ class Indexer:
         states = (CHUNKED, INDEXED) if reembed else (CHUNKED,)
         if self._phase1(work, report, progress) is not None:
             self._phase2(self.catalog.embed_plan(self.model_key, states), report, progress)
+            if not report.cancelled:  # a new passage size: old passages serve till then
+                self._rechunk_queued(report, progress)
         self._finish(report, t0)
         return report
 
@@ -717,6 +720,77 @@ class Indexer:
         report.indexed += len(done)
         self.vindex.add(keys, mat if len(keys) else np.zeros((0, self.vindex.ndim), np.float32))
         report.timings["store"] += time.perf_counter() - t1
+        self.save_if_due()
+        return True
+
+    def _rechunk_queued(self, report: IndexReport, progress: Progress | None) -> None:
+        """A new passage size without losing search meanwhile: an indexed file keeps its old
+        passages, words and meaning, until its new passages all have vectors; then one
+        transaction swaps them (Catalog.queue_rechunk fills the queue). Files go in
+        embedding_order; a kill or a pause loses at most the file being cut, and a file
+        changed on disk meanwhile is redone by phase 1, which takes it off the queue."""
+        items = {i.file_id: i for i in self.catalog.rechunk_plan()}
+        if not items:
+            return
+        plan = embedding_order(EmbedPlan(i.file_id, i.path, i.mtime_ns, i.passages,
+                                         i.passages, 0) for i in items.values())
+        state = self.progress
+        state.phase = EMBEDDING
+        state.passages_total = state.passages_done + sum(p.passages for p in plan)
+        state.start_embedding()
+        for p in plan:
+            if not self._still_wanted(progress, report):
+                return
+            state.current = p.path
+            if not self._recut(items[p.file_id], report, progress):
+                return
+
+    def _recut(self, item: RechunkItem, report: IndexReport, progress: Progress | None) -> bool:
+        """One file: read, cut, embed, swap. False when the run was cancelled meanwhile."""
+        s = seen(item.path, item.size, item.mtime_ns)
+        prep = self._chunk(self._read(s, item.root_id, None, item.content_hash, report), report)
+        if (prep.state != CHUNKED or prep.vanished or not prep.chunks
+                or prep.content_hash != item.content_hash):
+            # unreadable now, empty, or changed under us: it keeps its passages; a change is
+            # the next run's phase 1 to redo
+            with self.catalog.transaction():
+                self.catalog.drop_rechunk(item.file_id)
+            return True
+        state = self.progress
+        hashes = {c.embed_hash for c in prep.chunks}
+        missing = self.catalog.missing_vectors(self.model_key, hashes)
+        todo = {c.embed_hash: embed_input(c.title, c.text) for c in prep.chunks
+                if c.embed_hash in missing}
+        base = state.passages_done
+        t0 = time.perf_counter()
+        vecs = np.zeros((0, self.vindex.ndim), np.float32)
+        if todo:
+            before = self.embedder.tokens_embedded
+
+            def inner(done: int, _total: int) -> bool:
+                state.passages_done = base + done
+                return progress is None or progress(state.passages_done, state.passages_total)
+
+            vecs = self.embedder.embed_documents(list(todo.values()), progress=inner)
+            report.tokens_embedded += self.embedder.tokens_embedded - before
+            if len(vecs) < len(todo):
+                state.passages_done = base
+                report.cancelled = True
+                return False
+            report.chunks_embedded += len(todo)
+        state.passages_done = base + item.passages
+        state.tokens_done += sum(c.n_tokens for c in prep.chunks if c.embed_hash in todo)
+        report.timings["embed"] += time.perf_counter() - t0
+        old_ids = self.catalog.chunk_ids_of([item.file_id])
+        with self.catalog.transaction():
+            if todo:
+                self.catalog.put_vectors(self.model_key, zip(todo.keys(), vecs, strict=True))
+            self.catalog.replace_chunks(item.file_id, prep.chunks)
+            self.catalog.bump_generation()
+            keys, mat = self.catalog.vectors_for_chunks(
+                self.model_key, self.catalog.chunk_ids_of([item.file_id]))
+        self.vindex.remove(old_ids)
+        self.vindex.add(keys, mat if len(keys) else np.zeros((0, self.vindex.ndim), np.float32))
         self.save_if_due()
         return True
 

@@ -111,6 +111,11 @@ CREATE TABLE IF NOT EXISTS other_files (
     mtime_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS other_files_root ON other_files(root_id);
+-- indexed files still cut with an earlier passage size: searchable with their old passages
+-- (and vectors) until their new ones have vectors too (see rechunk.py)
+CREATE TABLE IF NOT EXISTS rechunk (
+    file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE
+);
 CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
     INSERT INTO chunks_fts(rowid, title, text) VALUES (new.id, new.title, new.text);
 END;
@@ -158,6 +163,19 @@ class NamedFile:
 
 
 OTHER = "other"  # not a state: how files_named reports a file of a type with no text to read
+
+
+@dataclass(frozen=True)
+class RechunkItem:
+    """An indexed file to cut again with the new passage size (see rechunk.py)."""
+
+    file_id: int
+    root_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    passages: int  # its passages now: what its re-cut will roughly embed
 
 
 @dataclass(frozen=True)
@@ -484,6 +502,28 @@ class Catalog:
                             " ORDER BY updated_at LIMIT 1", (INDEXED,)).fetchone()
         return None if r is None else (str(r[0]), float(r[1]))
 
+    def queue_rechunk(self) -> int:
+        """The passage size changed: indexed files wait to be cut again, keeping their old
+        passages meanwhile; files not yet embedded are simply read again."""
+        self.db.execute(f"UPDATE files SET state='{PENDING}' WHERE state='{CHUNKED}'")
+        cur = self.db.execute(
+            f"INSERT OR IGNORE INTO rechunk(file_id) SELECT id FROM files WHERE state='{INDEXED}'")
+        return cur.rowcount
+
+    def rechunk_plan(self) -> list[RechunkItem]:
+        rows = self.db.execute(
+            "SELECT f.id, f.root_id, f.path, f.size, f.mtime_ns, f.content_hash,"
+            " (SELECT count(*) FROM chunks c WHERE c.file_id=f.id)"
+            f" FROM rechunk r JOIN files f ON f.id=r.file_id WHERE f.state='{INDEXED}'")
+        return [RechunkItem(*r) for r in rows]
+
+    def rechunk_left(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM rechunk").fetchone()[0])
+
+    def drop_rechunk(self, file_id: int) -> None:
+        """Not cut again (it could not be read now): it keeps the passages it has."""
+        self.db.execute("DELETE FROM rechunk WHERE file_id=?", (file_id,))
+
     def files_in_state(self, *states: str) -> list[FileRow]:
         marks = ",".join("?" * len(states))
         rows = self.db.execute(
@@ -598,6 +638,7 @@ class Catalog:
     def replace_chunks(self, file_id: int, chunks: Sequence[NewChunk]) -> None:
         old = self._chunk_hashes([file_id])
         self.db.execute("DELETE FROM chunks WHERE file_id=?", (file_id,))
+        self.db.execute("DELETE FROM rechunk WHERE file_id=?", (file_id,))  # cut anew
         self._insert_chunks(file_id, chunks)
         self._drop_unreferenced_vectors(old - {c.embed_hash for c in chunks})
 

@@ -142,8 +142,9 @@ def diff_settings(old: Settings, new: Settings) -> SettingsChange:
     if model:
         reasons.append("the embedding model changed: every file is embedded again")
     if chunking:
-        reasons.append("the passage size changed: every file is split and embedded again "
-                       "(unchanged passages keep their vectors)")
+        reasons.append("the passage size changed: every file is split and embedded again; "
+                       "each keeps its old passages, searchable by words and meaning, until "
+                       "its new ones are in")
     reopen = model or (old.n_threads, old.n_gpu_layers) != (new.n_threads, new.n_gpu_layers)
     return SettingsChange(new, reopen=reopen, reindex=model or chunking, reasons=reasons,
                           model=model)
