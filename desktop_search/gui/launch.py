@@ -97,13 +97,18 @@ def _select_with_file_manager(path: str) -> bool:
         from PySide6.QtDBus import QDBusConnection, QDBusInterface, QDBusMessage
     except ImportError:  # Qt built without D-Bus
         return False
-    bus = QDBusConnection.sessionBus()
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+    if not address:
+        return False
+    # the bus named by the environment now (Qt's sessionBus() keeps the first one it saw)
+    bus = QDBusConnection.connectToBus(address, f"desktop-search {address}")
     if not bus.isConnected():
         return False
     iface = QDBusInterface("org.freedesktop.FileManager1", "/org/freedesktop/FileManager1",
                            "org.freedesktop.FileManager1", bus)
     if not iface.isValid():
         return False
+    iface.setTimeout(3000)  # a file manager that hangs must not hang the window for long
     reply = iface.call("ShowItems", [file_url(path).toString()], "")
     return reply.type() != QDBusMessage.MessageType.ErrorMessage
 

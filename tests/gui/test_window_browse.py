@@ -281,3 +281,46 @@ def test_a_deleted_result_keeps_the_selection_near_where_it_was(
     assert sp.results.currentIndex().row() == 3
     assert sp.results.current_result() is not None
     assert sp.results.current_result().path != gone.path
+
+
+def test_show_in_folder_selects_the_file_in_the_file_manager(
+    browse_index: tuple[Path, Path], open_window: Any, qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    """Through a real D-Bus session bus, to a file manager that answers FileManager1."""
+    import shutil
+    import subprocess
+
+    if shutil.which("dbus-daemon") is None:
+        pytest.skip("no dbus-daemon here (apt-get install dbus-daemon)")
+    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    fm = None
+    try:
+        assert bus.stdout is not None
+        address = bus.stdout.readline().strip()
+        log = tmp_path / "shown.txt"
+        fm = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
+            "fake_file_manager.py")), address, str(log)], stdout=subprocess.PIPE, text=True)
+        assert fm.stdout is not None and fm.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
+        home, _docs = browse_index
+        w = open_window(home, watch=False, index_on_start=False)
+        sp = w.search_page
+        messages: list[str] = []
+        sp.status_message.connect(messages.append)
+        target = results_for(w, qtbot, "pruning roses")[0]
+        sp.reveal_current()
+        qtbot.waitUntil(lambda: log.is_file() and log.read_text().strip() != "", timeout=10000)
+        from PySide6.QtCore import QUrl
+
+        assert QUrl(log.read_text().split()[0]).toLocalFile() == target.path
+        assert messages[-1] == f"Showing {Path(target.path).name} in its folder"
+        assert sp.preview.notice.isHidden()
+    finally:
+        for p in (fm, bus):
+            if p is not None:
+                p.terminate()
+                p.wait(10)
+                if p.stdout is not None:
+                    p.stdout.close()
