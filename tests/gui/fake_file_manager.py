@@ -17,7 +17,7 @@ class FileManager(QObject):
         self.log = log
 
     @Slot("QStringList", str)
-    def ShowItems(self, uris: list[str], _startup_id: str) -> None:  # noqa: N802 (D-Bus name)
+    def ShowItems(self, uris: list[str], _startup_id: str) -> None:  # the D-Bus method name
         with open(self.log, "a", encoding="utf-8") as f:
             f.write("".join(u + "\n" for u in uris))
 
