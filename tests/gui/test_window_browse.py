@@ -58,6 +58,12 @@ def browse_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return base / "home", docs
 
 
+@pytest.fixture
+def browse_window(browse_index: tuple[Path, Path], open_window: Any) -> Any:
+    """The window over the browsing home, neither watching nor indexing."""
+    return open_window(browse_index[0], watch=False, index_on_start=False)
+
+
 def results_for(w: Any, qtbot: Any, text: str) -> list[Any]:
     sp = w.search_page
     sp.box.setFocus()
@@ -68,10 +74,9 @@ def results_for(w: Any, qtbot: Any, text: str) -> list[Any]:
 
 
 def test_the_list_keeps_its_width_whatever_the_preview_shows(
-    browse_index: tuple[Path, Path], open_window: Any, qtbot: Any
+    browse_window: Any, qtbot: Any
 ) -> None:
-    home, _docs = browse_index
-    w = open_window(home, watch=False, index_on_start=False)
+    w = browse_window
     w.resize(1400, 900)
     sp = w.search_page
     results = results_for(w, qtbot, "garden gate locked at night")
@@ -99,10 +104,9 @@ def test_the_list_keeps_its_width_whatever_the_preview_shows(
 
 
 def test_files_with_no_text_are_found_by_their_names_with_the_reason(
-    browse_index: tuple[Path, Path], open_window: Any, qtbot: Any
+    browse_window: Any, qtbot: Any
 ) -> None:
-    home, _docs = browse_index
-    w = open_window(home, watch=False, index_on_start=False)
+    w = browse_window
     sp = w.search_page
     first = results_for(w, qtbot, "NCT06155240_Prot_SAP_000.pdf")[0]
     assert Path(first.path).name == "NCT06155240_Prot_SAP_000.pdf"
@@ -125,10 +129,9 @@ def test_files_with_no_text_are_found_by_their_names_with_the_reason(
 
 
 def test_sorting_the_compact_list_and_showing_more_files(
-    browse_index: tuple[Path, Path], open_window: Any, qtbot: Any
+    browse_window: Any, qtbot: Any
 ) -> None:
-    home, _docs = browse_index
-    w = open_window(home, watch=False, index_on_start=False)
+    w = browse_window
     sp = w.search_page
     ranked = results_for(w, qtbot, "watering tomatoes and pruning roses")
     assert len(ranked) == 20 and sp.more_btn.isVisible()
@@ -197,10 +200,9 @@ def test_the_folder_filter_offers_subfolders_and_follows_typed_filters(
 
 
 def test_no_results_quote_the_query_as_typed(
-    browse_index: tuple[Path, Path], open_window: Any, qtbot: Any
+    browse_window: Any, qtbot: Any
 ) -> None:
-    home, _docs = browse_index
-    w = open_window(home, watch=False, index_on_start=False)
+    w = browse_window
     sp = w.search_page
     sp.mode.setCurrentIndex(2)  # exact words: nothing has this phrase
     results_for(w, qtbot, '"quantum chromodynamics"')
