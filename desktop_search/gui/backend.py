@@ -418,8 +418,8 @@ class Backend(QObject):
         # paused also when the run ended on its own after Pause: the watcher waits too
         paused = self._paused and not self._closed
         # a paused run keeps its counts, so the page can say how far it got
-        self.state = (IndexState(paused=True, done=prev.done, total=prev.total) if paused
-                      else IndexState())
+        self.state = (IndexState(paused=True, done=prev.done, total=prev.total,
+                                 progress=prev.progress) if paused else IndexState())
         self.index_state.emit(self.state)
         if report is not None:
             self.index_finished.emit(report)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..index_progress import READING, SCANNING, duration
+from ..index_progress import DONE, READING, SCANNING, duration
 from .backend import Backend, IndexState, Snapshot
 from .results_view import short_folder
 
@@ -57,7 +57,10 @@ def progress_text(state: IndexState) -> tuple[str, str]:
             parts.append(f"about {duration(eta)} left")
         return head, " · ".join(parts)
     if state.paused:
-        return "Indexing paused", "Resume continues where it stopped."
+        p = state.progress
+        got = "" if p is None or p.phase in (SCANNING, DONE) else (
+            p.words_line() if p.phase == READING else p.meaning_line()) + ". "
+        return "Indexing paused", f"{got}Resume continues where it stopped."
     return "", ""
 
 
@@ -77,7 +80,8 @@ def current_file_text(state: IndexState) -> str:
 def bar_range(state: IndexState) -> tuple[int, int] | None:
     """(value, maximum) for a progress bar; None while nothing can be counted yet."""
     p = state.progress
-    if not state.running or state.scanning or p is None or p.phase == SCANNING:
+    if not (state.running or state.paused) or state.scanning or p is None \
+            or p.phase in (SCANNING, DONE):
         return None
     if p.phase == READING:
         return p.files_read, max(p.files_total, 1)

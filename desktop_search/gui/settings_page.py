@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -244,13 +245,23 @@ class SettingsPage(QWidget):
         buttons.addWidget(self.revert_btn)
         buttons.addWidget(self.save_btn)
 
-        lay = QVBoxLayout(self)
+        body = QWidget()
+        body.setObjectName("page")
+        lay = QVBoxLayout(body)
         lay.setContentsMargins(24, 20, 24, 20)
         lay.setSpacing(12)
         lay.addWidget(title)
         lay.addWidget(card)
         lay.addLayout(buttons)
         lay.addStretch(1)
+        # a short window (900x600) scrolls the form down instead of squashing its rows
+        scroll = self.scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
 
         # every edit: a stale "Not saved" goes, the fields are checked once typing pauses
         self._check_timer = QTimer(self)
@@ -258,6 +269,7 @@ class SettingsPage(QWidget):
         self._check_timer.setInterval(CHECK_AFTER_MS)
         self._check_timer.timeout.connect(self.check_fields)
         self._loading = False
+        self._saving = False  # a save is on its way: its own snapshot must not reload
         for edit in (self.model_path, self.reranker):
             edit.textChanged.connect(self._on_edit)
         self.custom.toggled.connect(self._on_edit)
@@ -331,7 +343,7 @@ class SettingsPage(QWidget):
             snap.settings.model_path = "" if is_bundled(active) else str(active)
         # unsaved edits (a failed save's too) stay: a snapshot after a run or a watcher
         # update must not throw away what the person typed
-        keep = self.has_edits() or not self.save_btn.isEnabled()
+        keep = self.has_edits() or self._saving
         self.snapshot = snap
         self.setEnabled(True)
         if not keep:
@@ -450,14 +462,17 @@ class SettingsPage(QWidget):
 
     def apply(self, change: SettingsChange) -> None:
         self.save_btn.setEnabled(False)
+        self._saving = True
         self._say("Saving…")
 
         def done(_snap: Snapshot) -> None:
+            self._saving = False
             self.save_btn.setEnabled(True)
             self._say("Saved. Re-indexing has started; see the Indexing page."
                       if change.reindex else "Saved.")
 
         def failed(message: str) -> None:
+            self._saving = False
             self.save_btn.setEnabled(True)
             self._say(f"Not saved: {message}", error=True)
 

@@ -49,6 +49,8 @@ def test_pause_and_resume_change_at_once_and_the_page_names_the_current_file(
     qtbot.waitUntil(lambda: not w.backend.state.running, timeout=60000)
     assert w.backend.state.paused
     assert ip.headline.text() == "Indexing paused" and ip.pause_btn.text() == "Resume"
+    assert re.match(r"\d+ of \d+ (files findable by words|passages with meaning)\. Resume "
+                    "continues where it stopped", ip.detail.text()), ip.detail.text()
     assert w.state_label.text() == "Indexing paused"
     assert ip.current.isHidden()
 

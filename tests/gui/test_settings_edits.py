@@ -49,6 +49,9 @@ def test_a_bad_model_path_is_named_as_typed_and_survives_a_failed_save(
     w.show_page("Settings")
     sp = w.settings_page
     qtbot.waitUntil(lambda: sp.isEnabled(), timeout=10000)
+    saved = w.backend.snapshot.settings  # the page opens on what is saved
+    assert (sp.chunk.value(), sp.overlap.value()) == (saved.chunk_tokens, saved.chunk_overlap)
+    assert sp.bundled.isChecked() and not sp.has_edits()
     assert sp.model_error.isHidden()
 
     sp.custom.setChecked(True)
