@@ -93,7 +93,7 @@ def _size(mb: float) -> str:
 
 def verdict_table(models: list[ModelVerdict]) -> str:
     head = "".join(f"<th align='left'>{h}</th>" for h in
-                   ("Model", "Used for", "Size", "Fits in memory", "Verdict", "Speed here"))
+                   ("Model", "Used for", "Size", "Fits in<br>memory", "Verdict", "Speed here"))
     rows = []
     for m in models:
         name = f"<b>{html.escape(m.name)}</b>"

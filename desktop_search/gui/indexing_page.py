@@ -101,6 +101,7 @@ class IndexingPage(QWidget):
         card.setObjectName("card")
         self.headline = QLabel()
         self.headline.setObjectName("h2")
+        self.headline.setWordWrap(True)  # beside the buttons on a 900 px window
         self.detail = QLabel()
         self.detail.setObjectName("muted")
         self.detail.setWordWrap(True)
@@ -196,6 +197,7 @@ class IndexingPage(QWidget):
                 detail = "Changes on disk are picked up while the window is open."
         self.headline.setText(head)
         self.detail.setText(detail)
+        self.detail.setVisible(bool(detail))
         self._current_text = current_file_text(state)
         self._elide_current()
         counted = bar_range(state)

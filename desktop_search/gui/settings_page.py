@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -157,15 +158,18 @@ class SettingsPage(QWidget):
         self.model_browse = QPushButton("Browse…")
         self.model_browse.clicked.connect(lambda: self._browse(self.model_path, self.custom))
         self.bundled.toggled.connect(self._sync_enabled)
+        # the path gets a row of its own, under its choice: room for a long path at 900 px
         model_row = QHBoxLayout()
-        model_row.addWidget(self.custom)
+        model_row.setContentsMargins(22, 0, 0, 0)
         model_row.addWidget(self.model_path, 1)
         model_row.addWidget(self.model_browse)
         model_box = QVBoxLayout()
         model_box.setSpacing(6)
         model_box.addWidget(self.bundled)
+        model_box.addWidget(self.custom)
         model_box.addLayout(model_row)
         self.model_error = _field_error()
+        self.model_error.setContentsMargins(22, 0, 0, 0)
         model_box.addWidget(self.model_error)
         self.model_state = QLabel()
         self.model_state.setObjectName("modelState")
@@ -259,6 +263,7 @@ class SettingsPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
+        self.body = body
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -276,6 +281,21 @@ class SettingsPage(QWidget):
         for spin in (self.threads, self.gpu_layers, self.chunk, self.overlap):
             spin.valueChanged.connect(self._on_edit)
         self.setEnabled(False)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_body()
+
+    def _fit_body(self) -> None:
+        """The form's wrapped hints need more height on a narrow window: the scroll area
+        only scrolls when the body asks for it (heightForWidth is not passed up through the
+        nested layouts), so the body asks for its height at the width it has."""
+        lay = self.body.layout()
+        width = self.scroll.viewport().width()
+        if lay is not None and lay.hasHeightForWidth():
+            self.body.setMinimumHeight(lay.totalHeightForWidth(width))
+        elif lay is not None:
+            self.body.setMinimumHeight(lay.totalSizeHint().height())
 
     @staticmethod
     def _left(w: QWidget) -> QHBoxLayout:
@@ -324,6 +344,7 @@ class SettingsPage(QWidget):
             label.setVisible(bool(text))
             if edit is not None:
                 edit.setStyleSheet(INVALID_FIELD if text else "")
+        self._fit_body()  # an error line shown or gone changes the form's height
         return not any(text for _e, _l, text in problems)
 
     def has_edits(self) -> bool:
@@ -355,6 +376,7 @@ class SettingsPage(QWidget):
             "This llama.cpp build can offload layers to the GPU; -1 offloads all." if gpu else
             "This llama.cpp build runs on the CPU only, so layers stay on the CPU. Install a "
             "GPU build of llama-cpp-python (CUDA, Metal, Vulkan) to use a graphics card.")
+        self._fit_body()
 
     def _load(self, s: Settings) -> None:
         self._loading = True
