@@ -129,8 +129,8 @@ def reindex_cost_text(snap: Snapshot | None, change: SettingsChange) -> str:
     meaning = dict(getattr(snap.status, "meaning", None) or {})
     secs = reindex_seconds(meaning, snap.settings, change.settings)
     if secs is None:
-        return (f"{files}. How long that takes is not known yet: no indexing speed has been "
-                "measured here (the Hardware page measures it).")
+        return (f"{files}. How long that takes is not known yet: indexing here has not run "
+                "long enough to be timed.")
     took = "under a second" if secs < 1 else f"about {duration_text(secs)}"
     pps = meaning.get("passages_per_s")
     at = f" at the {pps:g} passages/s measured while indexing" if pps else \

@@ -160,4 +160,4 @@ def test_without_a_measured_speed_the_question_says_so(
     box = sp.reindex_box(sp.pending_change())
     assert "4 files will be read and split again" in box.informativeText()
     assert "not known yet" in box.informativeText()
-    assert "Hardware page" in box.informativeText()
+    assert "not run long enough to be timed" in box.informativeText()
