@@ -638,6 +638,9 @@ class Engine:
             "passages_with_meaning": with_meaning,
             "passages_per_s": speed.get("passages_per_s"),
             "eta_s": round(tokens_left / tps) if tps > 0 and tokens_left else None,
+            # what a re-index would cost at the measured speed (the Settings page says it)
+            "tokens": cat.token_count(),
+            "tokens_per_s": tps or None,
         }
         return Status(
             meaning=meaning,

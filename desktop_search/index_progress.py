@@ -28,6 +28,8 @@ class IndexProgress:
     tokens_total: int = 0
     tokens_done: int = 0
     current: str = ""  # the file being read or embedded
+    # (pages read, pages) of `current` while a paged document (a PDF) is read; (0, 0) else
+    current_pages: tuple[int, int] = (0, 0)
     started: float = field(default_factory=time.monotonic)
     embed_started: float | None = None
     _tokens_at_start: int = 0

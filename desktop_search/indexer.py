@@ -333,7 +333,7 @@ class Indexer:
             self.catalog.purge_deleted_text()
             self._removed_text = False
         self.progress.phase = DONE
-        self.progress.current = ""
+        self.progress.current, self.progress.current_pages = "", (0, 0)
         report.seconds = time.perf_counter() - t0
 
     # the diff ----------------------------------------------------------------------------
@@ -462,16 +462,20 @@ class Indexer:
         report.timings["chunk"] += time.perf_counter() - t1
         return prep
 
+    def _pages_read(self, done: int, total: int) -> None:
+        self.progress.current_pages = (done, total)  # the window says "page 12 of 80"
+
     def _extract(self, path: str) -> Document:
         if self.worker is not None:
             try:
-                return self.worker.extract(path, max_bytes=self.max_file_bytes)
+                return self.worker.extract(path, max_bytes=self.max_file_bytes,
+                                           on_progress=self._pages_read)
             except WorkerUnavailable:
                 # No separate process here (a locked-down sandbox): extract in this one
                 # rather than fail every file for a reason that is not theirs.
                 self.worker = None
         return extract(Path(path), max_bytes=self.max_file_bytes,
-                       time_budget=self.extract_budget_s)
+                       time_budget=self.extract_budget_s, on_progress=self._pages_read)
 
     def _extract_stable(self, s: Seen, prep: _Prepared) -> Document:
         """Extracts, then checks the file did not change while it was read; a file being
@@ -511,7 +515,7 @@ class Indexer:
                 for s, root_id, fid, h in work:
                     if stop.is_set():
                         break
-                    state.current = s.path
+                    state.current, state.current_pages = s.path, (0, 0)
                     _put(read, self._read(s, root_id, fid, h, report), stop)
             finally:
                 _put(read, None, stop)
@@ -659,7 +663,7 @@ class Indexer:
         for p in ordered:
             if not self._still_wanted(progress, report):
                 return
-            state.current = p.path
+            state.current, state.current_pages = p.path, (0, 0)
             chunks = self.catalog.chunks_of(p.file_id)
             missing = self.catalog.missing_vectors(self.model_key, (c[3] for c in chunks))
             for _cid, title, text, h, n in chunks:

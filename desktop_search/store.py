@@ -762,6 +762,10 @@ class Catalog:
     def chunk_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
+    def token_count(self) -> int:
+        """Tokens of every passage: what re-embedding the whole index costs, in model work."""
+        return int(self.db.execute("SELECT coalesce(sum(n_tokens), 0) FROM chunks").fetchone()[0])
+
     def problems(self) -> list[tuple[str, str, str]]:
         """(path, state, reason) of every failed or skipped file, and of every file indexed
         only in part (state "partial": truncated, timed out, pages without text...)."""

@@ -363,9 +363,11 @@ class ExtractWorker:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_chars: int = DEFAULT_MAX_CHARS,
         timeout_s: float | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
     ) -> Document:
         """Like extract.extract(), bounded in time and memory. Raises ExtractionError
-        (ExtractionTimeout when the file took longer than the budget)."""
+        (ExtractionTimeout when the file took longer than the budget). on_progress(pages
+        done, pages) is told what the worker reports of a paged document."""
         timeout = self.timeout_s if timeout_s is None else timeout_s
         name = Path(path).name
         request = (os.fspath(path), max_bytes, max_chars, timeout * COOPERATIVE_SHARE)
@@ -379,7 +381,7 @@ class ExtractWorker:
             conn = self._start()
             conn.send(request)
         try:
-            reply = self._await_reply(conn, timeout)
+            reply = self._await_reply(conn, timeout, on_progress)
         except (EOFError, OSError, BrokenPipeError):
             self.crashes += 1
             # exit 75: our MemoryError handler; SIGABRT: a C++ parser (PDFium) whose
@@ -405,7 +407,9 @@ class ExtractWorker:
         raise _rebuild_error(cls_name, message, reason)
 
     @staticmethod
-    def _await_reply(conn: Channel, timeout: float) -> tuple[Any, ...]:
+    def _await_reply(conn: Channel, timeout: float,
+                     on_progress: Callable[[int, int], None] | None = None
+                     ) -> tuple[Any, ...]:
         """The worker's reply; ("stuck", page, pages) when it reported no progress for
         `timeout` s, ("late", s) past the budget its page count earns (page_budget)."""
         start = time.monotonic()
@@ -424,6 +428,8 @@ class ExtractWorker:
             if reply[0] != "progress":
                 return reply
             _tag, done, total = reply
+            if on_progress is not None:
+                on_progress(done, total)
             beat = time.monotonic()
             budget = max(timeout, page_budget(total))
 

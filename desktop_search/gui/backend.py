@@ -86,10 +86,15 @@ class IndexState:
     total: int = 0
     started: float = 0.0  # monotonic, when counting began
     done_at_start: int = 0
-    paused: bool = False
+    paused: bool = False  # with running: Pause was clicked, the run stops after this file
     live: bool = False  # a watcher update rather than a full run
     # the run's own picture: files findable by words, passages with meaning, speed, ETA
     progress: IndexProgress | None = None
+
+    @property
+    def pausing(self) -> bool:
+        """Pause was clicked and the run finishes its current file before it stops."""
+        return self.running and self.paused
 
 
 @dataclass
@@ -418,10 +423,11 @@ class Backend(QObject):
         self._index_busy = False
         prev = self.state
         live = prev.live
-        paused = bool(report is not None and report.cancelled and self._paused)
+        # paused also when the run ended on its own after Pause: the watcher waits too
+        paused = self._paused and not self._closed
         # a paused run keeps its counts, so the page can say how far it got
-        self.state = (IndexState(paused=True, done=prev.done, total=prev.total) if paused
-                      else IndexState())
+        self.state = (IndexState(paused=True, done=prev.done, total=prev.total,
+                                 progress=prev.progress) if paused else IndexState())
         self.index_state.emit(self.state)
         if report is not None:
             self.index_finished.emit(report)
@@ -452,10 +458,15 @@ class Backend(QObject):
         self._index_again = False
         if not self._index_busy:
             self.state = IndexState(paused=True)
-            self.index_state.emit(self.state)
+        else:  # said at once: the run only stops once its current file is done
+            self.state.paused = True
+        self.index_state.emit(self.state)
 
     def resume(self) -> None:
         self._paused = False
+        if self._index_busy and self.state.pausing:
+            self.state.paused = False  # the run goes on (or starts again once it stopped)
+            self.index_state.emit(self.state)
         self.index_all()
 
     @property

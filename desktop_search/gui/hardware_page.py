@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -25,6 +27,9 @@ from ..hardware import HardwareReport, ModelVerdict, SpeedSample
 from ..index_progress import duration
 from .backend import MODEL_LOAD_LOCK, Backend, describe
 
+# Below this page width the facts and the speed cards stack instead of sitting side by side
+# (the window's own minimum, 900 px, leaves the page about 750).
+SIDE_BY_SIDE_MIN = 1000
 VERDICT_COLORS = {"runs well": "#067647", "slow": "#b54708", "won't fit": "#b42318"}
 MUTED = "#667085"
 
@@ -88,7 +93,7 @@ def _size(mb: float) -> str:
 
 def verdict_table(models: list[ModelVerdict]) -> str:
     head = "".join(f"<th align='left'>{h}</th>" for h in
-                   ("Model", "Used for", "Size", "Fits in memory", "Verdict", "Speed here"))
+                   ("Model", "Used for", "Size", "Fits in<br>memory", "Verdict", "Speed here"))
     rows = []
     for m in models:
         name = f"<b>{html.escape(m.name)}</b>"
@@ -100,7 +105,7 @@ def verdict_table(models: list[ModelVerdict]) -> str:
             f"<td>{'search' if m.kind == 'embedding' else 're-ranking'}</td>"
             f"<td>{_size(m.size_mb)}</td><td>{_fits(m)}</td>"
             f"<td style='color:{color}; white-space:nowrap'><b>{html.escape(m.verdict)}</b></td>"
-            f"<td style='white-space:nowrap'>{html.escape(m.reason)}</td></tr>")
+            f"<td>{html.escape(m.reason)}</td></tr>")  # wraps: the page fits 900 px
     return (f"<table cellspacing='0' cellpadding='4'><tr style='color:{MUTED}'>{head}</tr>"
             + "".join(rows) + "</table>")
 
@@ -183,7 +188,9 @@ class HardwarePage(QWidget):
         lay = QVBoxLayout(body)
         lay.setContentsMargins(24, 20, 24, 20)
         lay.setSpacing(12)
-        top = QHBoxLayout()  # facts beside the speed: the model table needs the height
+        # facts beside the speed where there is room (the model table needs the height),
+        # one above the other on a narrow window: nothing is cut off or scrolls sideways
+        top = self.cards = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         top.setSpacing(12)
         top.addWidget(self.grid_card, 3)
         top.addWidget(speed_card, 2)
@@ -192,7 +199,7 @@ class HardwarePage(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.verdict_card)
         lay.addStretch(1)
-        scroll = QScrollArea()  # the model table runs past a small window
+        scroll = self.scroll = QScrollArea()  # the model table runs past a small window
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
@@ -200,6 +207,12 @@ class HardwarePage(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         self._show_rows([("Reading…", "")])
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        wide = event.size().width() >= SIDE_BY_SIDE_MIN
+        self.cards.setDirection(QBoxLayout.Direction.LeftToRight if wide
+                                else QBoxLayout.Direction.TopToBottom)
+        super().resizeEvent(event)
 
     def load(self) -> None:
         """Reads the facts on the reader lane (once: instant, the speeds guessed from the cores),

@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -21,14 +22,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..index_progress import READING, SCANNING, duration
+from ..index_progress import DONE, READING, SCANNING, duration
 from .backend import Backend, IndexState, Snapshot
 from .results_view import short_folder
+
+PAUSING = "Pausing after this file…"
 
 
 def progress_text(state: IndexState) -> tuple[str, str]:
     """(headline, detail) for an index state, as the status bar and this page say it: first
-    how many files are findable by their words, then how many passages have meaning."""
+    how many files are findable by their words, then how many passages have meaning. Once
+    Pause is clicked it says so at once, without a speed or an ETA that would stand still."""
+    if state.pausing:
+        p = state.progress
+        if p is None or p.phase == SCANNING or state.scanning:
+            return PAUSING, ""
+        return PAUSING, (p.words_line() if p.phase == READING else p.meaning_line())
     if state.running:
         p = state.progress
         if state.scanning or p is None or p.phase == SCANNING:
@@ -48,14 +57,31 @@ def progress_text(state: IndexState) -> tuple[str, str]:
             parts.append(f"about {duration(eta)} left")
         return head, " · ".join(parts)
     if state.paused:
-        return "Indexing paused", "Resume continues where it stopped."
+        p = state.progress
+        got = "" if p is None or p.phase in (SCANNING, DONE) else (
+            p.words_line() if p.phase == READING else p.meaning_line()) + ". "
+        return "Indexing paused", f"{got}Resume continues where it stopped."
     return "", ""
+
+
+def current_file_text(state: IndexState) -> str:
+    """"now reading report.pdf (page 12 of 80)": the file the run is working on."""
+    p = state.progress
+    if not state.running or p is None or not p.current or p.phase == SCANNING:
+        return ""
+    doing = "reading" if p.phase == READING else "adding meaning to"
+    text = f"now {doing} {Path(p.current).name}"
+    done, pages = p.current_pages
+    if p.phase == READING and pages > 1:
+        text += f" (page {min(done, pages):,} of {pages:,})"
+    return text
 
 
 def bar_range(state: IndexState) -> tuple[int, int] | None:
     """(value, maximum) for a progress bar; None while nothing can be counted yet."""
     p = state.progress
-    if not state.running or state.scanning or p is None or p.phase == SCANNING:
+    if not (state.running or state.paused) or state.scanning or p is None \
+            or p.phase in (SCANNING, DONE):
         return None
     if p.phase == READING:
         return p.files_read, max(p.files_total, 1)
@@ -75,8 +101,15 @@ class IndexingPage(QWidget):
         card.setObjectName("card")
         self.headline = QLabel()
         self.headline.setObjectName("h2")
+        self.headline.setWordWrap(True)  # beside the buttons on a 900 px window
         self.detail = QLabel()
         self.detail.setObjectName("muted")
+        self.detail.setWordWrap(True)
+        self.current = QLabel()  # the file being worked on (the status bar has no room)
+        self.current.setObjectName("muted")
+        self.current.setTextFormat(Qt.TextFormat.PlainText)
+        self.current.setMinimumWidth(1)  # a long name is elided, never widens the page
+        self._current_text = ""
         self.bar = QProgressBar()
         self.bar.setTextVisible(False)
         self.pause_btn = QPushButton("Pause")
@@ -94,6 +127,7 @@ class IndexingPage(QWidget):
         texts.setSpacing(2)
         texts.addWidget(self.headline)
         texts.addWidget(self.detail)
+        texts.addWidget(self.current)
         top.addLayout(texts, 1)
         top.addWidget(self.pause_btn)
         top.addWidget(self.index_btn)
@@ -148,6 +182,7 @@ class IndexingPage(QWidget):
             self.backend.resume()
         else:
             self.backend.pause()
+        self.set_state(self.backend.state)  # at once, not at the next progress report
 
     def set_state(self, state: IndexState) -> None:
         head, detail = progress_text(state)
@@ -160,13 +195,11 @@ class IndexingPage(QWidget):
             else:
                 head = f"Up to date · {snap.indexed:,} files searchable"
                 detail = "Changes on disk are picked up while the window is open."
-        p = state.progress
-        if state.running and p is not None and p.current:
-            # the page has room for the file being worked on (the status bar has not)
-            doing = "reading" if p.phase == READING else "adding meaning to"
-            detail = " · ".join(x for x in (detail, f"now {doing} {Path(p.current).name}") if x)
         self.headline.setText(head)
         self.detail.setText(detail)
+        self.detail.setVisible(bool(detail))
+        self._current_text = current_file_text(state)
+        self._elide_current()
         counted = bar_range(state)
         if counted is not None:
             self.bar.setRange(0, counted[1])
@@ -178,9 +211,25 @@ class IndexingPage(QWidget):
             self.bar.setValue(state.done)
         self.bar.setVisible(state.running or state.paused)
         self.pause_btn.setText("Resume" if state.paused else "Pause")
+        self.pause_btn.setToolTip("Stops after the file being worked on; Resume continues "
+                                  "from there" if not state.paused else
+                                  "Continues where indexing stopped")
         self.pause_btn.setEnabled(state.running or state.paused)
         self.index_btn.setEnabled(not state.running and bool(self.snapshot and
                                                              self.snapshot.roots))
+
+    def _elide_current(self) -> None:
+        text = self._current_text
+        self.current.setVisible(bool(text))
+        # the headline sits in the same column and is always shown: its width is the room
+        width = max(self.headline.width(), 50)
+        self.current.setText(self.current.fontMetrics().elidedText(
+            text, Qt.TextElideMode.ElideMiddle, width))
+        self.current.setToolTip(text)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide_current()
 
     def set_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap

@@ -1,10 +1,14 @@
 """The settings page: embedding model, threads, GPU layers, chunk size, reranker.
 
 The page says which model searches use (active), which one is chosen (configured) and how far a
-switch has come. A change that needs re-indexing says so before it is saved, a model switch with
-what it costs here (passages to re-embed, time at the measured speed); the old index keeps
-answering until the new one is complete (the engine switches models only then), and only a
-switch confirmed here ever re-embeds."""
+switch has come. A change that needs re-indexing says so before it is saved, with what it costs
+here (passages to re-embed, time at the measured speed); the old index keeps answering until
+the new one is complete (the engine switches models only then), and only a switch confirmed
+here ever re-embeds.
+
+What a person types stays: a model path is checked as it is typed (the core's cheap GGUF header
+check, no model load) with the problem shown under the field, a failed save keeps the fields,
+and a snapshot arriving meanwhile (indexing, the watcher) never overwrites unsaved edits."""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
@@ -25,13 +30,19 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ..config import Settings
+from ..errors import DesktopSearchError
+from ..hardware import duration_text
 from .backend import Backend, SettingsChange, Snapshot, diff_settings
+
+CHECK_AFTER_MS = 200  # a path is checked once typing pauses, not on every keystroke
+INVALID_FIELD = "QLineEdit { border: 1px solid #b42318; }"
 
 
 def _hint(text: str) -> QLabel:
@@ -51,6 +62,80 @@ def _with_hint(field: QWidget | QHBoxLayout | QVBoxLayout, hint: str | QLabel) -
         box.addLayout(field)
     box.addWidget(hint if isinstance(hint, QLabel) else _hint(hint))
     return box
+
+
+def _field_error() -> QLabel:
+    """The line under a field that says what is wrong with it (hidden while nothing is)."""
+    lab = QLabel()
+    lab.setObjectName("error")
+    lab.setWordWrap(True)
+    lab.hide()
+    return lab
+
+
+def path_problem(text: str) -> str:
+    """What is wrong with a typed GGUF path, in one line ("" when nothing is): the core's
+    header check (exists, a file, GGUF magic and version) without loading the model."""
+    from ..models import check_gguf
+
+    text = text.strip()
+    if not text:
+        return ""
+    p = Path(text).expanduser()
+    if not p.is_absolute():
+        return "Give the full path, starting with / or ~ (or use Browse…)."
+    if not p.exists():
+        return "No file at this path."
+    if p.is_dir():
+        return "This is a folder: choose the .gguf file in it."
+    try:
+        check_gguf(p)
+    except DesktopSearchError as e:
+        msg = str(e).replace(f"{p} ", "This file ").replace(f"{p}", "this file")
+        return msg[0].upper() + msg[1:] + ("" if msg.endswith(".") else ".")
+    return ""
+
+
+def chunk_problem(chunk: int, overlap: int) -> str:
+    """Settings.validate's rule for passages, in the page's words."""
+    if overlap >= chunk // 2:
+        return (f"The overlap must be under half the passage size: at most {chunk // 2 - 1} "
+                f"tokens for {chunk}-token passages.")
+    return ""
+
+
+def reindex_seconds(meaning: dict[str, Any], old: Settings, new: Settings) -> float | None:
+    """How long re-embedding every passage takes at the speed measured while indexing here
+    (Status.meaning), for the passage size `new`; None when no speed was measured. Each
+    passage repeats `overlap` tokens of the one before it, so the tokens to embed scale with
+    size / (size - overlap)."""
+    tokens = float(meaning.get("tokens") or 0)
+    rate = float(meaning.get("tokens_per_s") or 0)
+    if tokens <= 0 or rate <= 0:
+        return None
+
+    def spread(s: Settings) -> float:
+        return s.chunk_tokens / max(s.chunk_tokens - s.chunk_overlap, 1)
+
+    return tokens / spread(old) * spread(new) / rate
+
+
+def reindex_cost_text(snap: Snapshot | None, change: SettingsChange) -> str:
+    """The confirm dialog's line on what re-indexing costs: files, and time at the measured
+    speed (or that none was measured yet)."""
+    if snap is None:
+        return ""
+    files = f"{snap.files:,} files will be read and split again"
+    meaning = dict(getattr(snap.status, "meaning", None) or {})
+    secs = reindex_seconds(meaning, snap.settings, change.settings)
+    if secs is None:
+        return (f"{files}. How long that takes is not known yet: indexing here has not run "
+                "long enough to be timed.")
+    took = "under a second" if secs < 1 else f"about {duration_text(secs)}"
+    pps = meaning.get("passages_per_s")
+    at = f" at the {pps:g} passages/s measured while indexing" if pps else \
+        " at the speed measured while indexing"
+    return f"{files}; embedding them takes {took} here{at}."
 
 
 class SettingsPage(QWidget):
@@ -73,14 +158,19 @@ class SettingsPage(QWidget):
         self.model_browse = QPushButton("Browse…")
         self.model_browse.clicked.connect(lambda: self._browse(self.model_path, self.custom))
         self.bundled.toggled.connect(self._sync_enabled)
+        # the path gets a row of its own, under its choice: room for a long path at 900 px
         model_row = QHBoxLayout()
-        model_row.addWidget(self.custom)
+        model_row.setContentsMargins(22, 0, 0, 0)
         model_row.addWidget(self.model_path, 1)
         model_row.addWidget(self.model_browse)
         model_box = QVBoxLayout()
         model_box.setSpacing(6)
         model_box.addWidget(self.bundled)
+        model_box.addWidget(self.custom)
         model_box.addLayout(model_row)
+        self.model_error = _field_error()
+        self.model_error.setContentsMargins(22, 0, 0, 0)
+        model_box.addWidget(self.model_error)
         self.model_state = QLabel()
         self.model_state.setObjectName("modelState")
         self.model_state.setWordWrap(True)
@@ -105,6 +195,11 @@ class SettingsPage(QWidget):
         chunk_row.addWidget(self.chunk)
         chunk_row.addWidget(self.overlap)
         chunk_row.addStretch(1)
+        self.chunk_error = _field_error()
+        chunk_box = QVBoxLayout()
+        chunk_box.setSpacing(4)
+        chunk_box.addLayout(chunk_row)
+        chunk_box.addWidget(self.chunk_error)
 
         self.reranker = QLineEdit()
         self.reranker.setPlaceholderText("none (optional: a GGUF cross-encoder, e.g. bge-reranker)")
@@ -113,6 +208,11 @@ class SettingsPage(QWidget):
         rr_row = QHBoxLayout()
         rr_row.addWidget(self.reranker, 1)
         rr_row.addWidget(rr_browse)
+        self.reranker_error = _field_error()
+        rr_box = QVBoxLayout()
+        rr_box.setSpacing(4)
+        rr_box.addLayout(rr_row)
+        rr_box.addWidget(self.reranker_error)
 
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
@@ -126,10 +226,10 @@ class SettingsPage(QWidget):
         form.addRow("CPU threads:", self._left(self.threads))
         form.addRow("GPU layers:", _with_hint(self._left(self.gpu_layers), self.gpu_note))
         form.addRow("Passage size:", _with_hint(
-            chunk_row, "Smaller passages point more precisely, larger ones carry more context. "
+            chunk_box, "Smaller passages point more precisely, larger ones carry more context. "
             "Changing it splits every file again."))
         form.addRow("Reranker model:", _with_hint(
-            rr_row, "With a reranker, Ctrl+Enter re-orders the top results with a slower, more "
+            rr_box, "With a reranker, Ctrl+Enter re-orders the top results with a slower, more "
             "precise model."))
         card = QFrame()
         card.setObjectName("card")
@@ -149,14 +249,53 @@ class SettingsPage(QWidget):
         buttons.addWidget(self.revert_btn)
         buttons.addWidget(self.save_btn)
 
-        lay = QVBoxLayout(self)
+        body = QWidget()
+        body.setObjectName("page")
+        lay = QVBoxLayout(body)
         lay.setContentsMargins(24, 20, 24, 20)
         lay.setSpacing(12)
         lay.addWidget(title)
         lay.addWidget(card)
         lay.addLayout(buttons)
         lay.addStretch(1)
+        # a short window (900x600) scrolls the form down instead of squashing its rows
+        scroll = self.scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        self.body = body
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        # every edit: a stale "Not saved" goes, the fields are checked once typing pauses
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(CHECK_AFTER_MS)
+        self._check_timer.timeout.connect(self.check_fields)
+        self._loading = False
+        self._saving = False  # a save is on its way: its own snapshot must not reload
+        for edit in (self.model_path, self.reranker):
+            edit.textChanged.connect(self._on_edit)
+        self.custom.toggled.connect(self._on_edit)
+        for spin in (self.threads, self.gpu_layers, self.chunk, self.overlap):
+            spin.valueChanged.connect(self._on_edit)
         self.setEnabled(False)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_body()
+
+    def _fit_body(self) -> None:
+        """The form's wrapped hints need more height on a narrow window: the scroll area
+        only scrolls when the body asks for it (heightForWidth is not passed up through the
+        nested layouts), so the body asks for its height at the width it has."""
+        lay = self.body.layout()
+        width = self.scroll.viewport().width()
+        if lay is not None and lay.hasHeightForWidth():
+            self.body.setMinimumHeight(lay.totalHeightForWidth(width))
+        elif lay is not None:
+            self.body.setMinimumHeight(lay.totalSizeHint().height())
 
     @staticmethod
     def _left(w: QWidget) -> QHBoxLayout:
@@ -179,6 +318,39 @@ class SettingsPage(QWidget):
         self.model_path.setEnabled(custom)
         self.model_browse.setEnabled(custom)
 
+    def _on_edit(self) -> None:
+        if self._loading:
+            return
+        if self.status.objectName() == "error":
+            self._say("")  # the old error was about what was there before this edit
+        self._check_timer.start()
+
+    def check_fields(self, saving: bool = False) -> bool:
+        """Shows what is wrong under each field and clears what was fixed; True when the
+        page can be saved. `saving`: an empty custom model path is a problem too."""
+        self._check_timer.stop()
+        model = ""
+        if self.custom.isChecked():
+            model = path_problem(self.model_path.text())
+            if saving and not model and not self.model_path.text().strip():
+                model = "Choose a GGUF file for the embedding model, or pick the bundled one."
+        problems = [
+            (self.model_path, self.model_error, model),
+            (self.reranker, self.reranker_error, path_problem(self.reranker.text())),
+            (None, self.chunk_error, chunk_problem(self.chunk.value(), self.overlap.value())),
+        ]
+        for edit, label, text in problems:
+            label.setText(text)
+            label.setVisible(bool(text))
+            if edit is not None:
+                edit.setStyleSheet(INVALID_FIELD if text else "")
+        self._fit_body()  # an error line shown or gone changes the form's height
+        return not any(text for _e, _l, text in problems)
+
+    def has_edits(self) -> bool:
+        """The fields differ from the settings last loaded (unsaved edits)."""
+        return self.snapshot is not None and self.edited() != self.snapshot.settings
+
     def set_snapshot(self, snap: Snapshot) -> None:
         m = snap.status.model
         if m.get("key") and m.get("configured_key") != m.get("key") and not m.get("switching"):
@@ -190,9 +362,13 @@ class SettingsPage(QWidget):
             snap.settings = copy.deepcopy(snap.settings)
             active = Path(m.get("path") or "")
             snap.settings.model_path = "" if is_bundled(active) else str(active)
+        # unsaved edits (a failed save's too) stay: a snapshot after a run or a watcher
+        # update must not throw away what the person typed
+        keep = self.has_edits() or self._saving
         self.snapshot = snap
         self.setEnabled(True)
-        self._load(snap.settings)
+        if not keep:
+            self._load(snap.settings)
         self.model_state.setText(model_state_text(snap.status.model, snap.status.notices))
         gpu = snap.gpu_offload
         self.gpu_layers.setEnabled(gpu)
@@ -200,8 +376,17 @@ class SettingsPage(QWidget):
             "This llama.cpp build can offload layers to the GPU; -1 offloads all." if gpu else
             "This llama.cpp build runs on the CPU only, so layers stay on the CPU. Install a "
             "GPU build of llama-cpp-python (CUDA, Metal, Vulkan) to use a graphics card.")
+        self._fit_body()
 
     def _load(self, s: Settings) -> None:
+        self._loading = True
+        try:
+            self._fill(s)
+        finally:
+            self._loading = False
+        self.check_fields()
+
+    def _fill(self, s: Settings) -> None:
         self.bundled.setChecked(not s.model_path)
         self.custom.setChecked(bool(s.model_path))
         self.model_path.setText(s.model_path)
@@ -233,9 +418,8 @@ class SettingsPage(QWidget):
         if self.snapshot is None:
             return None
         new = self.edited()
-        if self.custom.isChecked() and not new.model_path:
-            self._say("Choose a GGUF file for the embedding model, or pick the bundled one.",
-                      error=True)
+        if not self.check_fields(saving=True):
+            self._say("Not saved: see the field marked in red.", error=True)
             return None
         try:
             new.validate()
@@ -279,7 +463,6 @@ class SettingsPage(QWidget):
     def reindex_box(self, change: SettingsChange, model: Any = None) -> QMessageBox:
         """model: the engine's ModelChange for a model switch (None: no switch, or the index
         already uses that model)."""
-        files = self.snapshot.files if self.snapshot else 0
         switch = model is not None
         box = QMessageBox(QMessageBox.Icon.Question,
                           "Switch the embedding model?" if switch else "Re-index needed",
@@ -292,8 +475,8 @@ class SettingsPage(QWidget):
         box.setInformativeText(
             "".join(f"• {r[0].upper()}{r[1:]}.\n" for r in reasons)
             + ("You can switch back later: the current model's vectors are kept." if switch else
-               f"\n{files:,} files will be processed. Searches keep using the current index "
-               "until the new one is ready."))
+               f"\n{reindex_cost_text(self.snapshot, change)} Searches keep using the "
+               "current index until the new one is ready."))
         box.button(QMessageBox.StandardButton.Ok).setText(
             "Switch model" if switch and not model.passages else
             "Switch and re-embed" if switch else "Save and re-index")
@@ -301,14 +484,17 @@ class SettingsPage(QWidget):
 
     def apply(self, change: SettingsChange) -> None:
         self.save_btn.setEnabled(False)
+        self._saving = True
         self._say("Saving…")
 
         def done(_snap: Snapshot) -> None:
+            self._saving = False
             self.save_btn.setEnabled(True)
             self._say("Saved. Re-indexing has started; see the Indexing page."
                       if change.reindex else "Saved.")
 
         def failed(message: str) -> None:
+            self._saving = False
             self.save_btn.setEnabled(True)
             self._say(f"Not saved: {message}", error=True)
 

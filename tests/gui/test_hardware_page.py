@@ -80,3 +80,38 @@ def test_the_page_shows_the_facts_then_measures_the_model_and_the_verdicts(
         qtbot.mouseClick(hp.measure_btn, Qt.MouseButton.LeftButton)
         assert not hp.measure_btn.isEnabled()
     assert hp.measure_btn.isEnabled() and hp.speed is not first and hp.speed.chunks_per_s > 0
+
+
+def _overflow(hp: HardwarePage) -> list[str]:
+    """The shown widgets whose right edge runs past the page's visible width."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtWidgets import QWidget
+
+    view = hp.scroll.viewport()
+    out = []
+    for child in hp.scroll.widget().findChildren(QWidget):
+        if child.isVisibleTo(hp) and child.width() > 0:
+            right = child.mapTo(view, QPoint(child.width(), 0)).x()
+            if right > view.width():
+                out.append(f"{type(child).__name__} {child.objectName()!r} ends at {right}")
+    return out
+
+
+def test_the_page_fits_the_smallest_window_without_scrolling_sideways(
+    tmp_path: Path, open_window: Any, qtbot: Any
+) -> None:
+    w = open_window(tmp_path / "home", watch=False, index_on_start=False)
+    hp = w.hardware_page
+    w.show_page("Hardware")
+    qtbot.waitUntil(lambda: hp.report is not None and hp.speed is not None, timeout=60000)
+    facts, speed = hp.grid_card, hp.speed_label.parentWidget()
+    for size, side_by_side in (((900, 600), False), ((1400, 900), True)):
+        w.resize(*size)  # 900x600 is the window's own minimum
+        qtbot.waitUntil(lambda s=size: w.size().toTuple() == s, timeout=5000)
+        qtbot.wait(100)  # the layouts settle
+        assert hp.scroll.horizontalScrollBar().maximum() == 0, size
+        assert not _overflow(hp), (size, _overflow(hp))
+        # the speed card sits beside the facts where there is room, under them where not
+        beside = speed.geometry().left() > facts.geometry().right()
+        assert beside == side_by_side, size
+        assert not hp.verdict_card.isHidden() and "passages/s" in hp.speed_label.text()

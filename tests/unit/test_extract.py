@@ -908,3 +908,17 @@ def test_fuzz_mutated_documents(
         data[min(int(where * len(data)), len(data) - 1)] = value
     data = data[: max(1, int(len(data) * cut))] if cut < 0.999 else data
     _check(write(tmp_path / f"mutant{ext}", bytes(data)))
+
+
+def test_the_worker_tells_how_far_into_a_long_pdf_it_is(tmp_path: Path) -> None:
+    """What the window shows as "page 12 of 600" while a long PDF is read."""
+    from desktop_search.extract.worker import ExtractWorker
+
+    path = tmp_path / "long.pdf"
+    path.write_bytes(make_pdf([f"Chapter {p}\nThe pump is primed on page {p}."
+                               for p in range(1, 601)]))
+    seen: list[tuple[int, int]] = []
+    with ExtractWorker() as worker:
+        doc = worker.extract(path, on_progress=lambda done, pages: seen.append((done, pages)))
+    assert "primed on page 600" in doc.text
+    assert seen and all(pages == 600 and 1 <= done <= 600 for done, pages in seen)
