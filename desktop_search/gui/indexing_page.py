@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..index_progress import DONE, READING, SCANNING, duration
+from ..reasons import plain_reason
 from .backend import Backend, IndexState, Snapshot
 from .results_view import short_folder
 
@@ -148,6 +150,9 @@ class IndexingPage(QWidget):
         self.problems_hint = QLabel()
         self.problems_hint.setObjectName("muted")
         self.problems_hint.setWordWrap(True)
+        # reasons in plain words; the raw error (both PDF readers' messages...) on request
+        self.details = QCheckBox("Show the full errors")
+        self.details.toggled.connect(self._details_toggled)
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["File", "Status", "Reason"])
         self.table.verticalHeader().hide()
@@ -171,7 +176,10 @@ class IndexingPage(QWidget):
         lay.addWidget(card)
         lay.addWidget(self.notice)
         lay.addSpacing(4)
-        lay.addWidget(self.problems_title)
+        heading = QHBoxLayout()
+        heading.addWidget(self.problems_title, 1)
+        heading.addWidget(self.details)
+        lay.addLayout(heading)
         lay.addWidget(self.problems_hint)
         lay.addWidget(self.table, 1)
         lay.addStretch(0)  # takes the room when the table is hidden (no problems)
@@ -264,6 +272,10 @@ class IndexingPage(QWidget):
             f"<table><tr>{cells}</tr></table>"
             f"<div style='color:#667085; margin-top:6px'>{' · '.join(extra)}</div>")
 
+    def _details_toggled(self, _on: bool) -> None:
+        if self.snapshot is not None:
+            self._show_problems(self.snapshot)
+
     def _show_problems(self, snap: Snapshot) -> None:
         st = snap.status
         notices = [n for n in (snap.notice, *st.notices) if n]
@@ -280,11 +292,13 @@ class IndexingPage(QWidget):
             state.setForeground(Qt.GlobalColor.darkRed if p["state"] == "failed"
                                 else Qt.GlobalColor.darkYellow if p["state"] == "partial"
                                 else Qt.GlobalColor.darkGray)
-            reason = QTableWidgetItem(p["reason"])
-            reason.setToolTip(p["reason"])
+            raw = str(p["reason"])
+            reason = QTableWidgetItem(raw if self.details.isChecked() else plain_reason(raw))
+            reason.setToolTip(raw)
             for j, it in enumerate((name, state, reason)):
                 self.table.setItem(i, j, it)
         self.table.setVisible(bool(probs))
+        self.details.setVisible(bool(probs))
         self.problems_hint.setText(
             "None: every file in your folders could be read." if not probs else
             "Failed files are retried when they change; skipped files are of a kind that is "

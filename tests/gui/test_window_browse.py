@@ -326,3 +326,19 @@ def test_show_in_folder_selects_the_file_in_the_file_manager(
                 p.wait(10)
                 if p.stdout is not None:
                     p.stdout.close()
+
+
+def test_problems_read_in_plain_words_with_the_full_error_on_request(
+    browse_window: Any, qtbot: Any
+) -> None:
+    w = browse_window
+    w.show_page("Indexing")
+    page = w.indexing_page
+    qtbot.waitUntil(lambda: page.table.rowCount() > 0, timeout=10000)
+    rows = {page.table.item(i, 0).text().rsplit("/", 1)[-1]: i
+            for i in range(page.table.rowCount())}
+    row = rows["broken-invoice-4471.pdf"]
+    assert page.table.item(row, 2).text() == "damaged PDF: not a valid PDF structure"
+    page.details.setChecked(True)
+    full = page.table.item(row, 2).text()
+    assert full.startswith("corrupt: broken-invoice-4471.pdf: damaged PDF") and "pypdf" in full
