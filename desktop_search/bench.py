@@ -13,8 +13,6 @@ Everything runs in a throwaway home. Steps:
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import os
 import random
@@ -110,14 +108,11 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
     """Adds synthetic files, chunks (real text, so keyword search sees real term statistics)
     and vectors until the catalog holds `target` chunks; rebuilds and saves the vector index."""
     cat = engine.catalog
-    emb = engine.embedder()
-    key = emb.info.key
-    rows = cat.db.execute(
-        "SELECT c.title, c.text, c.n_tokens, v.vec FROM chunks c JOIN vectors v"
-        " ON v.embed_hash=c.embed_hash AND v.model=? ORDER BY c.id", (key,)).fetchall()
+    key = engine.embedder().info.key
+    rows = cat.embedded_chunks(key)
     if not rows:
         raise DesktopSearchError("nothing was indexed, so there is nothing to scale up")
-    base = np.stack([np.frombuffer(r[3], dtype=np.float16).astype(np.float32) for r in rows])
+    base = np.stack([np.frombuffer(r[4], dtype=np.float16).astype(np.float32) for r in rows])
     have = cat.chunk_count()
     need = max(0, target - have)
     t0 = time.perf_counter()
@@ -126,40 +121,17 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
         # the centre of hundreds of noisy copies, a shape no real corpus has and one HNSW
         # handles badly (recall@10 0.50 instead of 0.98 measured at 60k), which would make
         # the recall figure describe the synthetic data instead of the index.
-        hashes = [r[0] for r in cat.db.execute(
-            "SELECT c.embed_hash FROM chunks c JOIN vectors v ON v.embed_hash=c.embed_hash"
-            " AND v.model=? ORDER BY c.id", (key,))]
         noisy = base + np.random.default_rng(0).normal(0.0, NOISE, base.shape).astype(
             np.float32)
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
         with cat.transaction():
-            cat.db.executemany("UPDATE vectors SET vec=? WHERE model=? AND embed_hash=?",
-                               [(v.astype(np.float16).tobytes(), key, h)
-                                for v, h in zip(noisy, hashes, strict=True)])
+            cat.put_vectors(key, zip((r[0] for r in rows), noisy, strict=True))
     root = cat.add_root("/nonexistent-synthetic-bench-root", [], [])
     block = 20_000
     done = 0
     while done < need:
         n = min(block, need - done)
-        vecs = _synthetic_vectors(base, done, n).astype(np.float16)
-        with cat.transaction():
-            for f0 in range(0, n, FILE_CHUNKS):
-                fn = done + f0
-                fid = cat.upsert_file(root.id, f"/nonexistent-synthetic-bench-root/s{fn}.txt",
-                                      1000, 0, "indexed", content_hash=f"s{fn}", kind="text",
-                                      title=f"synthetic {fn}", n_chars=1000)
-                chunks, vrows = [], []
-                for j in range(f0, min(n, f0 + FILE_CHUNKS)):
-                    title, text, ntok, _ = rows[(done + j) % len(rows)]
-                    h = f"synthetic-{done + j}"
-                    chunks.append((fid, j - f0, None, 0, len(text), title, text, h, ntok))
-                    vrows.append((key, h, vecs[j].tobytes()))
-                cat.db.executemany(
-                    "INSERT INTO chunks(file_id, ord, page, char_start, char_end, title, text,"
-                    " embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?)", chunks)
-                cat.db.executemany(
-                    "INSERT INTO vectors(model, embed_hash, vec) VALUES (?,?,?)", vrows)
-            cat.bump_generation()
+        _add_synthetic(cat, root.id, key, rows, _synthetic_vectors(base, done, n), done)
         done += n
         say(f"  scaled to {have + done:,} chunks")
     t_rows = time.perf_counter() - t0
@@ -169,6 +141,29 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
     vi.save(cat.generation())
     return {"rows_s": t_rows, "vector_index_build_s": time.perf_counter() - t1,
             "chunks": float(cat.chunk_count())}
+
+
+def _add_synthetic(cat: Any, root_id: int, key: str, rows: list[tuple[str, str, str, int, bytes]],
+                   vecs: np.ndarray, done: int) -> None:
+    """One block of synthetic files of FILE_CHUNKS chunks each, in one transaction: the
+    text of real chunks in turn, a vector near theirs."""
+    from .store import NewChunk
+
+    with cat.transaction():
+        for f0 in range(0, len(vecs), FILE_CHUNKS):
+            fn = done + f0
+            fid = cat.upsert_file(root_id, f"/nonexistent-synthetic-bench-root/s{fn}.txt",
+                                  1000, 0, "indexed", content_hash=f"s{fn}", kind="text",
+                                  title=f"synthetic {fn}", n_chars=1000)
+            chunks = []
+            for j in range(f0, min(len(vecs), f0 + FILE_CHUNKS)):
+                _h, title, text, ntok, _ = rows[(done + j) % len(rows)]
+                chunks.append(NewChunk(ord=j - f0, page=None, char_start=0, char_end=len(text),
+                                       title=title, text=text,
+                                       embed_hash=f"synthetic-{done + j}", n_tokens=ntok))
+            cat.replace_chunks(fid, chunks)
+            cat.put_vectors(key, [(c.embed_hash, vecs[f0 + c.ord]) for c in chunks])
+        cat.bump_generation()
 
 
 # the query process ---------------------------------------------------------------------------
@@ -294,68 +289,34 @@ def _pcts(v: list[float]) -> dict[str, float]:
             "p95": 1000 * s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]}
 
 
-def _run_worker(code: str, args: list[str], timeout: float) -> None:
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+WINDOW_MISSING = 3  # the exit code of cold_start_probe when the window is not installed
+
+
+class _WindowMissing(Exception):
+    """The probe found no window to start (its message says why)."""
+
+
+def _run_worker(module: str, args: list[str], timeout: float) -> None:
+    """Runs `python -m module args...` with Qt offscreen; its last lines are the error."""
+    r = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                        timeout=timeout, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    if r.returncode == WINDOW_MISSING:
+        raise _WindowMissing(r.stdout.strip())
     if r.returncode != 0:
         tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
         raise DesktopSearchError(f"benchmark worker failed: {' | '.join(tail)}")
 
 
-_QUERY_CODE = (
-    "import json, sys\n"
-    "from desktop_search.bench import query_worker\n"
-    "a = json.loads(sys.argv[1])\n"
-    "query_worker(a['home'], a['queries'], a['modes'], a['out'])\n"
-)
-
-# The window in a fresh process: "usable" is the first turn of its event loop after show(),
-# when it paints and takes input; "first result" is the first result list shown for a query
-# typed as soon as the index is open. Written as source for a child process, so this module
-# does not import Qt.
-_COLD_CODE = r"""
-import json, sys, time
-home, launched, query, out_path = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-from desktop_search.gui.main_window import MainWindow
-app = QApplication(sys.argv[:1])
-out = {}
-win = MainWindow(home, watch=False, index_on_start=False)
-win.show()
-QTimer.singleShot(0, lambda: out.setdefault("window_s", time.time() - launched))
-def opened(_snap):
-    out.setdefault("index_open_s", time.time() - launched)
-    win.search_page.box.setText(query)
-    win.search_page.run_query()
-def shown(_outcome):
-    if "first_result_s" not in out:
-        out["first_result_s"] = time.time() - launched
-        QTimer.singleShot(0, app.quit)
-win.backend.opened.connect(opened)
-win.search_page.results_shown.connect(shown)
-QTimer.singleShot(60000, app.quit)
-app.exec()
-win.shutdown()
-open(out_path, "w").write(json.dumps(out))
-"""
-
-
 def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
-    import importlib.util
-
-    try:
-        gui_ready = importlib.util.find_spec("desktop_search.gui.main_window") is not None
-        qt_ready = importlib.util.find_spec("PySide6") is not None
-    except (ImportError, ValueError):
-        gui_ready = qt_ready = False
-    if not (gui_ready and qt_ready):
-        return {"skipped": "the window (desktop_search.gui with PySide6) is not installed"}
+    """The window's start-up, timed by desktop_search.cold_start_probe in a fresh process."""
     out = work / "cold.json"
     launched = time.time()
     try:
-        _run_worker(_COLD_CODE, [home, repr(launched), query, str(out)], timeout=120)
+        _run_worker("desktop_search.cold_start_probe", [home, repr(launched), query, str(out)],
+                    timeout=120)
         data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    except _WindowMissing as e:
+        return {"skipped": str(e)}
     except (DesktopSearchError, subprocess.TimeoutExpired, OSError, ValueError) as e:
         return {"skipped": f"the window could not be timed: {e}"}
     if "first_result_s" not in data:
@@ -415,7 +376,7 @@ def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed
             "stage_seconds": {k: round(v, 3) for k, v in rep.timings.items()},
             "stage_share": {k: round(v / wall, 4) for k, v in rep.timings.items()},
         }
-        texts = [r[0] for r in eng.catalog.db.execute("SELECT text FROM chunks LIMIT 2000")]
+        texts = eng.catalog.sample_texts(2000)
 
         say(f"scaling to {scale:,} chunks ...")
         built = scale_up(eng, scale, say)
@@ -437,7 +398,7 @@ def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed
                          "download ...)")
         qout = work / "query.json"
         args = {"home": str(work / "home"), "queries": queries, "modes": modes, "out": str(qout)}
-        _run_worker(_QUERY_CODE, [json.dumps(args)], timeout=3600)
+        _run_worker("desktop_search.bench", [json.dumps(args)], timeout=3600)
         q = json.loads(qout.read_text(encoding="utf-8"))
         result["queries"] = {
             "chunks": n_chunks, "queries": len(queries),
@@ -550,59 +511,6 @@ def render(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .models import installed_reranker
-    from .paths import resolve_home
-
-    if args.scale < 1:
-        raise DesktopSearchError("--scale must be at least 1")
-    corpus = Path(args.corpus).expanduser() if args.corpus else None
-    if corpus is not None and not corpus.is_dir():
-        raise DesktopSearchError(f"not a folder: {corpus}")
-    reranker = None
-    with contextlib.suppress(DesktopSearchError, OSError):
-        found = installed_reranker(resolve_home(args.home).models_dir)
-        reranker = str(found) if found else None
-
-    def say(msg: str) -> None:
-        if not args.json or msg.startswith("kept"):
-            print(msg, file=sys.stderr, flush=True)
-
-    if args.first_hour:
-        from .first_hour import render_first_hour, run_first_hour
-
-        folder = Path(args.first_hour).expanduser().resolve()
-        if not folder.is_dir():
-            raise DesktopSearchError(f"not a folder: {folder}")
-        fh = run_first_hour(folder, say, args.meaning_minutes, keep=args.keep)
-        print(json.dumps(fh, indent=2) if args.json else render_first_hour(fh))
-        return 0
-    r = run_bench(corpus, args.scale, args.files, args.queries, args.embed_chunks,
-                  not args.no_cold_start, say, reranker=reranker, keep=args.keep)
-    print(json.dumps(r, indent=2) if args.json else render(r))
-    return 0
-
-
-def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
-    b = sub.add_parser("bench", help="measure indexing, search and start-up speed here",
-                       description="Measures this machine in one run, in a throwaway home; "
-                       "your own index is not touched.")
-    b.add_argument("--json", action="store_true")
-    b.add_argument("--corpus", metavar="DIR", help="index this folder (default: 1,000 SciFact "
-                   "abstracts when present, else generated text)")
-    b.add_argument("--scale", type=int, default=100_000, metavar="N",
-                   help="passages to time queries at (default 100,000)")
-    b.add_argument("--files", type=int, default=1000, help="documents in the default corpus")
-    b.add_argument("--queries", type=int, default=50, help="queries per mode (default 50)")
-    b.add_argument("--embed-chunks", type=int, default=16, help="passages for the embedding "
-                   "speed (default 16)")
-    b.add_argument("--no-cold-start", action="store_true", help="skip the window start-up")
-    b.add_argument("--first-hour", metavar="DIR", help="the first hour with this real folder "
-                   "in a fresh home: seconds until every file is findable by words (beside "
-                   "Recoll when installed), until meaning, PDF pages/s, ETA, memory")
-    b.add_argument("--meaning-minutes", type=float, default=None, metavar="M",
-                   help="with --first-hour: stop adding meaning after M minutes and project "
-                   "the rest from the measured speed")
-    b.add_argument("--keep", action="store_true",
-                   help="keep the throwaway home and corpus (the path is printed) to dig in")
-    return {"bench": cmd_bench}
+if __name__ == "__main__":  # the query process of run_bench: python -m desktop_search.bench
+    _args = json.loads(sys.argv[1])
+    query_worker(_args["home"], _args["queries"], _args["modes"], _args["out"])

@@ -16,13 +16,10 @@ Per-file problems become data in the catalog (state + reason), never exceptions.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
 import os
 import queue
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -33,7 +30,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .chunking import chunk_text, is_noise
+from .chunking import chunk_text, embed_hash, embed_input, is_noise
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
 from .extract.base import clean_title
@@ -48,9 +45,10 @@ from .store import (
     SKIPPED,
     Catalog,
     EmbedPlan,
+    FileRow,
     NewChunk,
-    VectorIndex,
 )
+from .vector_index import VectorIndex
 
 # progress(done, total) in passages given meaning by this run; False cancels. It is also
 # called while files are read (done 0), so a cancel is seen at once. The full picture (files
@@ -170,27 +168,6 @@ def file_hash(path: str, limit: int) -> str:
     return h.hexdigest()
 
 
-def save_vector_index(vi: VectorIndex, generation: int) -> None:
-    """VectorIndex.save, with USearch's bare RuntimeError turned into an OSError that says
-    what happened (a full disk, mostly) and its half-written temp file removed."""
-    try:
-        vi.save(generation)
-    except (RuntimeError, OSError) as e:
-        tmp = vi.base.parent / f"{vi.base.name}-g{generation}.usearch.tmp"
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(e, OSError):
-            raise
-        need = len(vi) * (vi.ndim + 256) + (1 << 20)  # i8 vectors plus graph links, roughly
-        try:
-            full = shutil.disk_usage(vi.base.parent).free < need
-        except OSError:
-            full = False
-        if full:
-            raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from e
-        raise OSError(errno.EIO, f"cannot save the vector index ({e})", str(tmp)) from e
-
-
 def _put(q: queue.Queue[_Prepared | None], item: _Prepared | None,
          stop: threading.Event) -> None:
     """Queue.put that gives up once the run is stopped (nobody may read the queue any more)."""
@@ -201,15 +178,6 @@ def _put(q: queue.Queue[_Prepared | None], item: _Prepared | None,
         except queue.Full:
             if stop.is_set():
                 return
-
-
-def embed_input(title: str, text: str) -> str:
-    """What the model sees for a chunk: the document title gives the passage its context."""
-    return f"{title}\n{text}" if title else text
-
-
-def embed_hash(s: str) -> str:
-    return hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 class Indexer:
@@ -257,13 +225,12 @@ class Indexer:
         report = IndexReport()
         t0 = time.perf_counter()
         seen: dict[str, tuple[Seen, int]] = {}
-        known: dict[str, tuple[int, int, int, str | None, str]] = {}
+        known: dict[str, FileRow] = {}
         for root in self.catalog.roots():
             rules = self.rules_for(root.path, root.excludes, root.includes)
             for s in rules.walk():
                 seen[s.path] = (s, root.id)
-            for path, row in self.catalog.files_under(root.id).items():
-                known[path] = (row.id, row.size, row.mtime_ns, row.content_hash, row.state)
+            known.update(self.catalog.files_under(root.id))
         report.timings["scan"] += time.perf_counter() - t0
         report.scanned = len(seen)
         work = self._diff(seen, known, report)
@@ -280,7 +247,7 @@ class Indexer:
         t0 = time.perf_counter()
         roots = self.catalog.roots()
         found: dict[str, tuple[Seen, int]] = {}
-        known: dict[str, tuple[int, int, int, str | None, str]] = {}
+        known: dict[str, FileRow] = {}
         for p in {os.path.abspath(p) for p in paths}:
             stored_p = storable_path(p)[0]
             for root in roots:
@@ -298,9 +265,7 @@ class Indexer:
                     except OSError:
                         pass
                 # what the catalog holds at or under p (a deleted folder removes its files)
-                for row in self.catalog.files_at(stored_p):
-                    known[row.path] = (row.id, row.size, row.mtime_ns, row.content_hash,
-                                       row.state)
+                known.update((row.path, row) for row in self.catalog.files_at(stored_p))
                 break
         report.scanned = len(found)
         work = self._diff(found, known, report)
@@ -327,7 +292,7 @@ class Indexer:
     def _diff(
         self,
         seen: dict[str, tuple[Seen, int]],
-        known: dict[str, tuple[int, int, int, str | None, str]],
+        known: dict[str, FileRow],
         report: IndexReport,
     ) -> list[tuple[Seen, int, int | None, str | None]]:
         """What changed on disk: renames and deletions are applied here (cheap, no reading);
@@ -338,16 +303,17 @@ class Indexer:
             if k is None:
                 report.new += 1
                 work.append((s, root_id, None))
-            elif k[1] != s.size or k[2] != s.mtime_ns or k[4] == PENDING:
+            elif k.size != s.size or k.mtime_ns != s.mtime_ns or k.state == PENDING:
                 report.changed += 1
-                work.append((s, root_id, k[0]))
+                work.append((s, root_id, k.id))
             else:
                 report.unchanged += 1  # a failed file is not retried while it stays the same
         gone = {p: k for p, k in known.items() if p not in seen}
 
         # A new path whose bytes equal a vanished indexed file is a rename or move: keep its
         # chunks and vectors, change only the path.
-        gone_by_hash = {k[3]: (p, k) for p, k in gone.items() if k[3] and k[4] == INDEXED}
+        gone_by_hash = {k.content_hash: (p, k) for p, k in gone.items()
+                        if k.content_hash and k.state == INDEXED}
         remaining: list[tuple[Seen, int, int | None, str | None]] = []
         for s, root_id, fid in work:
             h: str | None = None
@@ -360,7 +326,7 @@ class Indexer:
                 if match is not None:
                     old_path, k = match
                     with self.catalog.transaction():
-                        self.catalog.move_file(k[0], root_id, s.path, s.size, s.mtime_ns)
+                        self.catalog.move_file(k.id, root_id, s.path, s.size, s.mtime_ns)
                     gone.pop(old_path)
                     report.renamed += 1
                     report.new -= 1
@@ -368,7 +334,7 @@ class Indexer:
             remaining.append((s, root_id, fid, h or None))
 
         if gone:
-            ids = [k[0] for k in gone.values()]
+            ids = [k.id for k in gone.values()]
             chunk_ids = self.catalog.chunk_ids_of(ids)
             with self.catalog.transaction():
                 self.catalog.delete_files(ids)
@@ -715,5 +681,5 @@ class Indexer:
         if force or now - self._last_save > SAVE_EVERY_S:
             gen = self.catalog.generation()
             if gen != self.vindex.generation or force:
-                save_vector_index(self.vindex, gen)
+                self.vindex.save(gen)
             self._last_save = now

@@ -317,7 +317,7 @@ def test_files_embedded_together_each_get_their_own_vectors(engine: Engine, docs
                                                            embedder) -> None:  # type: ignore[no-untyped-def]
     """Passages of several files go through the parallel lanes in one call; every stored vector
     must still be its own passage's embedding, as one context embeds it alone."""
-    from desktop_search.indexer import embed_input
+    from desktop_search.chunking import embed_input
 
     for i in range(11):  # more than one group of files, groups of uneven passage counts
         parts = [f"Note {i}, part {j}: {DOCS['garden.txt']} {i * j}" for j in range(1 + i % 3)]

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from desktop_search.errors import ModelError
-from desktop_search.search import SearchOptions, sigmoid
+from desktop_search.fusion import sigmoid
+from desktop_search.search import SearchOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -154,7 +155,7 @@ def indexed(engine: Any, docs: Path) -> Any:
 
 def test_search_rerank_orders_by_the_cross_encoder(indexed: Any, tiny: dict[str, Path],
                                                    reranker: Any) -> None:
-    from desktop_search.indexer import embed_input
+    from desktop_search.chunking import embed_input
 
     indexed.settings.reranker_path = str(tiny["gguf"])
     indexed.settings.rerank_top_n = 30
