@@ -196,26 +196,59 @@ def _peak_rss() -> int:
 def query_worker(home: str, queries: list[str], modes: list[str], out_path: str) -> None:
     """Runs in a fresh process: what a search process costs at this size."""
     from .engine import Engine
-    from .search import CANDIDATES, SearchOptions, exact_similarities
 
     t0 = time.perf_counter()
-    eng = Engine(home)
-    s = eng.searcher()
-    s.warm_up()
-    open_s = time.perf_counter() - t0
-    rss_open = _rss_now()
-    lat: dict[str, list[float]] = {}
-    parts: dict[str, dict[str, list[float]]] = {}
-    # A first pass over every query, timed on its own: the cold side (pages read from disk,
-    # word counts not yet kept), hybrid first so that its figure is truly cold. The figures
-    # proper come from the second pass, as when typing refines a query: the pages it needs
-    # were read moments ago. No mode gets another's warm-up, as when each is timed in turn.
-    first: dict[str, list[float]] = {}
+    with Engine(home) as eng:
+        s = eng.searcher()
+        s.warm_up()
+        open_s = time.perf_counter() - t0
+        rss_open = _rss_now()
+        first, lat, parts = _time_queries(s, queries, modes)
+        rss, peak = _rss_now(), _peak_rss()
+        # resident pages of mapped files (the vector index view, the model) are the page
+        # cache's: clean, shared, and the first the kernel drops when memory runs short
+        rss_file, rss_anon = _status_kb("RssFile"), _status_kb("RssAnon")
+        recall, recall_raw, viewed = _recall(eng, queries)
+    result = {
+        "open_s": open_s,
+        "latency_ms": {m: _pcts(v) for m, v in lat.items()},
+        "first_pass_latency_ms": {m: _pcts(v) for m, v in first.items()},
+        # medians of the searcher's own stage timings: where a query's time goes
+        "stage_p50_ms": {m: {k: 1000 * statistics.median(v) for k, v in d.items()}
+                         for m, d in parts.items()},
+        "rss_after_open_bytes": rss_open,
+        "recall_at_10": recall,
+        "index_only_recall_at_10": recall_raw,
+        "rss_bytes": rss,
+        "rss_peak_bytes": peak,
+        "rss_file_bytes": rss_file,
+        "rss_anon_bytes": rss_anon,
+        "vector_index_viewed": viewed,
+    }
+    Path(out_path).write_text(json.dumps(result), encoding="utf-8")
+
+
+_Times = dict[str, list[float]]
+
+
+def _time_queries(s: Any, queries: list[str], modes: list[str]
+                  ) -> tuple[_Times, _Times, dict[str, _Times]]:
+    """(first pass, second pass, the searcher's stage timings of the second) per mode.
+
+    The first pass over every query is timed on its own: the cold side (pages read from disk,
+    word counts not yet kept), hybrid first so that its figure is truly cold. The figures
+    proper come from the second pass, as when typing refines a query: the pages it needs were
+    read moments ago. No mode gets another's warm-up, as when each is timed in turn."""
+    from .search import SearchOptions
+
+    first: _Times = {}
     for mode in sorted(modes, key=lambda m: m != "hybrid"):
         for q in queries:
             t = time.perf_counter()
             s.search(q, SearchOptions(k=10, mode=mode))
             first.setdefault(mode, []).append(time.perf_counter() - t)
+    lat: _Times = {}
+    parts: dict[str, _Times] = {}
     for mode in modes:
         times = []
         for q in queries:
@@ -226,16 +259,19 @@ def query_worker(home: str, queries: list[str], modes: list[str], out_path: str)
             for k, v in s.last_timings.items():
                 parts.setdefault(mode, {}).setdefault(k, []).append(v)
         lat[mode] = times
-    rss, peak = _rss_now(), _peak_rss()
-    # resident pages of mapped files (the vector index view, the model) are the page cache's:
-    # clean, shared, and the first the kernel drops when memory runs short
-    rss_file, rss_anon = _status_kb("RssFile"), _status_kb("RssAnon")
+    return first, lat, parts
+
+
+def _recall(eng: Any, queries: list[str]) -> tuple[float, float, bool]:
+    """Recall@10 against exact search of what searches get (the index's candidates rescored
+    with the stored vectors) and of the i8 index's own top 10; whether the index is a view."""
+    from .search import CANDIDATES, exact_similarities
+
+    s = eng.searcher()
     vi = s.vector_index()
     emb = s.embedder()
     assert vi is not None and emb is not None
     qv = np.stack([emb.embed_query(q) for q in queries])
-    # what searches get: the index's candidates rescored with the stored vectors; and the
-    # i8 index's own top 10, for comparison
     found = [vi.search(v, CANDIDATES) for v in qv]
     ann = [[c for c, _ in exact_similarities(eng.catalog, emb.info.key, v, hits)[:10]]
            for v, hits in zip(qv, found, strict=True)]
@@ -252,29 +288,12 @@ def query_worker(home: str, queries: list[str], modes: list[str], out_path: str)
         top = np.argpartition(-alls, 10, axis=1)[:, :10]
         best_s = np.take_along_axis(alls, top, 1)
         best_k = np.take_along_axis(allk, top, 1)
+
     def recall_of(lists: list[list[int]]) -> float:
         hits = sum(len(set(a) & set(e.tolist())) for a, e in zip(lists, best_k, strict=True))
         return hits / (10 * len(qv)) if len(qv) else 0.0
 
-    recall, recall_raw = recall_of(ann), recall_of(raw)
-    result = {
-        "open_s": open_s,
-        "latency_ms": {m: _pcts(v) for m, v in lat.items()},
-        "first_pass_latency_ms": {m: _pcts(v) for m, v in first.items()},
-        # medians of the searcher's own stage timings: where a query's time goes
-        "stage_p50_ms": {m: {k: 1000 * statistics.median(v) for k, v in d.items()}
-                         for m, d in parts.items()},
-        "rss_after_open_bytes": rss_open,
-        "recall_at_10": recall,
-        "index_only_recall_at_10": recall_raw,
-        "rss_bytes": rss,
-        "rss_peak_bytes": peak,
-        "rss_file_bytes": rss_file,
-        "rss_anon_bytes": rss_anon,
-        "vector_index_viewed": bool(vi.viewed),
-    }
-    eng.close()
-    Path(out_path).write_text(json.dumps(result), encoding="utf-8")
+    return recall_of(ann), recall_of(raw), bool(vi.viewed)
 
 
 def _llama_version() -> str:
@@ -328,102 +347,36 @@ def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
 def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed_chunks: int,
               with_cold_start: bool, say: Callable[[str], None],
               reranker: str | None = None, keep: bool = False) -> dict[str, Any]:
-    from . import hardware
+    """The steps of the module doc, in a throwaway home (kept with `keep`)."""
     from .config import Settings
     from .engine import Engine
-    from .search import SearchOptions
 
     notes: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="desktop-search-bench-"))
+    home = work / "home"
     try:
         load0 = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
         settings = Settings()
         if reranker:
             settings.reranker_path = reranker
-        eng = Engine(work / "home", settings=settings)
-        emb = eng.embedder()
-        result: dict[str, Any] = {
-            "machine": {
-                "cpu": hardware.cpu_model(), "cores": list(hardware.cores()),
-                "threads": emb.n_threads, "llama_cpp_python": _llama_version(),
-                "model": emb.info.name, "model_file": emb.info.path.name,
-                "load_avg_start": round(load0[0], 2),
-            },
-        }
-        if emb.gpu_note:
-            notes.append(emb.gpu_note)
-
-        say("embedding speed ...")
-        sp = hardware.measure_embedding_speed(emb, n_chunks=embed_chunks, tokens_per_chunk=200)
-        result["embedding"] = sp.to_json()
-
-        say("indexing ...")
-        if corpus is None:
-            corpus = work / "corpus"
-            described = make_corpus(corpus, files, say)
-        else:
-            described = str(corpus)
-        eng.add_root(corpus)
-        rep = eng.index()
-        wall = rep.seconds or 1e-9
-        result["indexing"] = {
-            "corpus": described, "files": rep.indexed, "failed": len(rep.failed),
-            "chunks": rep.chunks_embedded, "tokens": rep.tokens_embedded,
-            "seconds": round(rep.seconds, 3),
-            "files_per_s": round(rep.indexed / wall, 2),
-            "chunks_per_s": round(rep.chunks_embedded / wall, 2),
-            "tokens_per_s": round(rep.tokens_embedded / wall, 1),
-            "stage_seconds": {k: round(v, 3) for k, v in rep.timings.items()},
-            "stage_share": {k: round(v / wall, 4) for k, v in rep.timings.items()},
-        }
-        texts = eng.catalog.sample_texts(2000)
-
-        say(f"scaling to {scale:,} chunks ...")
-        built = scale_up(eng, scale, say)
-        n_chunks = int(built["chunks"])
-        eng.close()
-        sizes = {
-            "catalog_bytes": sum(p.stat().st_size for p in (work / "home").glob("catalog*")),
-            "vector_index_bytes": sum(p.stat().st_size
-                                      for p in (work / "home" / "index").glob("*.usearch")),
-        }
-
+        with Engine(home, settings=settings) as eng:
+            result = _machine_and_embedding(eng, embed_chunks, load0, notes, say)
+            say("indexing ...")
+            if corpus is None:
+                corpus = work / "corpus"
+                described = make_corpus(corpus, files, say)
+            else:
+                described = str(corpus)
+            result["indexing"] = _indexing(eng, corpus, described)
+            texts = eng.catalog.sample_texts(2000)
+            say(f"scaling to {scale:,} chunks ...")
+            built = scale_up(eng, scale, say)
         say("queries ...")
         queries = sample_queries(n_queries, texts, {p.stem for p in corpus.glob("*.txt")})
-        modes = ["dense", "keyword", "hybrid"]
-        if reranker:
-            modes.append("rerank")
-        else:
-            notes.append("rerank not timed: no reranker installed (desktop-search models "
-                         "download ...)")
-        qout = work / "query.json"
-        args = {"home": str(work / "home"), "queries": queries, "modes": modes, "out": str(qout)}
-        _run_worker("desktop_search.bench", [json.dumps(args)], timeout=3600)
-        q = json.loads(qout.read_text(encoding="utf-8"))
-        result["queries"] = {
-            "chunks": n_chunks, "queries": len(queries),
-            "latency_ms": {m: {k: round(v, 2) for k, v in d.items()}
-                           for m, d in q["latency_ms"].items()},
-            "first_pass_latency_ms": {m: {k: round(v, 2) for k, v in d.items()}
-                                      for m, d in q["first_pass_latency_ms"].items()},
-            "stage_p50_ms": {m: {k: round(v, 2) for k, v in d.items()}
-                             for m, d in q["stage_p50_ms"].items()},
-            "recall_at_10": round(q["recall_at_10"], 4),
-            "index_only_recall_at_10": round(q["index_only_recall_at_10"], 4),
-            "rss_after_open_bytes": q["rss_after_open_bytes"],
-            "rss_bytes": q["rss_bytes"], "rss_peak_bytes": q["rss_peak_bytes"],
-            "rss_file_bytes": q["rss_file_bytes"], "rss_anon_bytes": q["rss_anon_bytes"],
-            "open_s": round(q["open_s"], 3),
-            "vector_index_viewed": q["vector_index_viewed"],
-            "scale_rows_s": round(built["rows_s"], 1),
-            "vector_index_build_s": round(built["vector_index_build_s"], 1),
-            **sizes,
-        }
-        _ = SearchOptions  # the worker's contract: modes are SearchOptions modes
-
+        result["queries"] = _queries(home, work, queries, built, reranker, notes)
         if with_cold_start:
             say("cold start of the window ...")
-            result["cold_start"] = cold_start(str(work / "home"), queries[0], work)
+            result["cold_start"] = cold_start(str(home), queries[0], work)
         else:
             result["cold_start"] = {"skipped": "not asked for (--no-cold-start)"}
         load1 = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
@@ -435,6 +388,83 @@ def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed
             say(f"kept the benchmark's home and corpus in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _machine_and_embedding(eng: Any, embed_chunks: int, load0: tuple[float, float, float],
+                           notes: list[str], say: Callable[[str], None]) -> dict[str, Any]:
+    """Step 1, with what it ran on: the machine, the model and its embedding speed."""
+    from . import hardware
+
+    emb = eng.embedder()
+    result: dict[str, Any] = {
+        "machine": {
+            "cpu": hardware.cpu_model(), "cores": list(hardware.cores()),
+            "threads": emb.n_threads, "llama_cpp_python": _llama_version(),
+            "model": emb.info.name, "model_file": emb.info.path.name,
+            "load_avg_start": round(load0[0], 2),
+        },
+    }
+    if emb.gpu_note:
+        notes.append(emb.gpu_note)
+    say("embedding speed ...")
+    sp = hardware.measure_embedding_speed(emb, n_chunks=embed_chunks, tokens_per_chunk=200)
+    result["embedding"] = sp.to_json()
+    return result
+
+
+def _indexing(eng: Any, corpus: Path, described: str) -> dict[str, Any]:
+    """Step 2: the corpus indexed end to end, with the time per stage."""
+    eng.add_root(corpus)
+    rep = eng.index()
+    wall = rep.seconds or 1e-9
+    return {
+        "corpus": described, "files": rep.indexed, "failed": len(rep.failed),
+        "chunks": rep.chunks_embedded, "tokens": rep.tokens_embedded,
+        "seconds": round(rep.seconds, 3),
+        "files_per_s": round(rep.indexed / wall, 2),
+        "chunks_per_s": round(rep.chunks_embedded / wall, 2),
+        "tokens_per_s": round(rep.tokens_embedded / wall, 1),
+        "stage_seconds": {k: round(v, 3) for k, v in rep.timings.items()},
+        "stage_share": {k: round(v / wall, 4) for k, v in rep.timings.items()},
+    }
+
+
+def _queries(home: Path, work: Path, queries: list[str], built: dict[str, float],
+             reranker: str | None, notes: list[str]) -> dict[str, Any]:
+    """Step 3: the query process's figures at the scaled size (modes are SearchOptions')."""
+    sizes = {
+        "catalog_bytes": sum(p.stat().st_size for p in home.glob("catalog*")),
+        "vector_index_bytes": sum(p.stat().st_size for p in (home / "index").glob("*.usearch")),
+    }
+    modes = ["dense", "keyword", "hybrid"]
+    if reranker:
+        modes.append("rerank")
+    else:
+        notes.append("rerank not timed: no reranker installed (desktop-search models "
+                     "download ...)")
+    qout = work / "query.json"
+    args = {"home": str(home), "queries": queries, "modes": modes, "out": str(qout)}
+    _run_worker("desktop_search.bench", [json.dumps(args)], timeout=3600)
+    q = json.loads(qout.read_text(encoding="utf-8"))
+
+    def ms(key: str) -> dict[str, dict[str, float]]:
+        return {m: {k: round(v, 2) for k, v in d.items()} for m, d in q[key].items()}
+
+    return {
+        "chunks": int(built["chunks"]), "queries": len(queries),
+        "latency_ms": ms("latency_ms"), "first_pass_latency_ms": ms("first_pass_latency_ms"),
+        "stage_p50_ms": ms("stage_p50_ms"),
+        "recall_at_10": round(q["recall_at_10"], 4),
+        "index_only_recall_at_10": round(q["index_only_recall_at_10"], 4),
+        "rss_after_open_bytes": q["rss_after_open_bytes"],
+        "rss_bytes": q["rss_bytes"], "rss_peak_bytes": q["rss_peak_bytes"],
+        "rss_file_bytes": q["rss_file_bytes"], "rss_anon_bytes": q["rss_anon_bytes"],
+        "open_s": round(q["open_s"], 3),
+        "vector_index_viewed": q["vector_index_viewed"],
+        "scale_rows_s": round(built["rows_s"], 1),
+        "vector_index_build_s": round(built["vector_index_build_s"], 1),
+        **sizes,
+    }
 
 
 # presentation --------------------------------------------------------------------------------

@@ -9,12 +9,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import platformdirs
 
 from .errors import DesktopSearchError
+from .fsutil import atomic_write
 from .paths import RESOURCES
 
 APP_ID = "desktop-search"  # the entry's and the icon's name; the window sets the same app id
@@ -94,16 +94,8 @@ def entry_text(program: Path | str = GUI_COMMAND) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # menus and icon themes are read by other processes of the desktop
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # readable by all: menus and icon themes are read by other processes of the desktop
+    atomic_write(path, data, mode=0o644)
 
 
 def _refresh_caches(data: Path) -> None:

@@ -180,6 +180,22 @@ def _put(q: queue.Queue[_Prepared | None], item: _Prepared | None,
                 return
 
 
+def _next_batch(q: queue.Queue[_Prepared | None]) -> tuple[list[_Prepared], bool]:
+    """Up to COMMIT_FILES read files, or what COMMIT_EVERY_S brought; False once the readers
+    said they are done."""
+    batch: list[_Prepared] = []
+    until = time.monotonic() + COMMIT_EVERY_S
+    while len(batch) < COMMIT_FILES:
+        try:
+            item = q.get(timeout=max(until - time.monotonic(), 0.01))
+        except queue.Empty:
+            break
+        if item is None:
+            return batch, False
+        batch.append(item)
+    return batch, True
+
+
 class Indexer:
     def __init__(
         self,
@@ -442,9 +458,9 @@ class Indexer:
     def _phase1(self, work: list[tuple[Seen, int, int | None, str | None]],
                 report: IndexReport, progress: Progress | None, *, backlog: bool = True
                 ) -> list[int] | None:
-        """Reads every file of `work` (a producer thread extracts and chunks, this thread
-        commits in batches). Returns the ids of the files now waiting for meaning, or None
-        when cancelled. With `backlog`, the passages an earlier run left without meaning are
+        """Reads every file of `work` (reader threads extract and chunk, this thread commits
+        in batches). Returns the ids of the files now waiting for meaning, or None when
+        cancelled. With `backlog`, the passages an earlier run left without meaning are
         counted in the work ahead from the start."""
         state = self.progress
         state.phase, state.files_total, state.files_read = READING, len(work), 0
@@ -452,18 +468,30 @@ class Indexer:
             plan = self.catalog.embed_plan(self.model_key, (CHUNKED,))
             state.passages_total = sum(p.missing for p in plan)
             state.tokens_total = sum(p.missing_tokens for p in plan)
-        # reader -> chunker -> this thread's commits: the worker process extracts one file
-        # while this process chunks the one before (two cores busy, not one)
-        read: queue.Queue[_Prepared | None] = queue.Queue(maxsize=8)
         q: queue.Queue[_Prepared | None] = queue.Queue(maxsize=256)
         stop = threading.Event()
+        readers = self._start_readers(work, report, q, stop)
+        try:
+            if not self._still_wanted(progress, report):
+                return None
+            return self._commit_read(q, report, progress, backlog)
+        finally:
+            stop.set()
+            self._stop_readers(readers)
+
+    def _start_readers(self, work: list[tuple[Seen, int, int | None, str | None]],
+                       report: IndexReport, q: queue.Queue[_Prepared | None],
+                       stop: threading.Event) -> tuple[threading.Thread, threading.Thread]:
+        """reader -> chunker -> `q`: the worker process extracts one file while this process
+        chunks the one before (two cores busy, not one). None in `q` ends the files."""
+        read: queue.Queue[_Prepared | None] = queue.Queue(maxsize=8)
 
         def produce() -> None:
             try:
                 for s, root_id, fid, h in work:
                     if stop.is_set():
                         break
-                    state.current = s.path
+                    self.progress.current = s.path
                     _put(read, self._read(s, root_id, fid, h, report), stop)
             finally:
                 _put(read, None, stop)
@@ -479,49 +507,45 @@ class Indexer:
         chunker = threading.Thread(target=chunk, name="chunk", daemon=True)
         producer.start()
         chunker.start()
+        return producer, chunker
+
+    def _stop_readers(self, readers: tuple[threading.Thread, threading.Thread]) -> None:
+        """After stop is set: unblock a producer waiting on a full queue, then let it finish
+        its current file; one stuck in a slow file is not waited for: its worker is killed."""
+        producer, chunker = readers
+        deadline = time.monotonic() + 0.5
+        while producer.is_alive():
+            time.sleep(0.05)
+            if time.monotonic() > deadline and self.worker is not None:
+                self.worker.abort()
+                deadline = float("inf")
+        producer.join()
+        chunker.join()
+
+    def _commit_read(self, q: queue.Queue[_Prepared | None], report: IndexReport,
+                     progress: Progress | None, backlog: bool) -> list[int] | None:
+        """Commits what the readers bring, COMMIT_FILES files or COMMIT_EVERY_S at a time,
+        with a first taste of meaning once reading runs long. The files to embed, or None
+        when cancelled."""
+        state = self.progress
         to_embed: list[int] = []
         tasted = False
-        try:
+        producing = True
+        while producing:
+            batch, producing = _next_batch(q)
+            if batch:
+                for p, fid in zip(batch, self._commit_phase1(batch, report), strict=True):
+                    if fid is not None:
+                        to_embed.append(fid)
+                        state.passages_total += len(p.chunks)
+                        state.tokens_total += sum(c.n_tokens for c in p.chunks)
+                state.files_read += len(batch)
+            if (backlog and not tasted and to_embed
+                    and time.monotonic() - state.started >= FIRST_TASTE_AFTER_S):
+                tasted = True
+                self._first_taste(to_embed, report, progress)
             if not self._still_wanted(progress, report):
                 return None
-            producing = True
-            while producing:
-                batch: list[_Prepared] = []
-                until = time.monotonic() + COMMIT_EVERY_S
-                while len(batch) < COMMIT_FILES:
-                    try:
-                        item = q.get(timeout=max(until - time.monotonic(), 0.01))
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        producing = False
-                        break
-                    batch.append(item)
-                if batch:
-                    for p, fid in zip(batch, self._commit_phase1(batch, report), strict=True):
-                        if fid is not None:
-                            to_embed.append(fid)
-                            state.passages_total += len(p.chunks)
-                            state.tokens_total += sum(c.n_tokens for c in p.chunks)
-                    state.files_read += len(batch)
-                if (backlog and not tasted and to_embed
-                        and time.monotonic() - state.started >= FIRST_TASTE_AFTER_S):
-                    tasted = True
-                    self._first_taste(to_embed, report, progress)
-                if not self._still_wanted(progress, report):
-                    return None
-        finally:
-            stop.set()
-            # unblock a producer waiting on a full queue, then let it finish its current file;
-            # one stuck in a slow file is not waited for: its worker is killed
-            deadline = time.monotonic() + 0.5
-            while producer.is_alive():
-                time.sleep(0.05)
-                if time.monotonic() > deadline and self.worker is not None:
-                    self.worker.abort()
-                    deadline = float("inf")
-            producer.join()
-            chunker.join()
         return to_embed
 
     def _first_taste(self, read: list[int], report: IndexReport,

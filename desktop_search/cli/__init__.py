@@ -16,9 +16,9 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from .about import VersionAction
 from ..errors import DesktopSearchError
 from . import bench, desktop, evaluate, folders, hardware, index, models, search, window
+from .about import VersionAction
 from .common import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 __all__ = ["EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]

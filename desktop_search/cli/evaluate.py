@@ -154,7 +154,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
                             strict=True)) for m in METRICS}
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+    else:
+        _print_report(report, args)
+    return 0
+
+
+def _print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
+    metrics, secs = report["metrics"], report["seconds"]
     print(f"{report['dataset']} ({args.split}): {report['queries']} queries, "
           f"{report['documents']} documents, {report['chunks']} chunks; mode {args.mode}")
     names = {"ndcg@10": "nDCG@10", "recall@10": "Recall@10", "recall@100": "Recall@100",
@@ -163,6 +169,5 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"  {label:<11}{metrics[key]:.4f}")
     for key, d in report.get("against_baseline", {}).items():
         print(f"  {names[key]:<11}{d['diff']:+.4f} \u00b1 {d['se']:.4f} against the baseline run")
-    print(f"indexing {t_index:.1f}s, queries {1000 * t_query / len(data.queries):.1f} ms each"
+    print(f"indexing {secs['index']:.1f}s, queries {secs['per_query_ms']:.1f} ms each"
           + (f"; run written to {args.run_out}" if args.run_out else ""))
-    return 0
