@@ -297,7 +297,7 @@ class Engine:
             "`desktop-search models use NAME` (`models list` shows the installed ones)")
 
     def embedder(self) -> Embedder:
-        """The indexing lane's model (see indexing_model_path), loaded on first use."""
+        """The writer lane's model (see indexing_model_path), loaded on first use."""
         return self._embedder_for(self.indexing_model_path())
 
     def _embedder_for(self, path: Path) -> Embedder:

@@ -58,7 +58,7 @@ Progress = Callable[[int, int], bool]
 TITLE_MAX_CHARS = 120
 SAVE_EVERY_S = 30.0
 # Passages embedded in one call and stored in one transaction: enough for the embedder's
-# parallel lanes, few enough that a kill loses seconds of work and the first vectors come fast.
+# parallel contexts, few enough that a kill loses seconds of work and the first vectors come fast.
 EMBED_SLICE = 64
 # Phase 1 commits this many files at a time (or what half a second brought): one transaction
 # per file cost more than the keyword rows themselves.

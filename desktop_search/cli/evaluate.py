@@ -109,8 +109,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             home = Path(args.eval_home).expanduser()
         else:
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ds-eval-")))
-        eng = open_engine(home, args.chunk_tokens, args.chunk_overlap, args.model)
-        stack.callback(eng.close)
+        eng = stack.enter_context(
+            open_engine(home, args.chunk_tokens, args.chunk_overlap, args.model))
         if args.mode == "rerank" or args.reranker:
             if args.reranker:
                 eng.settings.reranker_path = str(Path(args.reranker).expanduser().resolve())
