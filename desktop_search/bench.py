@@ -13,8 +13,6 @@ Everything runs in a throwaway home. Steps:
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import json
 import os
 import random
@@ -110,14 +108,11 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
     """Adds synthetic files, chunks (real text, so keyword search sees real term statistics)
     and vectors until the catalog holds `target` chunks; rebuilds and saves the vector index."""
     cat = engine.catalog
-    emb = engine.embedder()
-    key = emb.info.key
-    rows = cat.db.execute(
-        "SELECT c.title, c.text, c.n_tokens, v.vec FROM chunks c JOIN vectors v"
-        " ON v.embed_hash=c.embed_hash AND v.model=? ORDER BY c.id", (key,)).fetchall()
+    key = engine.embedder().info.key
+    rows = cat.embedded_chunks(key)
     if not rows:
         raise DesktopSearchError("nothing was indexed, so there is nothing to scale up")
-    base = np.stack([np.frombuffer(r[3], dtype=np.float16).astype(np.float32) for r in rows])
+    base = np.stack([np.frombuffer(r[4], dtype=np.float16).astype(np.float32) for r in rows])
     have = cat.chunk_count()
     need = max(0, target - have)
     t0 = time.perf_counter()
@@ -126,40 +121,17 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
         # the centre of hundreds of noisy copies, a shape no real corpus has and one HNSW
         # handles badly (recall@10 0.50 instead of 0.98 measured at 60k), which would make
         # the recall figure describe the synthetic data instead of the index.
-        hashes = [r[0] for r in cat.db.execute(
-            "SELECT c.embed_hash FROM chunks c JOIN vectors v ON v.embed_hash=c.embed_hash"
-            " AND v.model=? ORDER BY c.id", (key,))]
         noisy = base + np.random.default_rng(0).normal(0.0, NOISE, base.shape).astype(
             np.float32)
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
         with cat.transaction():
-            cat.db.executemany("UPDATE vectors SET vec=? WHERE model=? AND embed_hash=?",
-                               [(v.astype(np.float16).tobytes(), key, h)
-                                for v, h in zip(noisy, hashes, strict=True)])
+            cat.put_vectors(key, zip((r[0] for r in rows), noisy, strict=True))
     root = cat.add_root("/nonexistent-synthetic-bench-root", [], [])
     block = 20_000
     done = 0
     while done < need:
         n = min(block, need - done)
-        vecs = _synthetic_vectors(base, done, n).astype(np.float16)
-        with cat.transaction():
-            for f0 in range(0, n, FILE_CHUNKS):
-                fn = done + f0
-                fid = cat.upsert_file(root.id, f"/nonexistent-synthetic-bench-root/s{fn}.txt",
-                                      1000, 0, "indexed", content_hash=f"s{fn}", kind="text",
-                                      title=f"synthetic {fn}", n_chars=1000)
-                chunks, vrows = [], []
-                for j in range(f0, min(n, f0 + FILE_CHUNKS)):
-                    title, text, ntok, _ = rows[(done + j) % len(rows)]
-                    h = f"synthetic-{done + j}"
-                    chunks.append((fid, j - f0, None, 0, len(text), title, text, h, ntok))
-                    vrows.append((key, h, vecs[j].tobytes()))
-                cat.db.executemany(
-                    "INSERT INTO chunks(file_id, ord, page, char_start, char_end, title, text,"
-                    " embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?)", chunks)
-                cat.db.executemany(
-                    "INSERT INTO vectors(model, embed_hash, vec) VALUES (?,?,?)", vrows)
-            cat.bump_generation()
+        _add_synthetic(cat, root.id, key, rows, _synthetic_vectors(base, done, n), done)
         done += n
         say(f"  scaled to {have + done:,} chunks")
     t_rows = time.perf_counter() - t0
@@ -169,6 +141,29 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
     vi.save(cat.generation())
     return {"rows_s": t_rows, "vector_index_build_s": time.perf_counter() - t1,
             "chunks": float(cat.chunk_count())}
+
+
+def _add_synthetic(cat: Any, root_id: int, key: str, rows: list[tuple[str, str, str, int, bytes]],
+                   vecs: np.ndarray, done: int) -> None:
+    """One block of synthetic files of FILE_CHUNKS chunks each, in one transaction: the
+    text of real chunks in turn, a vector near theirs."""
+    from .store import NewChunk
+
+    with cat.transaction():
+        for f0 in range(0, len(vecs), FILE_CHUNKS):
+            fn = done + f0
+            fid = cat.upsert_file(root_id, f"/nonexistent-synthetic-bench-root/s{fn}.txt",
+                                  1000, 0, "indexed", content_hash=f"s{fn}", kind="text",
+                                  title=f"synthetic {fn}", n_chars=1000)
+            chunks = []
+            for j in range(f0, min(len(vecs), f0 + FILE_CHUNKS)):
+                _h, title, text, ntok, _ = rows[(done + j) % len(rows)]
+                chunks.append(NewChunk(ord=j - f0, page=None, char_start=0, char_end=len(text),
+                                       title=title, text=text,
+                                       embed_hash=f"synthetic-{done + j}", n_tokens=ntok))
+            cat.replace_chunks(fid, chunks)
+            cat.put_vectors(key, [(c.embed_hash, vecs[f0 + c.ord]) for c in chunks])
+        cat.bump_generation()
 
 
 # the query process ---------------------------------------------------------------------------
@@ -201,26 +196,59 @@ def _peak_rss() -> int:
 def query_worker(home: str, queries: list[str], modes: list[str], out_path: str) -> None:
     """Runs in a fresh process: what a search process costs at this size."""
     from .engine import Engine
-    from .search import CANDIDATES, SearchOptions, exact_similarities
 
     t0 = time.perf_counter()
-    eng = Engine(home)
-    s = eng.searcher()
-    s.warm_up()
-    open_s = time.perf_counter() - t0
-    rss_open = _rss_now()
-    lat: dict[str, list[float]] = {}
-    parts: dict[str, dict[str, list[float]]] = {}
-    # A first pass over every query, timed on its own: the cold side (pages read from disk,
-    # word counts not yet kept), hybrid first so that its figure is truly cold. The figures
-    # proper come from the second pass, as when typing refines a query: the pages it needs
-    # were read moments ago. No mode gets another's warm-up, as when each is timed in turn.
-    first: dict[str, list[float]] = {}
+    with Engine(home) as eng:
+        s = eng.searcher()
+        s.warm_up()
+        open_s = time.perf_counter() - t0
+        rss_open = _rss_now()
+        first, lat, parts = _time_queries(s, queries, modes)
+        rss, peak = _rss_now(), _peak_rss()
+        # resident pages of mapped files (the vector index view, the model) are the page
+        # cache's: clean, shared, and the first the kernel drops when memory runs short
+        rss_file, rss_anon = _status_kb("RssFile"), _status_kb("RssAnon")
+        recall, recall_raw, viewed = _recall(eng, queries)
+    result = {
+        "open_s": open_s,
+        "latency_ms": {m: _pcts(v) for m, v in lat.items()},
+        "first_pass_latency_ms": {m: _pcts(v) for m, v in first.items()},
+        # medians of the searcher's own stage timings: where a query's time goes
+        "stage_p50_ms": {m: {k: 1000 * statistics.median(v) for k, v in d.items()}
+                         for m, d in parts.items()},
+        "rss_after_open_bytes": rss_open,
+        "recall_at_10": recall,
+        "index_only_recall_at_10": recall_raw,
+        "rss_bytes": rss,
+        "rss_peak_bytes": peak,
+        "rss_file_bytes": rss_file,
+        "rss_anon_bytes": rss_anon,
+        "vector_index_viewed": viewed,
+    }
+    Path(out_path).write_text(json.dumps(result), encoding="utf-8")
+
+
+_Times = dict[str, list[float]]
+
+
+def _time_queries(s: Any, queries: list[str], modes: list[str]
+                  ) -> tuple[_Times, _Times, dict[str, _Times]]:
+    """(first pass, second pass, the searcher's stage timings of the second) per mode.
+
+    The first pass over every query is timed on its own: the cold side (pages read from disk,
+    word counts not yet kept), hybrid first so that its figure is truly cold. The figures
+    proper come from the second pass, as when typing refines a query: the pages it needs were
+    read moments ago. No mode gets another's warm-up, as when each is timed in turn."""
+    from .search import SearchOptions
+
+    first: _Times = {}
     for mode in sorted(modes, key=lambda m: m != "hybrid"):
         for q in queries:
             t = time.perf_counter()
             s.search(q, SearchOptions(k=10, mode=mode))
             first.setdefault(mode, []).append(time.perf_counter() - t)
+    lat: _Times = {}
+    parts: dict[str, _Times] = {}
     for mode in modes:
         times = []
         for q in queries:
@@ -231,16 +259,19 @@ def query_worker(home: str, queries: list[str], modes: list[str], out_path: str)
             for k, v in s.last_timings.items():
                 parts.setdefault(mode, {}).setdefault(k, []).append(v)
         lat[mode] = times
-    rss, peak = _rss_now(), _peak_rss()
-    # resident pages of mapped files (the vector index view, the model) are the page cache's:
-    # clean, shared, and the first the kernel drops when memory runs short
-    rss_file, rss_anon = _status_kb("RssFile"), _status_kb("RssAnon")
+    return first, lat, parts
+
+
+def _recall(eng: Any, queries: list[str]) -> tuple[float, float, bool]:
+    """Recall@10 against exact search of what searches get (the index's candidates rescored
+    with the stored vectors) and of the i8 index's own top 10; whether the index is a view."""
+    from .search import CANDIDATES, exact_similarities
+
+    s = eng.searcher()
     vi = s.vector_index()
     emb = s.embedder()
     assert vi is not None and emb is not None
     qv = np.stack([emb.embed_query(q) for q in queries])
-    # what searches get: the index's candidates rescored with the stored vectors; and the
-    # i8 index's own top 10, for comparison
     found = [vi.search(v, CANDIDATES) for v in qv]
     ann = [[c for c, _ in exact_similarities(eng.catalog, emb.info.key, v, hits)[:10]]
            for v, hits in zip(qv, found, strict=True)]
@@ -257,29 +288,12 @@ def query_worker(home: str, queries: list[str], modes: list[str], out_path: str)
         top = np.argpartition(-alls, 10, axis=1)[:, :10]
         best_s = np.take_along_axis(alls, top, 1)
         best_k = np.take_along_axis(allk, top, 1)
+
     def recall_of(lists: list[list[int]]) -> float:
         hits = sum(len(set(a) & set(e.tolist())) for a, e in zip(lists, best_k, strict=True))
         return hits / (10 * len(qv)) if len(qv) else 0.0
 
-    recall, recall_raw = recall_of(ann), recall_of(raw)
-    result = {
-        "open_s": open_s,
-        "latency_ms": {m: _pcts(v) for m, v in lat.items()},
-        "first_pass_latency_ms": {m: _pcts(v) for m, v in first.items()},
-        # medians of the searcher's own stage timings: where a query's time goes
-        "stage_p50_ms": {m: {k: 1000 * statistics.median(v) for k, v in d.items()}
-                         for m, d in parts.items()},
-        "rss_after_open_bytes": rss_open,
-        "recall_at_10": recall,
-        "index_only_recall_at_10": recall_raw,
-        "rss_bytes": rss,
-        "rss_peak_bytes": peak,
-        "rss_file_bytes": rss_file,
-        "rss_anon_bytes": rss_anon,
-        "vector_index_viewed": bool(vi.viewed),
-    }
-    eng.close()
-    Path(out_path).write_text(json.dumps(result), encoding="utf-8")
+    return recall_of(ann), recall_of(raw), bool(vi.viewed)
 
 
 def _llama_version() -> str:
@@ -294,68 +308,34 @@ def _pcts(v: list[float]) -> dict[str, float]:
             "p95": 1000 * s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]}
 
 
-def _run_worker(code: str, args: list[str], timeout: float) -> None:
-    r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+WINDOW_MISSING = 3  # the exit code of cold_start_probe when the window is not installed
+
+
+class _WindowMissing(Exception):
+    """The probe found no window to start (its message says why)."""
+
+
+def _run_worker(module: str, args: list[str], timeout: float) -> None:
+    """Runs `python -m module args...` with Qt offscreen; its last lines are the error."""
+    r = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
                        timeout=timeout, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    if r.returncode == WINDOW_MISSING:
+        raise _WindowMissing(r.stdout.strip())
     if r.returncode != 0:
         tail = (r.stderr or r.stdout).strip().splitlines()[-3:]
         raise DesktopSearchError(f"benchmark worker failed: {' | '.join(tail)}")
 
 
-_QUERY_CODE = (
-    "import json, sys\n"
-    "from desktop_search.bench import query_worker\n"
-    "a = json.loads(sys.argv[1])\n"
-    "query_worker(a['home'], a['queries'], a['modes'], a['out'])\n"
-)
-
-# The window in a fresh process: "usable" is the first turn of its event loop after show(),
-# when it paints and takes input; "first result" is the first result list shown for a query
-# typed as soon as the index is open. Written as source for a child process, so this module
-# does not import Qt.
-_COLD_CODE = r"""
-import json, sys, time
-home, launched, query, out_path = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-from desktop_search.gui.main_window import MainWindow
-app = QApplication(sys.argv[:1])
-out = {}
-win = MainWindow(home, watch=False, index_on_start=False)
-win.show()
-QTimer.singleShot(0, lambda: out.setdefault("window_s", time.time() - launched))
-def opened(_snap):
-    out.setdefault("index_open_s", time.time() - launched)
-    win.search_page.box.setText(query)
-    win.search_page.run_query()
-def shown(_outcome):
-    if "first_result_s" not in out:
-        out["first_result_s"] = time.time() - launched
-        QTimer.singleShot(0, app.quit)
-win.backend.opened.connect(opened)
-win.search_page.results_shown.connect(shown)
-QTimer.singleShot(60000, app.quit)
-app.exec()
-win.shutdown()
-open(out_path, "w").write(json.dumps(out))
-"""
-
-
 def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
-    import importlib.util
-
-    try:
-        gui_ready = importlib.util.find_spec("desktop_search.gui.main_window") is not None
-        qt_ready = importlib.util.find_spec("PySide6") is not None
-    except (ImportError, ValueError):
-        gui_ready = qt_ready = False
-    if not (gui_ready and qt_ready):
-        return {"skipped": "the window (desktop_search.gui with PySide6) is not installed"}
+    """The window's start-up, timed by desktop_search.cold_start_probe in a fresh process."""
     out = work / "cold.json"
     launched = time.time()
     try:
-        _run_worker(_COLD_CODE, [home, repr(launched), query, str(out)], timeout=120)
+        _run_worker("desktop_search.cold_start_probe", [home, repr(launched), query, str(out)],
+                    timeout=120)
         data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    except _WindowMissing as e:
+        return {"skipped": str(e)}
     except (DesktopSearchError, subprocess.TimeoutExpired, OSError, ValueError) as e:
         return {"skipped": f"the window could not be timed: {e}"}
     if "first_result_s" not in data:
@@ -367,102 +347,36 @@ def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
 def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed_chunks: int,
               with_cold_start: bool, say: Callable[[str], None],
               reranker: str | None = None, keep: bool = False) -> dict[str, Any]:
-    from . import hardware
+    """The steps of the module doc, in a throwaway home (kept with `keep`)."""
     from .config import Settings
     from .engine import Engine
-    from .search import SearchOptions
 
     notes: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="desktop-search-bench-"))
+    home = work / "home"
     try:
         load0 = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
         settings = Settings()
         if reranker:
             settings.reranker_path = reranker
-        eng = Engine(work / "home", settings=settings)
-        emb = eng.embedder()
-        result: dict[str, Any] = {
-            "machine": {
-                "cpu": hardware.cpu_model(), "cores": list(hardware.cores()),
-                "threads": emb.n_threads, "llama_cpp_python": _llama_version(),
-                "model": emb.info.name, "model_file": emb.info.path.name,
-                "load_avg_start": round(load0[0], 2),
-            },
-        }
-        if emb.gpu_note:
-            notes.append(emb.gpu_note)
-
-        say("embedding speed ...")
-        sp = hardware.measure_embedding_speed(emb, n_chunks=embed_chunks, tokens_per_chunk=200)
-        result["embedding"] = sp.to_json()
-
-        say("indexing ...")
-        if corpus is None:
-            corpus = work / "corpus"
-            described = make_corpus(corpus, files, say)
-        else:
-            described = str(corpus)
-        eng.add_root(corpus)
-        rep = eng.index()
-        wall = rep.seconds or 1e-9
-        result["indexing"] = {
-            "corpus": described, "files": rep.indexed, "failed": len(rep.failed),
-            "chunks": rep.chunks_embedded, "tokens": rep.tokens_embedded,
-            "seconds": round(rep.seconds, 3),
-            "files_per_s": round(rep.indexed / wall, 2),
-            "chunks_per_s": round(rep.chunks_embedded / wall, 2),
-            "tokens_per_s": round(rep.tokens_embedded / wall, 1),
-            "stage_seconds": {k: round(v, 3) for k, v in rep.timings.items()},
-            "stage_share": {k: round(v / wall, 4) for k, v in rep.timings.items()},
-        }
-        texts = [r[0] for r in eng.catalog.db.execute("SELECT text FROM chunks LIMIT 2000")]
-
-        say(f"scaling to {scale:,} chunks ...")
-        built = scale_up(eng, scale, say)
-        n_chunks = int(built["chunks"])
-        eng.close()
-        sizes = {
-            "catalog_bytes": sum(p.stat().st_size for p in (work / "home").glob("catalog*")),
-            "vector_index_bytes": sum(p.stat().st_size
-                                      for p in (work / "home" / "index").glob("*.usearch")),
-        }
-
+        with Engine(home, settings=settings) as eng:
+            result = _machine_and_embedding(eng, embed_chunks, load0, notes, say)
+            say("indexing ...")
+            if corpus is None:
+                corpus = work / "corpus"
+                described = make_corpus(corpus, files, say)
+            else:
+                described = str(corpus)
+            result["indexing"] = _indexing(eng, corpus, described)
+            texts = eng.catalog.sample_texts(2000)
+            say(f"scaling to {scale:,} chunks ...")
+            built = scale_up(eng, scale, say)
         say("queries ...")
         queries = sample_queries(n_queries, texts, {p.stem for p in corpus.glob("*.txt")})
-        modes = ["dense", "keyword", "hybrid"]
-        if reranker:
-            modes.append("rerank")
-        else:
-            notes.append("rerank not timed: no reranker installed (desktop-search models "
-                         "download ...)")
-        qout = work / "query.json"
-        args = {"home": str(work / "home"), "queries": queries, "modes": modes, "out": str(qout)}
-        _run_worker(_QUERY_CODE, [json.dumps(args)], timeout=3600)
-        q = json.loads(qout.read_text(encoding="utf-8"))
-        result["queries"] = {
-            "chunks": n_chunks, "queries": len(queries),
-            "latency_ms": {m: {k: round(v, 2) for k, v in d.items()}
-                           for m, d in q["latency_ms"].items()},
-            "first_pass_latency_ms": {m: {k: round(v, 2) for k, v in d.items()}
-                                      for m, d in q["first_pass_latency_ms"].items()},
-            "stage_p50_ms": {m: {k: round(v, 2) for k, v in d.items()}
-                             for m, d in q["stage_p50_ms"].items()},
-            "recall_at_10": round(q["recall_at_10"], 4),
-            "index_only_recall_at_10": round(q["index_only_recall_at_10"], 4),
-            "rss_after_open_bytes": q["rss_after_open_bytes"],
-            "rss_bytes": q["rss_bytes"], "rss_peak_bytes": q["rss_peak_bytes"],
-            "rss_file_bytes": q["rss_file_bytes"], "rss_anon_bytes": q["rss_anon_bytes"],
-            "open_s": round(q["open_s"], 3),
-            "vector_index_viewed": q["vector_index_viewed"],
-            "scale_rows_s": round(built["rows_s"], 1),
-            "vector_index_build_s": round(built["vector_index_build_s"], 1),
-            **sizes,
-        }
-        _ = SearchOptions  # the worker's contract: modes are SearchOptions modes
-
+        result["queries"] = _queries(home, work, queries, built, reranker, notes)
         if with_cold_start:
             say("cold start of the window ...")
-            result["cold_start"] = cold_start(str(work / "home"), queries[0], work)
+            result["cold_start"] = cold_start(str(home), queries[0], work)
         else:
             result["cold_start"] = {"skipped": "not asked for (--no-cold-start)"}
         load1 = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
@@ -474,6 +388,83 @@ def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed
             say(f"kept the benchmark's home and corpus in {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _machine_and_embedding(eng: Any, embed_chunks: int, load0: tuple[float, float, float],
+                           notes: list[str], say: Callable[[str], None]) -> dict[str, Any]:
+    """Step 1, with what it ran on: the machine, the model and its embedding speed."""
+    from . import hardware
+
+    emb = eng.embedder()
+    result: dict[str, Any] = {
+        "machine": {
+            "cpu": hardware.cpu_model(), "cores": list(hardware.cores()),
+            "threads": emb.n_threads, "llama_cpp_python": _llama_version(),
+            "model": emb.info.name, "model_file": emb.info.path.name,
+            "load_avg_start": round(load0[0], 2),
+        },
+    }
+    if emb.gpu_note:
+        notes.append(emb.gpu_note)
+    say("embedding speed ...")
+    sp = hardware.measure_embedding_speed(emb, n_chunks=embed_chunks, tokens_per_chunk=200)
+    result["embedding"] = sp.to_json()
+    return result
+
+
+def _indexing(eng: Any, corpus: Path, described: str) -> dict[str, Any]:
+    """Step 2: the corpus indexed end to end, with the time per stage."""
+    eng.add_root(corpus)
+    rep = eng.index()
+    wall = rep.seconds or 1e-9
+    return {
+        "corpus": described, "files": rep.indexed, "failed": len(rep.failed),
+        "chunks": rep.chunks_embedded, "tokens": rep.tokens_embedded,
+        "seconds": round(rep.seconds, 3),
+        "files_per_s": round(rep.indexed / wall, 2),
+        "chunks_per_s": round(rep.chunks_embedded / wall, 2),
+        "tokens_per_s": round(rep.tokens_embedded / wall, 1),
+        "stage_seconds": {k: round(v, 3) for k, v in rep.timings.items()},
+        "stage_share": {k: round(v / wall, 4) for k, v in rep.timings.items()},
+    }
+
+
+def _queries(home: Path, work: Path, queries: list[str], built: dict[str, float],
+             reranker: str | None, notes: list[str]) -> dict[str, Any]:
+    """Step 3: the query process's figures at the scaled size (modes are SearchOptions')."""
+    sizes = {
+        "catalog_bytes": sum(p.stat().st_size for p in home.glob("catalog*")),
+        "vector_index_bytes": sum(p.stat().st_size for p in (home / "index").glob("*.usearch")),
+    }
+    modes = ["dense", "keyword", "hybrid"]
+    if reranker:
+        modes.append("rerank")
+    else:
+        notes.append("rerank not timed: no reranker installed (desktop-search models "
+                     "download ...)")
+    qout = work / "query.json"
+    args = {"home": str(home), "queries": queries, "modes": modes, "out": str(qout)}
+    _run_worker("desktop_search.bench", [json.dumps(args)], timeout=3600)
+    q = json.loads(qout.read_text(encoding="utf-8"))
+
+    def ms(key: str) -> dict[str, dict[str, float]]:
+        return {m: {k: round(v, 2) for k, v in d.items()} for m, d in q[key].items()}
+
+    return {
+        "chunks": int(built["chunks"]), "queries": len(queries),
+        "latency_ms": ms("latency_ms"), "first_pass_latency_ms": ms("first_pass_latency_ms"),
+        "stage_p50_ms": ms("stage_p50_ms"),
+        "recall_at_10": round(q["recall_at_10"], 4),
+        "index_only_recall_at_10": round(q["index_only_recall_at_10"], 4),
+        "rss_after_open_bytes": q["rss_after_open_bytes"],
+        "rss_bytes": q["rss_bytes"], "rss_peak_bytes": q["rss_peak_bytes"],
+        "rss_file_bytes": q["rss_file_bytes"], "rss_anon_bytes": q["rss_anon_bytes"],
+        "open_s": round(q["open_s"], 3),
+        "vector_index_viewed": q["vector_index_viewed"],
+        "scale_rows_s": round(built["rows_s"], 1),
+        "vector_index_build_s": round(built["vector_index_build_s"], 1),
+        **sizes,
+    }
 
 
 # presentation --------------------------------------------------------------------------------
@@ -550,59 +541,6 @@ def render(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from .models import installed_reranker
-    from .paths import resolve_home
-
-    if args.scale < 1:
-        raise DesktopSearchError("--scale must be at least 1")
-    corpus = Path(args.corpus).expanduser() if args.corpus else None
-    if corpus is not None and not corpus.is_dir():
-        raise DesktopSearchError(f"not a folder: {corpus}")
-    reranker = None
-    with contextlib.suppress(DesktopSearchError, OSError):
-        found = installed_reranker(resolve_home(args.home).models_dir)
-        reranker = str(found) if found else None
-
-    def say(msg: str) -> None:
-        if not args.json or msg.startswith("kept"):
-            print(msg, file=sys.stderr, flush=True)
-
-    if args.first_hour:
-        from .first_hour import render_first_hour, run_first_hour
-
-        folder = Path(args.first_hour).expanduser().resolve()
-        if not folder.is_dir():
-            raise DesktopSearchError(f"not a folder: {folder}")
-        fh = run_first_hour(folder, say, args.meaning_minutes, keep=args.keep)
-        print(json.dumps(fh, indent=2) if args.json else render_first_hour(fh))
-        return 0
-    r = run_bench(corpus, args.scale, args.files, args.queries, args.embed_chunks,
-                  not args.no_cold_start, say, reranker=reranker, keep=args.keep)
-    print(json.dumps(r, indent=2) if args.json else render(r))
-    return 0
-
-
-def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
-    b = sub.add_parser("bench", help="measure indexing, search and start-up speed here",
-                       description="Measures this machine in one run, in a throwaway home; "
-                       "your own index is not touched.")
-    b.add_argument("--json", action="store_true")
-    b.add_argument("--corpus", metavar="DIR", help="index this folder (default: 1,000 SciFact "
-                   "abstracts when present, else generated text)")
-    b.add_argument("--scale", type=int, default=100_000, metavar="N",
-                   help="passages to time queries at (default 100,000)")
-    b.add_argument("--files", type=int, default=1000, help="documents in the default corpus")
-    b.add_argument("--queries", type=int, default=50, help="queries per mode (default 50)")
-    b.add_argument("--embed-chunks", type=int, default=16, help="passages for the embedding "
-                   "speed (default 16)")
-    b.add_argument("--no-cold-start", action="store_true", help="skip the window start-up")
-    b.add_argument("--first-hour", metavar="DIR", help="the first hour with this real folder "
-                   "in a fresh home: seconds until every file is findable by words (beside "
-                   "Recoll when installed), until meaning, PDF pages/s, ETA, memory")
-    b.add_argument("--meaning-minutes", type=float, default=None, metavar="M",
-                   help="with --first-hour: stop adding meaning after M minutes and project "
-                   "the rest from the measured speed")
-    b.add_argument("--keep", action="store_true",
-                   help="keep the throwaway home and corpus (the path is printed) to dig in")
-    return {"bench": cmd_bench}
+if __name__ == "__main__":  # the query process of run_bench: python -m desktop_search.bench
+    _args = json.loads(sys.argv[1])
+    query_worker(_args["home"], _args["queries"], _args["modes"], _args["out"])

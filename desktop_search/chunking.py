@@ -8,6 +8,7 @@ n_ubatch assert; the chunker only has to make that rare.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -20,6 +21,16 @@ _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 # a single newline (lists, code, headings).
 _SENTENCE = re.compile(r"(?<=[.!?…。！？])[\"')\]]*\s+|\n+")
 _WORD = re.compile(r"\S+\s*")
+
+
+def embed_input(title: str, text: str) -> str:
+    """What the model sees for a chunk: the document title gives the passage its context."""
+    return f"{title}\n{text}" if title else text
+
+
+def embed_hash(s: str) -> str:
+    """The key a chunk's vector is stored under: the same input never embeds twice."""
+    return hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)

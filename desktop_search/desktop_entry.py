@@ -3,21 +3,18 @@ the current user, in the freedesktop places under $XDG_DATA_HOME (~/.local/share
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import platformdirs
 
 from .errors import DesktopSearchError
+from .fsutil import atomic_write
 from .paths import RESOURCES
 
 APP_ID = "desktop-search"  # the entry's and the icon's name; the window sets the same app id
@@ -97,16 +94,8 @@ def entry_text(program: Path | str = GUI_COMMAND) -> str:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # menus and icon themes are read by other processes of the desktop
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # readable by all: menus and icon themes are read by other processes of the desktop
+    atomic_write(path, data, mode=0o644)
 
 
 def _refresh_caches(data: Path) -> None:
@@ -152,33 +141,3 @@ def remove(data: Path | None = None) -> list[Path]:
     if removed:
         _refresh_caches(data)
     return removed
-
-
-def cmd_desktop_entry(args: argparse.Namespace) -> int:
-    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
-        raise DesktopSearchError(
-            f"menu entries are for freedesktop desktops (Linux, BSD); here, run {GUI_COMMAND}")
-    data = data_home()
-    if args.action == "install":
-        program = gui_executable()
-        written = install(data, program)
-        print(f"installed the menu entry {written[-1]}")
-        print(f"  runs {program}")
-        print(f"  icons: {len(written) - 1} files under {data / 'icons' / 'hicolor'}")
-    else:
-        removed = remove(data)
-        if not removed:
-            print(f"no menu entry to remove in {data}")
-        for path in removed:
-            print(f"removed {path}")
-    return 0
-
-
-def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
-    d = sub.add_parser(
-        "desktop-entry", help="add or remove Desktop Search in the application menu",
-        description="Writes (or deletes) the freedesktop menu entry and its icons under "
-        "$XDG_DATA_HOME (default ~/.local/share), pointing at this installation's "
-        f"{GUI_COMMAND}.")
-    d.add_argument("action", choices=("install", "remove"))
-    return {"desktop-entry": cmd_desktop_entry}

@@ -5,11 +5,13 @@ input can trip llama.cpp's "sequence longer than n_ubatch" assert, which aborts 
 One sequence per decode because packing unrelated sequences into one ubatch makes the attention
 cost grow with all of them (measured 2-4x slower here).
 
-Optionally (lanes > 1) batches run data-parallel: one llama.cpp context per lane, each with its
-own share of the threads, all on the same mmapped weights, so no decode waits on another's
-barriers. Indexing asks for one lane per thread (Engine.embedder): on an idle 2-core machine
-17 % more passages/s than llama.cpp's own per-op thread split (docs/performance.md). The class
-default stays one lane: a query embeds one text, where lanes have nothing to share.
+Optionally (lanes > 1: the parameter's name; in this module they are called contexts) batches
+run data-parallel: one llama.cpp context each, with its own share of the threads, all on the
+same mmapped weights, so no decode waits on another's barriers. Indexing asks for one context
+per thread (Engine.embedder): on an idle 2-core machine 17 % more passages/s than llama.cpp's
+own per-op thread split (docs/performance.md). The class default stays one context: a query
+embeds one text, where contexts have nothing to share. ("Lane" elsewhere means a thread of
+serial work: the writer lane and the query lane.)
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def _open_llama(
         raise ModelError(f"llama.cpp could not load {path.name}: {e}") from e
 
 
-class _Lane:
+class _Context:
     """One llama.cpp context and its batch: decodes one sequence at a time."""
 
     def __init__(self, ctx: Any, n_ctx: int, dims: int, owned: bool) -> None:
@@ -170,7 +172,7 @@ class _Lane:
 
 
 class Embedder:
-    """Not thread-safe: each lane (indexing, queries) owns its own instance."""
+    """Not thread-safe: the writer lane and the query lane each own an instance."""
 
     def __init__(
         self,
@@ -249,50 +251,50 @@ class Embedder:
         self.max_text_tokens = self.n_ctx - 2
         self._lock = threading.Lock()
         self.tokens_embedded = 0
-        main = _Lane(llm._ctx.ctx, self.n_ctx, self.info.dims, owned=False)  # type: ignore[attr-defined]
+        main = _Context(llm._ctx.ctx, self.n_ctx, self.info.dims, owned=False)  # type: ignore[attr-defined]
         main.threads = self.n_threads
-        self._lanes: list[_Lane] = [main]
+        self._contexts: list[_Context] = [main]
         want = lanes if lanes > 0 else (1 if self.n_gpu_layers else self.n_threads)
-        self._want_lanes = max(1, min(want, self.n_threads))
+        self._want_contexts = max(1, min(want, self.n_threads))
         self._pool: ThreadPoolExecutor | None = None
 
     @property
     def lanes(self) -> int:
-        return self._want_lanes
+        return self._want_contexts
 
-    def _extra_lanes(self) -> list[_Lane]:
-        """Created on the first batch that can use them (a query lane never pays for them)."""
+    def _extra_contexts(self) -> list[_Context]:
+        """Created on the first batch that can use them (a query embedder never pays for them)."""
         import llama_cpp
 
-        while len(self._lanes) < self._want_lanes:
+        while len(self._contexts) < self._want_contexts:
             params = llama_cpp.llama_context_params()
             ctypes.pointer(params)[0] = self.llm.context_params  # type: ignore[attr-defined]
             params.n_threads = params.n_threads_batch = 1
             ctx = llama_cpp.llama_init_from_model(self.llm._model.model, params)  # type: ignore[attr-defined]
             if not ctx:
-                self._want_lanes = len(self._lanes)  # out of memory: run with what we have
+                self._want_contexts = len(self._contexts)  # out of memory: run with what we have
                 break
-            lane = _Lane(ctx, self.n_ctx, self.info.dims, owned=True)
-            self._lanes.append(lane)
+            context = _Context(ctx, self.n_ctx, self.info.dims, owned=True)
+            self._contexts.append(context)
             # freed before the model it points into, however the objects are collected
-            self.llm._model._exit_stack.callback(lane.close)  # type: ignore[attr-defined]
-        if self._pool is None and len(self._lanes) > 1:
-            self._pool = ThreadPoolExecutor(len(self._lanes) - 1, thread_name_prefix="embed")
-        return self._lanes
+            self.llm._model._exit_stack.callback(context.close)  # type: ignore[attr-defined]
+        if self._pool is None and len(self._contexts) > 1:
+            self._pool = ThreadPoolExecutor(len(self._contexts) - 1, thread_name_prefix="embed")
+        return self._contexts
 
     def close(self) -> None:
         with self._lock:
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
-            for lane in self._lanes[1:]:
-                lane.close()
-            del self._lanes[1:]
+            for context in self._contexts[1:]:
+                context.close()
+            del self._contexts[1:]
 
     def __del__(self) -> None:
         # Never wait here: a collection can run inside threading's own bookkeeping (while some
-        # thread starts), and joining a lane's worker there deadlocked the test suite. The
-        # idle workers exit on their own; the lanes are freed with the model (exit stack).
+        # thread starts), and joining a context's worker there deadlocked the test suite. The
+        # idle workers exit on their own; the contexts are freed with the model (exit stack).
         pool = getattr(self, "_pool", None)
         if pool is not None:
             with contextlib.suppress(Exception):
@@ -334,9 +336,9 @@ class Embedder:
     # embeddings ---------------------------------------------------------------------------
     def _embed_one(self, text: str) -> NDArray[np.float32]:
         tokens = self._model_tokens(text)
-        lane = self._lanes[0]
-        lane.set_threads(self.n_threads)
-        vec = lane.embed(tokens)
+        context = self._contexts[0]
+        context.set_threads(self.n_threads)
+        vec = context.embed(tokens)
         self.tokens_embedded += len(tokens)
         return vec
 
@@ -349,7 +351,7 @@ class Embedder:
         returns False the rows done so far (a prefix) are returned."""
         out = np.zeros((len(texts), self.info.dims), dtype=np.float32)
         with self._lock:
-            if len(texts) >= 2 and self._want_lanes > 1:
+            if len(texts) >= 2 and self._want_contexts > 1:
                 return self._embed_parallel(texts, out, progress)
             for i, t in enumerate(texts):
                 out[i] = self._embed_one(self.info.document_prefix + t)
@@ -363,12 +365,12 @@ class Embedder:
         out: NDArray[np.float32],
         progress: Callable[[int, int], bool] | None,
     ) -> NDArray[np.float32]:
-        lanes = self._extra_lanes()
+        contexts = self._extra_contexts()
         toks = [self._model_tokens(self.info.document_prefix + t) for t in texts]
         n = len(toks)
-        k = min(len(lanes), n)
-        # A tail shorter than the lanes would leave cores idle at the end: those texts go
-        # first, one at a time with every thread; the rest split evenly across k lanes.
+        k = min(len(contexts), n)
+        # A tail shorter than the contexts would leave cores idle at the end: those texts go
+        # first, one at a time with every thread; the rest split evenly across k contexts.
         head = n % k if n > k else 0
         done = np.zeros(n, dtype=bool)
         state = {"next": head, "count": 0, "stop": False}
@@ -387,22 +389,22 @@ class Embedder:
                     state["stop"] = True
                 return not state["stop"]
 
-        main = lanes[0]
+        main = contexts[0]
         main.set_threads(self.n_threads)
         for i in range(head):
             if not finish(i, main.embed(toks[i])):
                 return out[: int(np.argmin(done)) if not done.all() else n]
 
-        def work(lane: _Lane) -> None:
+        def work(context: _Context) -> None:
             try:
-                lane.set_threads(max(1, self.n_threads // k))
+                context.set_threads(max(1, self.n_threads // k))
                 while True:
                     with cond:
                         i = state["next"]
                         if state["stop"] or i >= n:
                             return
                         state["next"] = i + 1
-                    if not finish(i, lane.embed(toks[i])):
+                    if not finish(i, context.embed(toks[i])):
                         return
             except BaseException as e:  # surfaced in the calling thread
                 with cond:
@@ -410,7 +412,7 @@ class Embedder:
                     state["stop"] = True
 
         assert self._pool is not None
-        futures = [self._pool.submit(work, lane) for lane in lanes[1:k]]
+        futures = [self._pool.submit(work, context) for context in contexts[1:k]]
         work(main)
         for f in futures:
             f.result()

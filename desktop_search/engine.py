@@ -22,10 +22,10 @@ from typing import IO, Any
 
 from .config import Settings, load_settings, save_settings
 from .embed import Embedder
-from .errors import CatalogDamaged, DesktopSearchError, IndexError_
+from .errors import CatalogDamaged, DesktopSearchError, IndexFailure
 from .extract.worker import DEFAULT_TIMEOUT_S, ExtractWorker
 from .index_progress import IndexProgress
-from .indexer import Indexer, IndexReport, Progress, save_vector_index
+from .indexer import Indexer, IndexReport, Progress
 from .models import (
     bundled_model_path,
     check_gguf,
@@ -36,14 +36,15 @@ from .models import (
 from .paths import AppPaths, resolve_home
 from .scan import storable_path
 from .search import Searcher, SearchOptions, SearchResult
-from .store import CHUNKED, INDEXED, Catalog, Root, VectorIndex, consistency_problems, is_damage
+from .store import CHUNKED, INDEXED, Catalog, Root, consistency_problems, is_damage
+from .vector_index import VectorIndex
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 _LOW_SPACE_BYTES = 4 << 20
 
 
-def writer_failure(e: BaseException, home: Path) -> IndexError_:
+def writer_failure(e: BaseException, home: Path) -> IndexFailure:
     """One clear line for a failure to write the index (disk full, read-only, I/O)."""
     msg = str(e)
     code = getattr(e, "errno", None)
@@ -51,16 +52,16 @@ def writer_failure(e: BaseException, home: Path) -> IndexError_:
     io_error = "disk I/O error" in msg or code == errno.EIO
     if (code in _DISK_FULL or "disk is full" in msg or "No space left" in msg
             or (io_error and _low_space(home))):
-        return IndexError_(
+        return IndexFailure(
             f"the disk is full: the index in {home} could not be updated (what was already "
             "indexed is intact); free some space and run `desktop-search index` again"
         )
     if code in _READ_ONLY or "readonly database" in msg or "read-only" in msg:
-        return IndexError_(
+        return IndexFailure(
             f"the index in {home} is read-only ({e.strerror if isinstance(e, OSError) else msg})"
             ": searching works, indexing needs write access"
         )
-    return IndexError_(f"the index in {home} could not be updated: {msg}")
+    return IndexFailure(f"the index in {home} could not be updated: {msg}")
 
 
 def chunking_signature(s: Settings) -> str:
@@ -131,12 +132,12 @@ class Engine:
         # A home the user cannot write (a read-only mount, a locked-down copy) still answers
         # searches; every writer method then says plainly why it cannot run.
         self.readonly = not _writable(self.paths)
-        self._cannot_write: IndexError_ | None = None
+        self._cannot_write: IndexFailure | None = None
         try:
             self.catalog = Catalog(self.paths.catalog, readonly=self.readonly)
         except CatalogDamaged:
             raise  # not a write problem: a read-only fallback would fail on the same pages
-        except IndexError_ as e:
+        except IndexFailure as e:
             if self.readonly or not self.paths.catalog.exists():
                 raise
             # The catalog exists but cannot be opened for writing (a full disk, a read-only
@@ -163,14 +164,20 @@ class Engine:
         )
         self._closed = False
 
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # the writer lane -----------------------------------------------------------------------
     @contextlib.contextmanager
     def _writer(self, what: str) -> Iterator[None]:
         """Exclusive write access to the home, with failures turned into one clear line."""
         if self.readonly:
             if self._cannot_write is not None:
-                raise IndexError_(f"cannot {what}: {self._cannot_write}")
-            raise IndexError_(
+                raise IndexFailure(f"cannot {what}: {self._cannot_write}")
+            raise IndexFailure(
                 f"cannot {what}: the index in {self.paths.home} is read-only "
                 "(searching works, changes need write access)"
             )
@@ -209,7 +216,7 @@ class Engine:
         except OSError:
             f.close()
             self._lock_depth -= 1
-            raise IndexError_(
+            raise IndexFailure(
                 f"cannot {what}: another desktop-search process is updating the index in "
                 f"{self.paths.home}; try again when it has finished"
             ) from None
@@ -249,6 +256,19 @@ class Engine:
         with self._writer("save the settings"):
             save_settings(self.settings, self.paths.config)
 
+    def update_settings(self, new: Settings) -> Settings:
+        """Saves `new` (validated) and makes a copy of it the settings this engine and its
+        searcher use from now on; the object the caller holds is never shared. Settings that
+        need a fresh engine (the model, chunk sizes) are the caller's to reopen for."""
+        new.validate()
+        settings = dataclasses.replace(new, excludes=list(new.excludes))
+        with self._writer("save the settings"):
+            save_settings(settings, self.paths.config)
+            self.settings = settings
+            if self._searcher is not None:
+                self._searcher.settings = settings
+        return settings
+
     def indexing_model_path(self) -> Path:
         """The model indexing embeds with: the configured one, unless it differs from the one
         the index was built with and nobody confirmed the switch (a hand-edited config.toml, a
@@ -277,7 +297,7 @@ class Engine:
             "`desktop-search models use NAME` (`models list` shows the installed ones)")
 
     def embedder(self) -> Embedder:
-        """The indexing lane's model (see indexing_model_path), loaded on first use."""
+        """The writer lane's model (see indexing_model_path), loaded on first use."""
         return self._embedder_for(self.indexing_model_path())
 
     def _embedder_for(self, path: Path) -> Embedder:
@@ -286,7 +306,7 @@ class Engine:
             self._embedder = self._vindex = None
             if vi is not None and not self.readonly and vi.generation != self.catalog.generation():
                 with contextlib.suppress(OSError, RuntimeError):
-                    save_vector_index(vi, self.catalog.generation())
+                    vi.save(self.catalog.generation())
             old.close()
         if self._embedder is None:
             # On the CPU, one single-threaded context per thread embeds passages side by side:
@@ -321,8 +341,13 @@ class Engine:
                 # fall back to an older generation and later reach the stale file's number
                 # again with other contents; it must be gone by then.
                 with contextlib.suppress(OSError, RuntimeError):
-                    save_vector_index(vi, self.catalog.generation())
+                    vi.save(self.catalog.generation())
         return vi
+
+    def extract_worker_pid(self) -> int | None:
+        """The extraction process's id while it runs (for memory figures), else None."""
+        w = self._worker
+        return None if w is None else w.pid
 
     def extract_worker(self) -> ExtractWorker:
         """The killable extraction process, started on first use and kept between runs."""
@@ -339,6 +364,10 @@ class Engine:
         """The folders that hold files, for a folder filter: read on the query side's own
         connection, so it never waits behind indexing."""
         return self.searcher().catalog().folders()
+
+    def root_file_counts(self) -> dict[str, int]:
+        """Files the catalog holds under each root, by the root's path."""
+        return {r.path: self.catalog.file_count_under(r.id) for r in self.catalog.roots()}
 
     def add_root(self, path: str | os.PathLike[str], includes: list[str] | None = None,
                  excludes: list[str] | None = None) -> Root:
@@ -369,12 +398,12 @@ class Engine:
             chunk_ids = self.catalog.chunk_ids_of(ids)
             with self.catalog.transaction():
                 self.catalog.delete_files(ids)
-                self.catalog.db.execute("DELETE FROM roots WHERE id=?", (root.id,))
+                self.catalog.remove_root(root.id)
                 self.catalog.gc_vectors()
                 self.catalog.bump_generation()
             if vi is not None:
                 vi.remove(chunk_ids)
-                save_vector_index(vi, self.catalog.generation())
+                vi.save(self.catalog.generation())
             self.catalog.purge_deleted_text()
         return len(ids)
 
@@ -389,7 +418,7 @@ class Engine:
     def index(
         self, progress: Progress | None = None, paths: list[str] | None = None
     ) -> IndexReport:
-        """Brings the index up to date (all roots, or just `paths`). Raises IndexError_ only
+        """Brings the index up to date (all roots, or just `paths`). Raises IndexFailure only
         when the index itself cannot be updated (one clear line: disk full, read-only, another
         process indexing); per-file problems are in the report."""
         with self._writer("index"):
@@ -401,9 +430,9 @@ class Engine:
         sig = chunking_signature(self.settings)
         old_sig = self.catalog.get_meta("chunking")
         if old_sig is not None and old_sig != sig:
-            # New chunk sizes: every file is cut again, an indexed one keeping its old passages
-            # until its new ones have vectors (rechunk.py; vectors are reused wherever a
-            # passage's text did not change).
+            # New chunk sizes: every file is cut again, an indexed one keeping its old
+            # passages until its new ones have vectors (Indexer._rechunk_queued; vectors are
+            # reused wherever a passage's text did not change).
             with self.catalog.transaction():
                 self.catalog.queue_rechunk()
         active = self.catalog.get_meta("model_key")
@@ -594,7 +623,16 @@ class Engine:
     def search(self, query: str, options: SearchOptions | None = None) -> list[SearchResult]:
         return self.searcher().search(query, options or SearchOptions())
 
+    def counts(self) -> tuple[dict[str, int], int]:
+        """(files by state, passages), read on the query lane's connection: it never waits
+        behind an index run on the writer lane (WAL), so a window can ask while indexing."""
+        return self.searcher().counts()
+
     # status ------------------------------------------------------------------------------
+    def first_indexed(self) -> tuple[str, float] | None:
+        """(path, when) of the file that got its meaning first."""
+        return self.catalog.first_indexed()
+
     def status(self) -> Status:
         cat = self.catalog
         index_bytes = self._disk_bytes()
@@ -624,9 +662,7 @@ class Engine:
                     f"`desktop-search models use {current.name}` switches ({change.cost()})")
         except DesktopSearchError as e:
             notices.append(str(e))
-        vectors = int(cat.db.execute(
-            "SELECT count(*) FROM vectors WHERE model=?", (model["key"] or "",)
-        ).fetchone()[0])
+        vectors = cat.vector_count(model["key"] or "")
         with_meaning, passages, tokens_left = cat.meaning_counts(model["key"] or "")
         files = cat.counts_by_state()
         speed = json.loads(cat.get_meta("embed_speed") or "{}")
@@ -666,7 +702,7 @@ class Engine:
             if vi is not None and not self.readonly and vi.generation != self.catalog.generation():
                 # Only a cache: if it cannot be saved (disk full), the next start rebuilds it.
                 with contextlib.suppress(OSError, RuntimeError, DesktopSearchError):
-                    save_vector_index(vi, self.catalog.generation())
+                    vi.save(self.catalog.generation())
             if self._searcher is not None:
                 self._searcher.close()
             self.catalog.close()

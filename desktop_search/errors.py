@@ -15,7 +15,7 @@ class ModelError(DesktopSearchError):
     """A model file is missing, not a GGUF, or not usable for the job asked of it."""
 
 
-class IndexError_(DesktopSearchError):
+class IndexFailure(DesktopSearchError):
     """The catalog or vector index could not be opened, read or updated."""
 
 
@@ -56,7 +56,7 @@ class QueryError(DesktopSearchError):
     """The search query could not be understood."""
 
 
-class CatalogDamaged(IndexError_):
+class CatalogDamaged(IndexFailure):
     """The catalog file itself is damaged (a bad sector, a sync tool, a cut copy): SQLite reads
     it as malformed or as not a database. The person's own files are not involved."""
 

@@ -88,7 +88,8 @@ def run_first_hour(folder: Path, say: Callable[[str], None],
         say("timing PDF text…")
         result["pdf"] = pdf_speed(folder)
         say("indexing in a fresh home…")
-        result.update(_index(Engine(work / "home"), folder, say, meaning_minutes))
+        with Engine(work / "home") as eng:
+            result.update(_index(eng, folder, say, meaning_minutes))
         recoll = result["recoll"]
         if recoll and recoll["seconds"]:
             result["words_vs_recoll"] = round(result["words_s"] / recoll["seconds"], 2)
@@ -120,24 +121,19 @@ def _index(eng: Any, folder: Path, say: Callable[[str], None],
             last[0] = now
             share = p.tokens_done / p.tokens_total if p.tokens_total else 1.0
             samples.append((now - t0, share, p.eta_s()))
-            worker = eng._worker  # the extraction process, while it lives
-            peaks["worker"] = max(peaks["worker"], _vm_hwm_mb(worker.pid if worker else None))
+            peaks["worker"] = max(peaks["worker"], _vm_hwm_mb(eng.extract_worker_pid()))
         return meaning_minutes is None or now - t0 - marks["words"] < meaning_minutes * 60
 
-    try:
-        eng.add_root(folder)
-        eng.embedder()  # the model loads before the clock, as in a window already open
-        t0 = time.monotonic()
-        wall0 = time.time()
-        report = eng.index(progress)
-        total_s = time.monotonic() - t0
-        p = eng.index_progress()
-        st = eng.status()
-        first = eng.catalog.first_indexed()
-        worker_pid = eng._worker.pid if eng._worker is not None else None
-        peaks["worker"] = max(peaks["worker"], _vm_hwm_mb(worker_pid))
-    finally:
-        eng.close()
+    eng.add_root(folder)
+    eng.embedder()  # the model loads before the clock, as in a window already open
+    t0 = time.monotonic()
+    wall0 = time.time()
+    report = eng.index(progress)
+    total_s = time.monotonic() - t0
+    p = eng.index_progress()
+    st = eng.status()
+    first = eng.first_indexed()
+    peaks["worker"] = max(peaks["worker"], _vm_hwm_mb(eng.extract_worker_pid()))
     embed_s = total_s - marks.get("words", total_s)
     out: dict[str, Any] = {
         "files": st.files, "passages": st.chunks, "tokens": p.tokens_total if p else 0,

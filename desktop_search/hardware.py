@@ -7,10 +7,8 @@ model and times a few passages, a second or two); `desktop-search hardware` is i
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
-import json
 import os
 import platform
 import random
@@ -511,22 +509,3 @@ def render(rep: HardwareReport) -> str:
     for n in rep.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines)
-
-
-def cmd_hardware(args: argparse.Namespace) -> int:
-    from .paths import resolve_home
-
-    rep = detect(measure=not args.no_measure, models_dir=resolve_home(args.home).models_dir)
-    if args.json:
-        print(json.dumps(rep.to_json(), indent=2))
-    else:
-        print(render(rep))
-    return 0
-
-
-def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
-    h = sub.add_parser("hardware", help="what this machine can run, and how fast")
-    h.add_argument("--json", action="store_true")
-    h.add_argument("--no-measure", action="store_true",
-                   help="do not time the models (instant; speeds are then 0)")
-    return {"hardware": cmd_hardware}

@@ -16,13 +16,10 @@ Per-file problems become data in the catalog (state + reason), never exceptions.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
 import os
 import queue
-import shutil
 import stat as stat_mod
 import threading
 import time
@@ -34,7 +31,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from .chunking import chunk_text, is_noise
+from .chunking import chunk_text, embed_hash, embed_input, is_noise
 from .errors import ExtractionError, UnsupportedFormat
 from .extract import Document, extract
 from .extract.base import clean_title
@@ -49,10 +46,11 @@ from .store import (
     SKIPPED,
     Catalog,
     EmbedPlan,
+    FileRow,
     NewChunk,
     RechunkItem,
-    VectorIndex,
 )
+from .vector_index import VectorIndex
 
 # progress(done, total) in passages given meaning by this run; False cancels. It is also
 # called while files are read (done 0), so a cancel is seen at once. The full picture (files
@@ -62,7 +60,7 @@ Progress = Callable[[int, int], bool]
 TITLE_MAX_CHARS = 120
 SAVE_EVERY_S = 30.0
 # Passages embedded in one call and stored in one transaction: enough for the embedder's
-# parallel lanes, few enough that a kill loses seconds of work and the first vectors come fast.
+# parallel contexts, few enough that a kill loses seconds of work and the first vectors come fast.
 EMBED_SLICE = 64
 # Phase 1 commits this many files at a time (or what half a second brought): one transaction
 # per file cost more than the keyword rows themselves.
@@ -172,27 +170,6 @@ def file_hash(path: str, limit: int) -> str:
     return h.hexdigest()
 
 
-def save_vector_index(vi: VectorIndex, generation: int) -> None:
-    """VectorIndex.save, with USearch's bare RuntimeError turned into an OSError that says
-    what happened (a full disk, mostly) and its half-written temp file removed."""
-    try:
-        vi.save(generation)
-    except (RuntimeError, OSError) as e:
-        tmp = vi.base.parent / f"{vi.base.name}-g{generation}.usearch.tmp"
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(e, OSError):
-            raise
-        need = len(vi) * (vi.ndim + 256) + (1 << 20)  # i8 vectors plus graph links, roughly
-        try:
-            full = shutil.disk_usage(vi.base.parent).free < need
-        except OSError:
-            full = False
-        if full:
-            raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from e
-        raise OSError(errno.EIO, f"cannot save the vector index ({e})", str(tmp)) from e
-
-
 def _put(q: queue.Queue[_Prepared | None], item: _Prepared | None,
          stop: threading.Event) -> None:
     """Queue.put that gives up once the run is stopped (nobody may read the queue any more)."""
@@ -205,13 +182,20 @@ def _put(q: queue.Queue[_Prepared | None], item: _Prepared | None,
                 return
 
 
-def embed_input(title: str, text: str) -> str:
-    """What the model sees for a chunk: the document title gives the passage its context."""
-    return f"{title}\n{text}" if title else text
-
-
-def embed_hash(s: str) -> str:
-    return hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+def _next_batch(q: queue.Queue[_Prepared | None]) -> tuple[list[_Prepared], bool]:
+    """Up to COMMIT_FILES read files, or what COMMIT_EVERY_S brought; False once the readers
+    said they are done."""
+    batch: list[_Prepared] = []
+    until = time.monotonic() + COMMIT_EVERY_S
+    while len(batch) < COMMIT_FILES:
+        try:
+            item = q.get(timeout=max(until - time.monotonic(), 0.01))
+        except queue.Empty:
+            break
+        if item is None:
+            return batch, False
+        batch.append(item)
+    return batch, True
 
 
 class Indexer:
@@ -259,15 +243,14 @@ class Indexer:
         report = IndexReport()
         t0 = time.perf_counter()
         seen: dict[str, tuple[Seen, int]] = {}
-        known: dict[str, tuple[int, int, int, str | None, str]] = {}
+        known: dict[str, FileRow] = {}
         for root in self.catalog.roots():
             rules = self.rules_for(root.path, root.excludes, root.includes)
             others: list[Seen] = []
             for s in rules.walk(others=others):
                 seen[s.path] = (s, root.id)
             self.catalog.sync_other_files(root.id, [(o.path, o.size, o.mtime_ns) for o in others])
-            for path, row in self.catalog.files_under(root.id).items():
-                known[path] = (row.id, row.size, row.mtime_ns, row.content_hash, row.state)
+            known.update(self.catalog.files_under(root.id))
         report.timings["scan"] += time.perf_counter() - t0
         report.scanned = len(seen)
         work = self._diff(seen, known, report)
@@ -286,7 +269,7 @@ class Indexer:
         t0 = time.perf_counter()
         roots = self.catalog.roots()
         found: dict[str, tuple[Seen, int]] = {}
-        known: dict[str, tuple[int, int, int, str | None, str]] = {}
+        known: dict[str, FileRow] = {}
         for p in {os.path.abspath(p) for p in paths}:
             stored_p = storable_path(p)[0]
             for root in roots:
@@ -311,9 +294,7 @@ class Indexer:
                 self.catalog.sync_other_files_at(
                     stored_p, [(root.id, o.path, o.size, o.mtime_ns) for o in others])
                 # what the catalog holds at or under p (a deleted folder removes its files)
-                for row in self.catalog.files_at(stored_p):
-                    known[row.path] = (row.id, row.size, row.mtime_ns, row.content_hash,
-                                       row.state)
+                known.update((row.path, row) for row in self.catalog.files_at(stored_p))
                 break
         report.scanned = len(found)
         work = self._diff(found, known, report)
@@ -340,7 +321,7 @@ class Indexer:
     def _diff(
         self,
         seen: dict[str, tuple[Seen, int]],
-        known: dict[str, tuple[int, int, int, str | None, str]],
+        known: dict[str, FileRow],
         report: IndexReport,
     ) -> list[tuple[Seen, int, int | None, str | None]]:
         """What changed on disk: renames and deletions are applied here (cheap, no reading);
@@ -351,16 +332,17 @@ class Indexer:
             if k is None:
                 report.new += 1
                 work.append((s, root_id, None))
-            elif k[1] != s.size or k[2] != s.mtime_ns or k[4] == PENDING:
+            elif k.size != s.size or k.mtime_ns != s.mtime_ns or k.state == PENDING:
                 report.changed += 1
-                work.append((s, root_id, k[0]))
+                work.append((s, root_id, k.id))
             else:
                 report.unchanged += 1  # a failed file is not retried while it stays the same
         gone = {p: k for p, k in known.items() if p not in seen}
 
         # A new path whose bytes equal a vanished indexed file is a rename or move: keep its
         # chunks and vectors, change only the path.
-        gone_by_hash = {k[3]: (p, k) for p, k in gone.items() if k[3] and k[4] == INDEXED}
+        gone_by_hash = {k.content_hash: (p, k) for p, k in gone.items()
+                        if k.content_hash and k.state == INDEXED}
         remaining: list[tuple[Seen, int, int | None, str | None]] = []
         for s, root_id, fid in work:
             h: str | None = None
@@ -373,7 +355,7 @@ class Indexer:
                 if match is not None:
                     old_path, k = match
                     with self.catalog.transaction():
-                        self.catalog.move_file(k[0], root_id, s.path, s.size, s.mtime_ns,
+                        self.catalog.move_file(k.id, root_id, s.path, s.size, s.mtime_ns,
                                                TITLE_MAX_CHARS)
                     gone.pop(old_path)
                     report.renamed += 1
@@ -382,7 +364,7 @@ class Indexer:
             remaining.append((s, root_id, fid, h or None))
 
         if gone:
-            ids = [k[0] for k in gone.values()]
+            ids = [k.id for k in gone.values()]
             chunk_ids = self.catalog.chunk_ids_of(ids)
             with self.catalog.transaction():
                 self.catalog.delete_files(ids)
@@ -494,9 +476,9 @@ class Indexer:
     def _phase1(self, work: list[tuple[Seen, int, int | None, str | None]],
                 report: IndexReport, progress: Progress | None, *, backlog: bool = True
                 ) -> list[int] | None:
-        """Reads every file of `work` (a producer thread extracts and chunks, this thread
-        commits in batches). Returns the ids of the files now waiting for meaning, or None
-        when cancelled. With `backlog`, the passages an earlier run left without meaning are
+        """Reads every file of `work` (reader threads extract and chunk, this thread commits
+        in batches). Returns the ids of the files now waiting for meaning, or None when
+        cancelled. With `backlog`, the passages an earlier run left without meaning are
         counted in the work ahead from the start."""
         state = self.progress
         state.phase, state.files_total, state.files_read = READING, len(work), 0
@@ -504,18 +486,30 @@ class Indexer:
             plan = self.catalog.embed_plan(self.model_key, (CHUNKED,))
             state.passages_total = sum(p.missing for p in plan)
             state.tokens_total = sum(p.missing_tokens for p in plan)
-        # reader -> chunker -> this thread's commits: the worker process extracts one file
-        # while this process chunks the one before (two cores busy, not one)
-        read: queue.Queue[_Prepared | None] = queue.Queue(maxsize=8)
         q: queue.Queue[_Prepared | None] = queue.Queue(maxsize=256)
         stop = threading.Event()
+        readers = self._start_readers(work, report, q, stop)
+        try:
+            if not self._still_wanted(progress, report):
+                return None
+            return self._commit_read(q, report, progress, backlog)
+        finally:
+            stop.set()
+            self._stop_readers(readers)
+
+    def _start_readers(self, work: list[tuple[Seen, int, int | None, str | None]],
+                       report: IndexReport, q: queue.Queue[_Prepared | None],
+                       stop: threading.Event) -> tuple[threading.Thread, threading.Thread]:
+        """reader -> chunker -> `q`: the worker process extracts one file while this process
+        chunks the one before (two cores busy, not one). None in `q` ends the files."""
+        read: queue.Queue[_Prepared | None] = queue.Queue(maxsize=8)
 
         def produce() -> None:
             try:
                 for s, root_id, fid, h in work:
                     if stop.is_set():
                         break
-                    state.current, state.current_pages = s.path, (0, 0)
+                    self.progress.current, self.progress.current_pages = s.path, (0, 0)
                     _put(read, self._read(s, root_id, fid, h, report), stop)
             finally:
                 _put(read, None, stop)
@@ -531,49 +525,45 @@ class Indexer:
         chunker = threading.Thread(target=chunk, name="chunk", daemon=True)
         producer.start()
         chunker.start()
+        return producer, chunker
+
+    def _stop_readers(self, readers: tuple[threading.Thread, threading.Thread]) -> None:
+        """After stop is set: unblock a producer waiting on a full queue, then let it finish
+        its current file; one stuck in a slow file is not waited for: its worker is killed."""
+        producer, chunker = readers
+        deadline = time.monotonic() + 0.5
+        while producer.is_alive():
+            time.sleep(0.05)
+            if time.monotonic() > deadline and self.worker is not None:
+                self.worker.abort()
+                deadline = float("inf")
+        producer.join()
+        chunker.join()
+
+    def _commit_read(self, q: queue.Queue[_Prepared | None], report: IndexReport,
+                     progress: Progress | None, backlog: bool) -> list[int] | None:
+        """Commits what the readers bring, COMMIT_FILES files or COMMIT_EVERY_S at a time,
+        with a first taste of meaning once reading runs long. The files to embed, or None
+        when cancelled."""
+        state = self.progress
         to_embed: list[int] = []
         tasted = False
-        try:
+        producing = True
+        while producing:
+            batch, producing = _next_batch(q)
+            if batch:
+                for p, fid in zip(batch, self._commit_phase1(batch, report), strict=True):
+                    if fid is not None:
+                        to_embed.append(fid)
+                        state.passages_total += len(p.chunks)
+                        state.tokens_total += sum(c.n_tokens for c in p.chunks)
+                state.files_read += len(batch)
+            if (backlog and not tasted and to_embed
+                    and time.monotonic() - state.started >= FIRST_TASTE_AFTER_S):
+                tasted = True
+                self._first_taste(to_embed, report, progress)
             if not self._still_wanted(progress, report):
                 return None
-            producing = True
-            while producing:
-                batch: list[_Prepared] = []
-                until = time.monotonic() + COMMIT_EVERY_S
-                while len(batch) < COMMIT_FILES:
-                    try:
-                        item = q.get(timeout=max(until - time.monotonic(), 0.01))
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        producing = False
-                        break
-                    batch.append(item)
-                if batch:
-                    for p, fid in zip(batch, self._commit_phase1(batch, report), strict=True):
-                        if fid is not None:
-                            to_embed.append(fid)
-                            state.passages_total += len(p.chunks)
-                            state.tokens_total += sum(c.n_tokens for c in p.chunks)
-                    state.files_read += len(batch)
-                if (backlog and not tasted and to_embed
-                        and time.monotonic() - state.started >= FIRST_TASTE_AFTER_S):
-                    tasted = True
-                    self._first_taste(to_embed, report, progress)
-                if not self._still_wanted(progress, report):
-                    return None
-        finally:
-            stop.set()
-            # unblock a producer waiting on a full queue, then let it finish its current file;
-            # one stuck in a slow file is not waited for: its worker is killed
-            deadline = time.monotonic() + 0.5
-            while producer.is_alive():
-                time.sleep(0.05)
-                if time.monotonic() > deadline and self.worker is not None:
-                    self.worker.abort()
-                    deadline = float("inf")
-            producer.join()
-            chunker.join()
         return to_embed
 
     def _first_taste(self, read: list[int], report: IndexReport,
@@ -745,7 +735,7 @@ class Indexer:
         for p in plan:
             if not self._still_wanted(progress, report):
                 return
-            state.current = p.path
+            state.current, state.current_pages = p.path, (0, 0)
             if not self._recut(items[p.file_id], report, progress):
                 return
 
@@ -804,5 +794,5 @@ class Indexer:
         if force or now - self._last_save > SAVE_EVERY_S:
             gen = self.catalog.generation()
             if gen != self.vindex.generation or force:
-                save_vector_index(self.vindex, gen)
+                self.vindex.save(gen)
             self._last_save = now

@@ -301,8 +301,8 @@ def install_model(src: Path, models_dir: Path) -> tuple[Path, bool]:
     """Copies a GGUF a person has (a USB stick, another machine) into the home's models/ after
     llama.cpp loaded it as an embedding model (pooling and dimensions read from the file).
     Returns (path, copied); copied is False when the same file was already there."""
-    from .config import fsync_dir
     from .embed import Embedder
+    from .fsutil import fsync_dir
 
     src = src.expanduser()
     check_gguf(src)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -23,10 +22,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DesktopSearchError, IndexError_
+from .errors import DesktopSearchError, IndexFailure
 from .indexer import IndexReport, Progress
 from .paths import AppPaths, resolve_home
-from .store import Catalog, Salvage, quick_check, restore, salvage
+from .store import (
+    Catalog,
+    Salvage,
+    fresh_header,
+    quick_check,
+    restore,
+    salvage_file,
+    schema_readable,
+    table_names,
+)
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PAGE_SIZES = (4096, 1024, 2048, 8192, 16384, 32768, 65536)
@@ -58,7 +66,7 @@ def _writer_lock(paths: AppPaths) -> Iterator[None]:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise IndexError_(
+            raise IndexFailure(
                 f"cannot repair: another desktop-search process is using the index in "
                 f"{paths.home}; close it and try again") from None
         yield
@@ -81,27 +89,15 @@ def rebuild_header(path: Path) -> bool:
     for page_size in _PAGE_SIZES:
         if size % page_size or size < page_size:
             continue
-        with tempfile.TemporaryDirectory() as d:
-            fresh = Path(d) / "fresh.sqlite3"
-            db = sqlite3.connect(fresh)
-            db.execute(f"PRAGMA page_size={page_size}")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("CREATE TABLE t(x)")
-            db.close()
-            header = bytearray(fresh.read_bytes()[:100])
+        header = fresh_header(page_size)
         header[24:28] = (1).to_bytes(4, "big")  # change counter...
         header[92:96] = (1).to_bytes(4, "big")  # ...that the page count below is valid for
         header[28:32] = (size // page_size).to_bytes(4, "big")
         header[32:40] = bytes(8)  # no freelist: only reads follow
         with open(path, "r+b") as f:
             f.write(header)
-        try:
-            db = sqlite3.connect(path)
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            db.close()
+        if schema_readable(path):
             return True
-        except sqlite3.DatabaseError:
-            db.close()
     return False
 
 
@@ -139,14 +135,9 @@ def _recover(source: Path, target: Path) -> bool:
         return False
     if dump.returncode != 0 or not target.exists():
         return False
-    try:
-        db = sqlite3.connect(target)
-        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
-        db.close()
-    except sqlite3.Error:
-        return False
     del load
-    return {"files", "chunks"} <= names
+    names = table_names(target)
+    return names is not None and {"files", "chunks"} <= names
 
 
 def _read_salvage(copy: Path, work: Path, report: RepairReport,
@@ -160,14 +151,7 @@ def _read_salvage(copy: Path, work: Path, report: RepairReport,
             source, report.method = recovered, "recover"
     if source is copy:
         report.method = "rows"
-    try:
-        db = sqlite3.connect(source)
-    except sqlite3.Error as e:
-        raise IndexError_(f"cannot read the damaged catalog at all: {e}") from e
-    try:
-        return salvage(db)
-    finally:
-        db.close()
+    return salvage_file(source)
 
 
 def repair(home: str | os.PathLike[str] | None = None, progress: Progress | None = None,
@@ -218,12 +202,9 @@ def repair(home: str | os.PathLike[str] | None = None, progress: Progress | None
     if reindex:
         from .engine import Engine
 
-        eng = Engine(paths.home)
-        try:
+        with Engine(paths.home) as eng:
             if eng.roots():
                 report.reindex = eng.index(progress)
-        finally:
-            eng.close()
     report.seconds = time.perf_counter() - t0
     return report
 

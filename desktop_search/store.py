@@ -1,4 +1,4 @@
-"""Catalog (SQLite, the source of truth) and VectorIndex (USearch, a derived, rebuildable cache).
+"""Catalog: SQLite, the source of truth, and the only room (with fts.py) that speaks SQL.
 
 SQLite holds roots, files, chunks, chunk vectors (keyed by model and content hash, so a rename or
 an unchanged re-save never re-embeds) and the FTS5 keyword index. The USearch file is saved
@@ -12,17 +12,21 @@ import json
 import os
 import re
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import CatalogDamaged, IndexError_
+from .errors import CatalogDamaged, IndexFailure
+
+if TYPE_CHECKING:
+    from .vector_index import VectorIndex
 
 SCHEMA_VERSION = 1
 
@@ -207,6 +211,32 @@ class NewChunk:
     noise: bool = False  # chunking.is_noise: kept out of the meaning ranking
 
 
+class ChunkRow(NamedTuple):  # a tuple: hundreds are built per query (5 -> 1 us each)
+    """What the query lane knows of a candidate passage, and of its file, without its text."""
+
+    file_id: int
+    page: int | None
+    char_start: int
+    char_end: int
+    path: str
+    title: str | None
+    kind: str | None
+    mtime_ns: int
+    size: int
+    state: str
+    noise: int  # 1: kept out of the meaning ranking (chunking.is_noise)
+
+
+@dataclass(frozen=True)
+class ChunkText:
+    """The text of a passage shown or reranked."""
+
+    text: str
+    title: str
+    embed_hash: str
+    page_starts: str | None = None
+
+
 def page_at(page: int | None, page_starts: str | None, offset: int) -> int | None:
     """The page of the character `offset` into a chunk that starts on `page`."""
     if not page_starts:
@@ -223,7 +253,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     locked-down copy): there SQLite cannot create the WAL index, so when no WAL is pending the
     database file alone is the whole truth and is opened as immutable."""
     if not path.exists():
-        raise IndexError_(f"no index at {path.parent}: add a folder and run `index`")
+        raise IndexFailure(f"no index at {path.parent}: add a folder and run `index`")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
     try:
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -232,7 +262,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         db.close()
     wal = Path(str(path) + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
-        raise IndexError_(
+        raise IndexFailure(
             f"cannot read the index at {path.parent}: it was not closed cleanly and the folder "
             "is read-only; open it once with write access to recover it"
         )
@@ -306,6 +336,9 @@ class Catalog:
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
+        # what this home's schema has, looked up once per connection (see ensure_ranking_schema)
+        self._has_noise: bool | None = None
+        self._has_names: bool | None = None
         try:
             if readonly:
                 self.db = _connect_readonly(path)
@@ -330,7 +363,7 @@ class Catalog:
         except sqlite3.DatabaseError as e:
             if is_damage(e):
                 raise CatalogDamaged(path.parent) from e
-            raise IndexError_(f"cannot open the catalog {path}: {e}") from e
+            raise IndexFailure(f"cannot open the catalog {path}: {e}") from e
 
     def close(self) -> None:
         self.db.close()
@@ -352,7 +385,7 @@ class Catalog:
                     (str(SCHEMA_VERSION),),
                 )
             elif int(row[0]) > SCHEMA_VERSION:
-                raise IndexError_(
+                raise IndexFailure(
                     f"the index at {self.path.parent} was made by a newer desktop-search"
                 )
 
@@ -436,12 +469,20 @@ class Catalog:
             )
         return next(r for r in self.roots() if r.path == path)
 
+    def remove_root(self, root_id: int) -> None:
+        """Drops the root row (in the caller's transaction, after its files are deleted)."""
+        self.db.execute("DELETE FROM roots WHERE id=?", (root_id,))
+
     # files ---------------------------------------------------------------------------------
     _FILE_COLS = "id, root_id, path, size, mtime_ns, content_hash, state, error, kind, title"
 
     def files_under(self, root_id: int) -> dict[str, FileRow]:
         rows = self.db.execute(f"SELECT {self._FILE_COLS} FROM files WHERE root_id=?", (root_id,))
         return {r[2]: FileRow(*r) for r in rows}
+
+    def file_count_under(self, root_id: int) -> int:
+        row = self.db.execute("SELECT count(*) FROM files WHERE root_id=?", (root_id,)).fetchone()
+        return int(row[0])
 
     def file_by_path(self, path: str) -> FileRow | None:
         r = self.db.execute(f"SELECT {self._FILE_COLS} FROM files WHERE path=?", (path,)).fetchone()
@@ -732,6 +773,11 @@ class Catalog:
         return {str(m): int(n) for m, n in self.db.execute(
             "SELECT model, count(*) FROM vectors GROUP BY model ORDER BY model")}
 
+    def vector_count(self, model: str) -> int:
+        """Stored vectors of one model."""
+        row = self.db.execute("SELECT count(*) FROM vectors WHERE model=?", (model,)).fetchone()
+        return int(row[0])
+
     def missing_for_model(self, model: str) -> tuple[int, int]:
         """(passages, tokens) a model still has to embed for every chunk in the catalog."""
         row = self.db.execute(
@@ -751,6 +797,120 @@ class Catalog:
         """Gives freed pages back to the file system (after a prune), then empties the WAL."""
         self.db.execute("VACUUM")
         self.checkpoint(truncate=True)
+
+    # for the benchmark, which copies real passages to reach a size -------------------------
+    def embedded_chunks(self, model: str) -> list[tuple[str, str, str, int, bytes]]:
+        """(embed hash, title, text, tokens, f16 vector) of every chunk with a vector for
+        `model`, in chunk order."""
+        return [(str(h), str(t), str(x), int(n), bytes(v)) for h, t, x, n, v in self.db.execute(
+            "SELECT c.embed_hash, c.title, c.text, c.n_tokens, v.vec FROM chunks c JOIN vectors v"
+            " ON v.embed_hash=c.embed_hash AND v.model=? ORDER BY c.id", (model,))]
+
+    def sample_texts(self, limit: int) -> list[str]:
+        """The text of up to `limit` chunks."""
+        return [str(r[0]) for r in self.db.execute("SELECT text FROM chunks LIMIT ?", (limit,))]
+
+    # the query lane's reads: keyword candidates, names, candidate rows, shown text ----------
+    # An FTS5 expression the index cannot read raises sqlite3.OperationalError: the searcher
+    # decides whether that is the person's error or just no exact match.
+    def bm25(self, expr: str, title_weight: float, limit: int) -> dict[int, float]:
+        """The best `limit` passages for an FTS5 expression by BM25, higher = better."""
+        rows = self.db.execute(
+            "SELECT rowid, bm25(chunks_fts, ?, 1.0) AS s FROM chunks_fts"
+            " WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
+            (title_weight, expr, limit),
+        ).fetchall()
+        return {int(cid): -float(sc) for cid, sc in rows}  # FTS5's bm25 is lower = better
+
+    def matching_chunks(self, expr: str, limit: int) -> list[tuple[int, int]]:
+        """(chunk id, file id) of up to `limit` passages matching, unranked."""
+        rows = self.db.execute(
+            "SELECT c.id, c.file_id FROM chunks c WHERE c.id IN (SELECT rowid FROM"
+            " chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            (expr, limit),
+        ).fetchall()
+        return [(int(c), int(f)) for c, f in rows]
+
+    def chunks_matching(self, expr: str, chunk_ids: set[int]) -> set[int]:
+        """Which of these chunks match an FTS5 expression (same tokenizer and stemmer as the
+        keyword index, so "heart attacks" finds the phrase "heart attack")."""
+        out: set[int] = set()
+        for part, marks in in_batches(sorted(chunk_ids)):
+            out.update(int(r[0]) for r in self.db.execute(
+                f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+                (expr, *part)))
+        return out
+
+    def files_matching(self, expr: str, file_ids: set[int]) -> set[int]:
+        """Which of these files have any chunk matching an FTS5 expression."""
+        out: set[int] = set()
+        for part, marks in in_batches(sorted(file_ids)):
+            out.update(int(r[0]) for r in self.db.execute(
+                f"SELECT DISTINCT c.file_id FROM chunks c WHERE c.file_id IN ({marks}) AND c.id IN"
+                " (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (*part, expr)))
+        return out
+
+    def has_names(self) -> bool:
+        """Has this catalog the keyword index of file names (a home a writer opened since)?"""
+        if self._has_names is None:
+            self._has_names = has_names_index(self.db)
+        return self._has_names
+
+    def names_bm25(self, expr: str, limit: int) -> dict[int, float]:
+        """BM25 of file and folder names (names_fts) by file id, higher = better."""
+        rows = self.db.execute("SELECT rowid, bm25(names_fts) AS s FROM names_fts"
+                               " WHERE names_fts MATCH ? ORDER BY s LIMIT ?", (expr, limit))
+        return {int(f): -float(sc) for f, sc in rows}
+
+    def file_ids_named(self, expr: str, limit: int) -> list[int]:
+        """Up to `limit` file ids whose names match an FTS5 expression."""
+        rows = self.db.execute("SELECT rowid FROM names_fts WHERE names_fts MATCH ? LIMIT ?",
+                               (expr, limit)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def first_chunks(self, file_ids: Sequence[int]) -> dict[int, int]:
+        """Each file's first passage, by file id."""
+        out: dict[int, int] = {}
+        for part, marks in in_batches(file_ids):
+            for fid, cid in self.db.execute(
+                    f"SELECT file_id, min(id) FROM chunks WHERE file_id IN ({marks})"
+                    " GROUP BY file_id", part):
+                out[int(fid)] = int(cid)
+        return out
+
+    def file_ids_of(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """The file of each chunk that still exists, by chunk id."""
+        found: dict[int, int] = {}
+        for part, marks in in_batches(chunk_ids):
+            found.update((int(c), int(f)) for c, f in self.db.execute(
+                f"SELECT id, file_id FROM chunks WHERE id IN ({marks})", part))
+        return found
+
+    def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
+        """Position and file of each candidate passage, by chunk id (no text)."""
+        if self._has_noise is None:  # a home not yet opened by a writer since the upgrade
+            self._has_noise = has_noise_flags(self.db)
+        noise = "c.noise" if self._has_noise else "0"
+        info: dict[int, ChunkRow] = {}
+        for part, marks in in_batches(chunk_ids):
+            for row in self.db.execute(
+                "SELECT c.id, c.file_id, c.page, c.char_start, c.char_end, f.path,"
+                f" f.title, f.kind, f.mtime_ns, f.size, f.state, {noise}"
+                f" FROM chunks c JOIN files f ON f.id=c.file_id WHERE c.id IN ({marks})",
+                part,
+            ):
+                info[int(row[0])] = ChunkRow(*row[1:])
+        return info
+
+    def chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, ChunkText]:
+        """Text of the few passages shown or reranked, by chunk id."""
+        out: dict[int, ChunkText] = {}
+        for part, marks in in_batches(chunk_ids):
+            for cid, text, title, h, starts in self.db.execute(
+                    "SELECT id, text, title, embed_hash, page_starts FROM chunks"
+                    f" WHERE id IN ({marks})", part):
+                out[int(cid)] = ChunkText(text, title, h, starts)
+        return out
 
     # stats ---------------------------------------------------------------------------------
     def counts_by_state(self) -> dict[str, int]:
@@ -928,7 +1088,7 @@ def consistency_problems(
         wanted = {int(r[0]) for r in db.execute(
             "SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.state=?",
             (INDEXED,))}
-        have = vector_keys(vindex)
+        have = vindex.keys()
         if len(have) != len(vindex):
             out.append(f"vector index: {len(vindex) - len(have)} keys held twice")
         if have - wanted:
@@ -964,12 +1124,6 @@ def _fts_integrity(catalog: Catalog) -> str | None:
             db.rollback()
         if side is not None:
             side.close()
-
-
-def vector_keys(vindex: VectorIndex) -> set[int]:
-    """The chunk ids a vector index holds (VectorIndex has no public listing yet)."""
-    with vindex._lock:
-        return {int(k) for k in np.asarray(vindex._index.keys).tolist()}
 
 
 # --- salvage: what `desktop-search repair` reads from a damaged catalog ---------------------
@@ -1142,6 +1296,53 @@ def restore(catalog: Catalog, got: Salvage, dims: int | None) -> dict[str, int]:
     }
 
 
+def salvage_file(path: Path) -> Salvage:
+    """salvage() of the catalog file at `path` (a scratch copy of a damaged one)."""
+    try:
+        db = sqlite3.connect(path)
+    except sqlite3.Error as e:
+        raise IndexFailure(f"cannot read the damaged catalog at all: {e}") from e
+    try:
+        return salvage(db)
+    finally:
+        db.close()
+
+
+def fresh_header(page_size: int) -> bytearray:
+    """The first 100 bytes (the file header) of a new WAL catalog with this page size."""
+    with tempfile.TemporaryDirectory() as d:
+        fresh = Path(d) / "fresh.sqlite3"
+        db = sqlite3.connect(fresh)
+        db.execute(f"PRAGMA page_size={page_size}")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE t(x)")
+        db.close()
+        return bytearray(fresh.read_bytes()[:100])
+
+
+def schema_readable(path: Path) -> bool:
+    """Can SQLite read this file's schema (its header and first page make sense)?"""
+    db = sqlite3.connect(path)
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return True
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        db.close()
+
+
+def table_names(path: Path) -> set[str] | None:
+    """The names in this file's schema, or None when it cannot be read."""
+    try:
+        db = sqlite3.connect(path)
+        names = {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master")}
+        db.close()
+    except sqlite3.Error:
+        return None
+    return names
+
+
 def quick_check(path: Path) -> bool:
     """True when SQLite reads the file back whole (quick_check and FTS5's own check)."""
     try:
@@ -1159,12 +1360,6 @@ def quick_check(path: Path) -> bool:
         return False
     finally:
         db.close()
-
-
-# The derived cache lives in its own module; re-exported here, where the design places it.
-from .vector_index import VectorIndex  # noqa: E402
-
-__all__ = ["Catalog", "FileRow", "NewChunk", "Root", "VectorIndex", "consistency_problems"]
 
 
 # --- the ranking's parts of the schema: noise flags and the keyword index of file names -------

@@ -16,8 +16,10 @@ pages it visits, so a query process stays small even at a million chunks. The fi
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import shutil
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .config import fsync_dir
+from .fsutil import fsync_dir
 
 if TYPE_CHECKING:
     from .store import Catalog
@@ -126,7 +128,27 @@ class VectorIndex:
             self.generation = gen
 
     def save(self, generation: int) -> Path:
-        """Atomic: write a temp file, fsync, rename to the generation's name, drop older ones."""
+        """Atomic (see _write), with USearch's bare RuntimeError turned into an OSError that
+        says what happened (a full disk, mostly) and its half-written temp file removed."""
+        try:
+            return self._write(generation)
+        except (RuntimeError, OSError) as e:
+            tmp = self.base.parent / f"{self.base.name}-g{generation}.usearch.tmp"
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if isinstance(e, OSError):
+                raise
+            need = len(self) * (self.ndim + 256) + (1 << 20)  # i8 vectors plus graph links
+            try:
+                full = shutil.disk_usage(self.base.parent).free < need
+            except OSError:
+                full = False
+            if full:
+                raise OSError(errno.ENOSPC, "No space left on device", str(tmp)) from e
+            raise OSError(errno.EIO, f"cannot save the vector index ({e})", str(tmp)) from e
+
+    def _write(self, generation: int) -> Path:
+        """Write a temp file, fsync, rename to the generation's name, drop older ones."""
         self.base.parent.mkdir(parents=True, exist_ok=True)
         final = self.base.parent / f"{self.base.name}-g{generation}.usearch"
         tmp = final.with_name(final.name + ".tmp")
@@ -156,6 +178,11 @@ class VectorIndex:
     # contents ------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._index)
+
+    def keys(self) -> set[int]:
+        """The chunk ids held (a key held twice counts once: len() tells the difference)."""
+        with self._lock:
+            return {int(k) for k in np.asarray(self._index.keys).tolist()}
 
     def add(self, keys: NDArray[np.uint64], vecs: NDArray[np.float32]) -> None:
         if not len(keys):

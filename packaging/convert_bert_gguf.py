@@ -427,6 +427,91 @@ class ConversionResult:
     tensor_types: dict[str, str] = field(default_factory=dict)
 
 
+def write_gguf(
+    out_path: Path,
+    config: Mapping[str, Any],
+    vocab: Vocab,
+    tensors: Mapping[str, tuple[Any, gguf.GGMLQuantizationType]],
+    filetype: gguf.LlamaFileType,
+    *,
+    name: str,
+    license: str | None,
+    source_url: str | None,
+    pooling: gguf.PoolingType | None,
+    add_tokens: tuple[bool, bool, bool],
+    labels: Sequence[str] | None = None,
+) -> dict[str, str]:
+    """The GGUF file of a BERT model (an embedder, or a cross-encoder with `labels`): its
+    header, tokenizer and tensors, written to a temporary name in the same folder and renamed
+    into place. add_tokens: whether the tokenizer adds bos, eos and sep. Returns each
+    tensor's type."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        writer = gguf.GGUFWriter(tmp, ARCH)
+        # general.* (general.architecture is written by GGUFWriter itself)
+        writer.add_type(gguf.GGUFType.MODEL)
+        writer.add_name(name)
+        if license:
+            writer.add_license(license)
+        if source_url:
+            writer.add_source_url(source_url)
+        writer.add_file_type(int(filetype))
+        writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+        # architecture hyper-parameters
+        writer.add_block_count(int(config["num_hidden_layers"]))
+        writer.add_context_length(int(config["max_position_embeddings"]))
+        writer.add_embedding_length(int(config["hidden_size"]))
+        writer.add_feed_forward_length(int(config["intermediate_size"]))
+        writer.add_head_count(int(config["num_attention_heads"]))
+        writer.add_layer_norm_eps(float(config.get("layer_norm_eps", 1e-12)))
+        writer.add_causal_attention(False)
+        if pooling is not None:
+            writer.add_pooling_type(pooling)
+        if labels is not None:
+            writer.add_classifier_output_labels(list(labels))
+        _write_tokenizer(writer, config, vocab, add_tokens)
+        types: dict[str, str] = {}
+        for tname in sorted(tensors, key=_tensor_sort_key):
+            data, qtype = tensors[tname]
+            writer.add_tensor(tname, data, raw_dtype=qtype)
+            types[tname] = qtype.name
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return types
+
+
+def _write_tokenizer(writer: gguf.GGUFWriter, config: Mapping[str, Any], vocab: Vocab,
+                     add_tokens: tuple[bool, bool, bool]) -> None:
+    writer.add_tokenizer_model("bert")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(vocab.tokens)
+    writer.add_token_types(vocab.token_types)
+    writer.add_token_type_count(int(config.get("type_vocab_size", 1)))
+    ids = vocab.special_ids
+    writer.add_bos_token_id(ids["cls"])  # llama.cpp's WPM tokenizer prepends "bos"
+    writer.add_eos_token_id(ids["sep"])
+    writer.add_unk_token_id(ids["unk"])
+    writer.add_sep_token_id(ids["sep"])  # ... and appends "sep"
+    writer.add_pad_token_id(ids["pad"])
+    writer.add_mask_token_id(ids["mask"])
+    add_bos, add_eos, add_sep = add_tokens
+    writer.add_add_bos_token(add_bos)
+    writer.add_add_eos_token(add_eos)
+    writer.add_add_sep_token(add_sep)
+    writer.add_bool(KEY_NORMALIZER_LOWERCASE, vocab.lowercase)
+    writer.add_bool(KEY_NORMALIZER_STRIP_ACCENTS, vocab.strip_accents)
+
+
 def convert(
     model_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -468,66 +553,9 @@ def convert(
     if token_embd not in tensors:
         raise ConversionError("checkpoint has no word embeddings")
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        writer = gguf.GGUFWriter(tmp, ARCH)
-        # general.* (general.architecture is written by GGUFWriter itself)
-        writer.add_type(gguf.GGUFType.MODEL)
-        writer.add_name(name or model_dir.name)
-        if license:
-            writer.add_license(license)
-        if source_url:
-            writer.add_source_url(source_url)
-        writer.add_file_type(int(filetype))
-        writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-        # architecture hyper-parameters
-        writer.add_block_count(n_layer)
-        writer.add_context_length(int(config["max_position_embeddings"]))
-        writer.add_embedding_length(n_embd)
-        writer.add_feed_forward_length(int(config["intermediate_size"]))
-        writer.add_head_count(int(config["num_attention_heads"]))
-        writer.add_layer_norm_eps(float(config.get("layer_norm_eps", 1e-12)))
-        writer.add_causal_attention(False)
-        if pooling is not None:
-            writer.add_pooling_type(pooling)
-        # tokenizer
-        writer.add_tokenizer_model("bert")
-        writer.add_tokenizer_pre("default")
-        writer.add_token_list(vocab.tokens)
-        writer.add_token_types(vocab.token_types)
-        writer.add_token_type_count(int(config.get("type_vocab_size", 1)))
-        ids = vocab.special_ids
-        writer.add_bos_token_id(ids["cls"])  # llama.cpp's WPM tokenizer prepends "bos"
-        writer.add_eos_token_id(ids["sep"])
-        writer.add_unk_token_id(ids["unk"])
-        writer.add_sep_token_id(ids["sep"])  # ... and appends "sep"
-        writer.add_pad_token_id(ids["pad"])
-        writer.add_mask_token_id(ids["mask"])
-        writer.add_add_bos_token(vocab.add_bos)
-        writer.add_add_eos_token(vocab.add_eos)
-        writer.add_add_sep_token(vocab.add_sep)
-        writer.add_bool(KEY_NORMALIZER_LOWERCASE, vocab.lowercase)
-        writer.add_bool(KEY_NORMALIZER_STRIP_ACCENTS, vocab.strip_accents)
-
-        types: dict[str, str] = {}
-        for tname in sorted(tensors, key=_tensor_sort_key):
-            data, qtype = tensors[tname]
-            writer.add_tensor(tname, data, raw_dtype=qtype)
-            types[tname] = qtype.name
-
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
+    types = write_gguf(out_path, config, vocab, tensors, filetype, name=name or model_dir.name,
+                       license=license, source_url=source_url, pooling=pooling,
+                       add_tokens=(vocab.add_bos, vocab.add_eos, vocab.add_sep))
     return ConversionResult(
         path=out_path,
         outtype=outtype,

@@ -111,59 +111,10 @@ def convert(model_dir: str | os.PathLike[str], out_path: str | os.PathLike[str],
     n_labels = int(tensors["cls.output.weight"][0].shape[0])
     labels = _labels(config, n_labels)
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=out_path.name + ".", suffix=".tmp", dir=out_path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        w = gguf.GGUFWriter(tmp, cb.ARCH)
-        w.add_type(gguf.GGUFType.MODEL)
-        w.add_name(name or model_dir.name)
-        if license:
-            w.add_license(license)
-        if source_url:
-            w.add_source_url(source_url)
-        w.add_file_type(int(filetype))
-        w.add_quantization_version(gguf.GGML_QUANT_VERSION)
-        w.add_block_count(n_layer)
-        w.add_context_length(int(config["max_position_embeddings"]))
-        w.add_embedding_length(n_embd)
-        w.add_feed_forward_length(int(config["intermediate_size"]))
-        w.add_head_count(int(config["num_attention_heads"]))
-        w.add_layer_norm_eps(float(config.get("layer_norm_eps", 1e-12)))
-        w.add_causal_attention(False)
-        w.add_pooling_type(gguf.PoolingType.RANK)
-        w.add_classifier_output_labels(labels)
-        w.add_tokenizer_model("bert")
-        w.add_tokenizer_pre("default")
-        w.add_token_list(vocab.tokens)
-        w.add_token_types(vocab.token_types)
-        w.add_token_type_count(int(config.get("type_vocab_size", 1)))
-        ids = vocab.special_ids
-        w.add_bos_token_id(ids["cls"])
-        w.add_eos_token_id(ids["sep"])
-        w.add_unk_token_id(ids["unk"])
-        w.add_sep_token_id(ids["sep"])
-        w.add_pad_token_id(ids["pad"])
-        w.add_mask_token_id(ids["mask"])
-        # [CLS] query [SEP] document [SEP]: bos + eos around each segment, no extra separator
-        w.add_add_bos_token(True)
-        w.add_add_eos_token(True)
-        w.add_add_sep_token(False)
-        w.add_bool(cb.KEY_NORMALIZER_LOWERCASE, vocab.lowercase)
-        w.add_bool(cb.KEY_NORMALIZER_STRIP_ACCENTS, vocab.strip_accents)
-        for tname in sorted(tensors, key=cb._tensor_sort_key):
-            data, qtype = tensors[tname]
-            w.add_tensor(tname, data, raw_dtype=qtype)
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # [CLS] query [SEP] document [SEP]: bos + eos around each segment, no extra separator
+    cb.write_gguf(out_path, config, vocab, tensors, filetype, name=name or model_dir.name,
+                  license=license, source_url=source_url, pooling=gguf.PoolingType.RANK,
+                  add_tokens=(True, True, False), labels=labels)
     return CrossEncoderResult(out_path, outtype, n_embd, n_labels, labels)
 
 

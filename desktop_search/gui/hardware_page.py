@@ -199,7 +199,7 @@ class HardwarePage(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.verdict_card)
         lay.addStretch(1)
-        scroll = self.scroll = QScrollArea()  # the model table runs past a small window
+        scroll = self.scroll_area = QScrollArea()  # the model table runs past a small window
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)

@@ -259,7 +259,7 @@ class SettingsPage(QWidget):
         lay.addLayout(buttons)
         lay.addStretch(1)
         # a short window (900x600) scrolls the form down instead of squashing its rows
-        scroll = self.scroll = QScrollArea()
+        scroll = self.scroll_area = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
@@ -291,7 +291,7 @@ class SettingsPage(QWidget):
         only scrolls when the body asks for it (heightForWidth is not passed up through the
         nested layouts), so the body asks for its height at the width it has."""
         lay = self.body.layout()
-        width = self.scroll.viewport().width()
+        width = self.scroll_area.viewport().width()
         if lay is not None and lay.hasHeightForWidth():
             self.body.setMinimumHeight(lay.totalHeightForWidth(width))
         elif lay is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import sqlite3
@@ -317,7 +318,7 @@ def test_files_embedded_together_each_get_their_own_vectors(engine: Engine, docs
                                                            embedder) -> None:  # type: ignore[no-untyped-def]
     """Passages of several files go through the parallel lanes in one call; every stored vector
     must still be its own passage's embedding, as one context embeds it alone."""
-    from desktop_search.indexer import embed_input
+    from desktop_search.chunking import embed_input
 
     for i in range(11):  # more than one group of files, groups of uneven passage counts
         parts = [f"Note {i}, part {j}: {DOCS['garden.txt']} {i * j}" for j in range(1 + i % 3)]
@@ -334,3 +335,22 @@ def test_files_embedded_together_each_get_their_own_vectors(engine: Engine, docs
     want = embedder.embed_documents([embed_input(t, x) for t, x, _ in rows])
     got = np.stack([np.frombuffer(v, dtype=np.float16).astype(np.float32) for *_, v in rows])
     assert np.allclose(got, want, atol=2e-3)
+
+
+def test_what_the_window_asks_of_the_engine(indexed: Engine, docs: Path) -> None:
+    """Counts per folder and per state (read beside the writer), and new settings that reach
+    searches without the caller's object being shared; an engine closes as a context."""
+    assert indexed.root_file_counts() == {str(docs.resolve()): len(DOCS)}
+    files, passages = indexed.counts()
+    assert files["indexed"] == len(DOCS) and passages == indexed.status().chunks
+    new = dataclasses.replace(indexed.settings, rerank_top_n=7)
+    applied = indexed.update_settings(new)
+    assert applied is not new and indexed.settings is applied
+    assert indexed.searcher().settings.rerank_top_n == 7
+    new.rerank_top_n = 99  # the caller's copy changes nothing
+    assert indexed.settings.rerank_top_n == 7
+    with Engine(indexed.paths.home) as again:
+        assert again.settings.rerank_top_n == 7  # saved in config.toml
+        assert again.search("sourdough starter")
+    with pytest.raises(sqlite3.ProgrammingError):
+        again.catalog.db.execute("SELECT 1")  # closed on leaving the block

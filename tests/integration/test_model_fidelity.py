@@ -12,10 +12,8 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +26,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import gguf
 import llama_cpp
+from tiny_models import packaging_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODELS_DIR = REPO_ROOT / "resources" / "models"
@@ -49,14 +48,7 @@ LLAMA_KW: dict[str, Any] = dict(
 
 def _load_packaging(name: str) -> ModuleType:
     """packaging/<name>.py (scripts, not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, PACKAGING / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return packaging_module(name)
 
 
 def _unit(v: Any) -> np.ndarray[Any, Any]:

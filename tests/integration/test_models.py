@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import importlib.util
 import json
 import re
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tiny_models import packaging_module
 
 from desktop_search.cli import main
 from desktop_search.errors import ModelError
@@ -28,14 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _module(name: str) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "packaging" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return packaging_module(name)
 
 
 def test_catalog_entries_are_complete_and_consistent() -> None:

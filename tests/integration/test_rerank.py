@@ -10,42 +10,30 @@ pipeline orders results by them.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from tiny_models import packaging_module, tiny_cross_encoder
 
 from desktop_search.errors import ModelError
-from desktop_search.search import SearchOptions, sigmoid
+from desktop_search.fusion import sigmoid
+from desktop_search.search import SearchOptions
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _converter() -> ModuleType:
-    name = "convert_cross_encoder_gguf"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(
-        name, REPO / "packaging" / "convert_cross_encoder_gguf.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return packaging_module("convert_cross_encoder_gguf")
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    conv = _converter()
-    d = tmp_path_factory.mktemp("cross")
-    conv.make_random_checkpoint(d / "ckpt", seed=3)
-    conv.convert(d / "ckpt", d / "tiny-cross-encoder.f32.gguf", "f32", name="tiny-cross-encoder")
-    return {"ckpt": d / "ckpt", "gguf": d / "tiny-cross-encoder.f32.gguf"}
+    ckpt, out = tiny_cross_encoder(tmp_path_factory.mktemp("cross"))
+    return {"ckpt": ckpt, "gguf": out}
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +142,7 @@ def indexed(engine: Any, docs: Path) -> Any:
 
 def test_search_rerank_orders_by_the_cross_encoder(indexed: Any, tiny: dict[str, Path],
                                                    reranker: Any) -> None:
-    from desktop_search.indexer import embed_input
+    from desktop_search.chunking import embed_input
 
     indexed.settings.reranker_path = str(tiny["gguf"])
     indexed.settings.rerank_top_n = 30

@@ -37,7 +37,8 @@ def home_problems(home: Path) -> tuple[list[str], str]:
     """The consistency rules, checked on a home no process holds, without changing it: a
     read-only catalog connection (no checkpoint on close) and a vector index loaded or
     rebuilt in memory only. Returns the problems and how the vector index opened."""
-    from desktop_search.store import Catalog, VectorIndex, consistency_problems
+    from desktop_search.store import Catalog, consistency_problems
+    from desktop_search.vector_index import VectorIndex
 
     cat = Catalog(home / "catalog.sqlite3", readonly=True)
     try:

@@ -19,9 +19,8 @@ import pytest
 from conftest import cli, home_problems
 
 from desktop_search.engine import Engine, writer_failure
-from desktop_search.indexer import save_vector_index
 from desktop_search.search import SearchOptions
-from desktop_search.store import VectorIndex
+from desktop_search.vector_index import VectorIndex
 
 
 def write_notes(folder: Path, start: int, n: int, words: int = 120) -> None:
@@ -105,11 +104,11 @@ def test_vector_index_save_on_a_full_disk(small_fs: Callable[[int], Path]) -> No
     rng = np.random.default_rng(6)
     vi = VectorIndex(fs / "index" / "vectors-test", 384)
     vi.add(np.arange(100, dtype=np.uint64), rng.random((100, 384), dtype=np.float32))
-    save_vector_index(vi, 1)
+    vi.save(1)
     before = sorted(p.name for p in (fs / "index").iterdir())
     vi.add(np.arange(100, 1000, dtype=np.uint64), rng.random((900, 384), dtype=np.float32))
     with pytest.raises(OSError) as e:
-        save_vector_index(vi, 2)
+        vi.save(2)
     assert e.value.errno == errno.ENOSPC
     assert sorted(p.name for p in (fs / "index").iterdir()) == before
     assert "disk is full" in str(writer_failure(e.value, fs))

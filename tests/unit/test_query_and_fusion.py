@@ -3,18 +3,16 @@ from __future__ import annotations
 import pytest
 
 from desktop_search.errors import QueryError
-from desktop_search.query import parse_date, parse_query
-from desktop_search.search import (
-    HL_END,
-    HL_START,
+from desktop_search.fusion import (
     Tuning,
     best_per_group,
-    make_snippet,
     max_per_group,
     rrf,
     score_fusion,
     sigmoid,
 )
+from desktop_search.query import parse_date, parse_query
+from desktop_search.snippets import HL_END, HL_START, make_snippet
 
 
 def test_terms_drop_stop_words() -> None:

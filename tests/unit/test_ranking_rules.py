@@ -8,9 +8,9 @@ import random
 
 from desktop_search.chunking import is_noise, noise_reason
 from desktop_search.extract.base import clean_title, is_identifier_title
+from desktop_search.fusion import exact_first as _exact_first
 from desktop_search.query import parse_query
 from desktop_search.relevance import GOOD_MATCH, judge
-from desktop_search.search import _exact_first
 from desktop_search.store import name_words
 
 

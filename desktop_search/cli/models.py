@@ -9,14 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from .errors import DesktopSearchError
-from .models import (
+from ..errors import DesktopSearchError
+from ..models import (
     CATALOG,
     KnownModel,
     download,
@@ -26,38 +24,9 @@ from .models import (
     installed_models,
     model_fingerprint,
 )
-from .paths import resolve_home
-
-
-def _size(n: float) -> str:
-    if n < 1e6:
-        return f"{n / 1e3:.0f} kB"
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
-
-
-class ByteProgress:
-    """Bytes, rate and ETA on one redrawn line on a terminal; nothing otherwise."""
-
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
-        self.stream = stream or sys.stderr  # looked up now: tests and GUIs swap sys.stderr
-        self.label, self.tty = label, self.stream.isatty()
-        self.t0 = time.monotonic()
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int) -> bool:
-        now = time.monotonic()
-        if self.tty and (now - self.last > 0.2 or done == total):
-            self.last = now
-            rate = done / max(now - self.t0, 1e-9)
-            part = f"{_size(done)} of {_size(total)}" if total else _size(done)
-            eta = f"  ETA {int((total - done) / rate)}s" if total and rate > 0 else ""
-            self.stream.write(f"\r{self.label} {part}  {rate / 1e6:.1f} MB/s{eta}\x1b[K")
-            self.stream.flush()
-        return True
-
-    def finish(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
+from ..paths import resolve_home
+from .common import EXIT_FAIL, EXIT_USAGE, index_with_progress, print_report
+from .progress import ByteProgress, size_text
 
 
 def _rows(models_dir: Path, settings: Any) -> tuple[list[dict[str, Any]], list[str]]:
@@ -79,7 +48,7 @@ def _rows(models_dir: Path, settings: Any) -> tuple[list[dict[str, Any]], list[s
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .config import load_settings
+    from ..config import load_settings
 
     paths = resolve_home(args.home).ensure()
     action = getattr(args, "models_command", None)
@@ -88,13 +57,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     if action == "install":
         return _install(args, paths.models_dir)
     if action in ("list", "use", "prune"):
-        from .engine import Engine
+        from ..engine import Engine
 
-        eng = Engine(args.home)
-        try:
+        with Engine(args.home) as eng:
             return {"list": _list, "use": _use, "prune": _prune}[action](args, eng)
-        finally:
-            eng.close()
     rows, unknown = _rows(paths.models_dir, load_settings(paths.config))
     if args.json:
         print(json.dumps({"models_dir": str(paths.models_dir), "catalog": rows,
@@ -108,7 +74,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             state += ", in use"
         dims = str(r["dims"]) if r["dims"] else "-"
         print(f"{r['name']:<26}{r['kind']:<11}{dims:>5}{r['context']:>9}"
-              f"{_size(r['size_mb'] * 1e6):>9}  {r['licence']:<11}{state}")
+              f"{size_text(r['size_mb'] * 1e6):>9}  {r['licence']:<11}{state}")
         print(f"{'':<26}{r['quality']}" + (f"; {r['note']}" if r["note"] else ""))
     for p in unknown:
         print(f"also installed (not in the catalog): {p}")
@@ -146,7 +112,7 @@ def _how_to_use(model: KnownModel | None, path: Path) -> str:
 
 
 def _install(args: argparse.Namespace, models_dir: Path) -> int:
-    from .models import known_model_for
+    from ..models import known_model_for
 
     path, copied = install_model(Path(args.path), models_dir)
     print(f"installed {path}" if copied else f"{path.name} is already installed: {path}")
@@ -207,8 +173,6 @@ def _list(args: argparse.Namespace, eng: Any) -> int:
 
 
 def _use(args: argparse.Namespace, eng: Any) -> int:
-    from .cli import _index_with_progress, _print_report
-
     path = find_installed(args.name, eng.paths.models_dir)
     change = eng.model_change(path)
     if change is not None:
@@ -222,8 +186,8 @@ def _use(args: argparse.Namespace, eng: Any) -> int:
     if not eng.roots():
         print(f"configured {path.name}; `desktop-search index` embeds with it")
         return 0
-    rep = _index_with_progress(eng, "index")
-    _print_report(rep, sys.stdout)
+    rep = index_with_progress(eng, "index")
+    print_report(rep, sys.stdout)
     done = eng.status().model.get("key") == change.key
     print(f"using {path.name}" if done else
           f"the switch to {path.name} continues with the next `desktop-search index`")
@@ -237,11 +201,11 @@ def _prune(args: argparse.Namespace, eng: Any) -> int:
         return 0
     if not removed:
         print(f"nothing to prune: only the active and configured models have vectors; "
-              f"{_size(freed)} freed")
+              f"{size_text(freed)} freed")
         return 0
     n = sum(removed.values())
     print(f"removed {n:,} vectors of {len(removed)} model(s) no longer used; "
-          f"{_size(freed)} freed")
+          f"{size_text(freed)} freed")
     return 0
 
 
@@ -250,8 +214,6 @@ def settle_model(eng: Any, named: str | None, yes: bool) -> int | None:
     Says what switching costs, then asks (a terminal), or needs --yes (no terminal: refused
     with exit code 2, bad usage). Without --model, a configured model nobody confirmed leaves
     indexing on the active one, with a note. Returns an exit code to stop with, or None."""
-    from .cli import EXIT_FAIL, EXIT_USAGE
-
     tty = sys.stdin.isatty()
     if named is None and not yes and not tty:
         change = eng.model_change(measure=False)
@@ -287,7 +249,7 @@ def settle_model(eng: Any, named: str | None, yes: bool) -> int | None:
     return None
 
 
-def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
+def add_models(sub: Any) -> None:
     m = sub.add_parser("models", help="the model catalog and what is installed",
                        description="Lists known embedding and reranker models, what is installed "
                        "in this home's models folder, and the bundled model.")
@@ -309,4 +271,4 @@ def add_commands(sub: Any) -> dict[str, Callable[[argparse.Namespace], int]]:
     pr = msub.add_parser("prune", help="remove the vectors of models neither active nor "
                          "configured, and give the space back")
     pr.add_argument("--json", action="store_true")
-    return {"models": cmd_models}
+    m.set_defaults(handler=cmd_models)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from . import __version__
+from .. import __version__
 
 # (what a person calls it, the distributions that provide it). Read from the installed metadata:
 # importing llama_cpp loads the native library, and the core never imports Qt.

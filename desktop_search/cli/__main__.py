@@ -1,0 +1,7 @@
+"""`python -m desktop_search.cli ...`, as the tests and the crash checks run it."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
