@@ -308,7 +308,7 @@ def _pcts(v: list[float]) -> dict[str, float]:
             "p95": 1000 * s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]}
 
 
-WINDOW_MISSING = 3  # the exit code of cold_start_probe when the window is not installed
+WINDOW_MISSING = 3  # the exit code of gui.cold_start_probe when the window is not installed
 
 
 class _WindowMissing(Exception):
@@ -327,11 +327,11 @@ def _run_worker(module: str, args: list[str], timeout: float) -> None:
 
 
 def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
-    """The window's start-up, timed by desktop_search.cold_start_probe in a fresh process."""
+    """The window's start-up, timed by desktop_search.gui.cold_start_probe in a fresh process."""
     out = work / "cold.json"
     launched = time.time()
     try:
-        _run_worker("desktop_search.cold_start_probe", [home, repr(launched), query, str(out)],
+        _run_worker("desktop_search.gui.cold_start_probe", [home, repr(launched), query, str(out)],
                     timeout=120)
         data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     except _WindowMissing as e:

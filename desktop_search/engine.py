@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from .config import Settings, load_settings, save_settings
 from .embed import Embedder
-from .errors import CatalogDamaged, DesktopSearchError, IndexFailure
+from .errors import CatalogDamaged, DesktopSearchError, IndexFailure, is_damage
 from .extract.worker import DEFAULT_TIMEOUT_S, ExtractWorker
 from .index_progress import IndexProgress
 from .indexer import Indexer, IndexReport, Progress
@@ -36,7 +36,7 @@ from .models import (
 from .paths import AppPaths, resolve_home
 from .scan import storable_path
 from .search import Searcher, SearchOptions, SearchResult
-from .store import CHUNKED, INDEXED, Catalog, Root, consistency_problems, is_damage
+from .store import CHUNKED, INDEXED, Catalog, Root, consistency_problems
 from .vector_index import VectorIndex
 
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -364,6 +364,12 @@ class Engine:
         """The folders that hold files, for a folder filter: read on the query side's own
         connection, so it never waits behind indexing."""
         return self.searcher().catalog().folders()
+
+    def gpu_offload(self) -> bool:
+        """Can this llama.cpp build put the model on a GPU (a CUDA, Metal or Vulkan build)?"""
+        from .embed import gpu_offload_supported
+
+        return gpu_offload_supported()
 
     def root_file_counts(self) -> dict[str, int]:
         """Files the catalog holds under each root, by the root's path."""

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+
+_DAMAGE_WORDS = ("malformed", "not a database", "database corrupt", "disk image")
+
+
+def is_damage(e: BaseException) -> bool:
+    """Does this error say the catalog file itself is damaged (not busy, full or read-only)?
+    (SQLite says so in words; they are met on open and on any page read later.)"""
+    return isinstance(e, sqlite3.DatabaseError) and any(w in str(e) for w in _DAMAGE_WORDS)
+
 
 class DesktopSearchError(Exception):
     """Base of every error this app raises on purpose; str(e) is shown to the user as is."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import CatalogDamaged, IndexFailure
+from .errors import CatalogDamaged, IndexFailure, is_damage
 
 if TYPE_CHECKING:
     from .vector_index import VectorIndex
@@ -272,14 +272,6 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 
 
 # --- damage: detected on open after an unclean close, and wherever SQLite meets it ----------
-
-_DAMAGE_WORDS = ("malformed", "not a database", "database corrupt", "disk image")
-
-
-def is_damage(e: BaseException) -> bool:
-    """Does this error say the catalog file itself is damaged (not busy, full or read-only)?"""
-    return isinstance(e, sqlite3.DatabaseError) and any(w in str(e) for w in _DAMAGE_WORDS)
-
 
 def _open_marker(path: Path, pid: int | None = None) -> Path:
     """Present while a writer has the catalog open; one left behind means it did not close."""

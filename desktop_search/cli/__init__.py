@@ -59,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DesktopSearchError as e:
         print(f"desktop-search: {e}", file=sys.stderr)
         return EXIT_FAIL
-    except sqlite3.DatabaseError as e:  # met on a page read anywhere: see store.is_damage
-        from ..store import is_damage
+    except sqlite3.DatabaseError as e:  # met on a page read anywhere: see errors.is_damage
+        from ..errors import is_damage
 
         if not is_damage(e):
             raise

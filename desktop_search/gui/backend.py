@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -30,6 +30,9 @@ from ..index_progress import EMBEDDING, IndexProgress
 from ..search import SearchOptions, SearchResult
 from .tasks import Lane, on_gui_thread
 
+if TYPE_CHECKING:
+    from ..engine import Engine
+
 log = logging.getLogger(__name__)
 
 # llama-cpp-python silences a model load by pointing the process's stdout/stderr at /dev/null and
@@ -38,7 +41,7 @@ log = logging.getLogger(__name__)
 MODEL_LOAD_LOCK = threading.Lock()
 
 
-def load_writer_model(engine: Any) -> None:
+def load_writer_model(engine: Engine) -> None:
     """Loads the indexing model under the lock (no-op once loaded); errors surface later, from
     the call that needs the model, with the engine's own message."""
     with MODEL_LOAD_LOCK, contextlib.suppress(DesktopSearchError):
@@ -68,7 +71,7 @@ def describe(e: BaseException) -> str:
     """One line for people: our own errors say it already; anything else gets its type."""
     if isinstance(e, DesktopSearchError):
         return str(e)
-    from ..store import is_damage
+    from ..errors import is_damage
 
     if is_damage(e):  # a page read anywhere: the same line as the CLI's
         from ..errors import CatalogDamaged
@@ -155,28 +158,24 @@ def diff_settings(old: Settings, new: Settings) -> SettingsChange:
                           model=model)
 
 
-def _find_reranker(eng: Any) -> str | None:
+def _find_reranker(eng: Engine) -> str | None:
     """Settings.reranker_path when set, else one installed in the home's models folder."""
     if eng.settings.reranker_path:
         p = Path(eng.settings.reranker_path).expanduser()
         return str(p) if p.is_file() else None
-    try:
-        from ..models import installed_reranker
+    from ..models import installed_reranker
 
+    try:
         found = installed_reranker(eng.paths.models_dir)
-    except Exception:  # an older core without rerank support, or an unreadable folder
+    except OSError:  # an unreadable models folder: no reranker to offer
         return None
     return str(found) if found else None
 
 
 def rerank_support(snap: Snapshot | None) -> tuple[bool, str]:
     """Whether Ctrl+Enter can ask for a reranked list, and if not, why (for the tooltip)."""
-    from .. import search
-
     if snap is None:
         return False, "Opening the index…"
-    if "rerank" not in getattr(search, "MODES", ()):
-        return False, "Reranking is not available in this version."
     if snap.reranker is None:
         if snap.settings.reranker_path:
             return False, f"The reranker model is missing: {snap.settings.reranker_path}"
@@ -186,9 +185,7 @@ def rerank_support(snap: Snapshot | None) -> tuple[bool, str]:
 
 
 def with_rerank(options: SearchOptions) -> SearchOptions:
-    if any(f.name == "rerank" for f in dataclasses.fields(options)):
-        return dataclasses.replace(options, rerank=True)  # keeps the chosen ranking mode
-    return dataclasses.replace(options, mode="rerank")
+    return dataclasses.replace(options, rerank=True)  # keeps the chosen ranking mode
 
 
 class Backend(QObject):
@@ -217,7 +214,7 @@ class Backend(QObject):
         self.writer = Lane("writer")
         self.query = Lane("query")
         self.reader = Lane("reader")
-        self.engine: Any = None
+        self.engine: Engine | None = None
         self.watcher: Any = None
         self.snapshot: Snapshot | None = None
         self.state = IndexState()
@@ -233,6 +230,13 @@ class Backend(QObject):
         self._watch_timer.setInterval(WATCH_POLL_MS)
         self._watch_timer.timeout.connect(self._poll_watcher)
 
+    @property
+    def eng(self) -> Engine:
+        """The open engine: work on the lanes runs only once it is (see start)."""
+        if self.engine is None:
+            raise DesktopSearchError("the index is not open yet")
+        return self.engine
+
     # opening ---------------------------------------------------------------------------
     def start(self) -> None:
         self.writer.submit(lower_thread_priority)
@@ -245,20 +249,18 @@ class Backend(QObject):
         return self._read_snapshot()
 
     def _read_snapshot(self) -> Snapshot:
-        from ..embed import gpu_offload_supported
-
-        eng = self.engine
+        eng = self.eng
         st = eng.status()
         roots = eng.roots()
         docs = Path.home() / "Documents"
         return Snapshot(
             roots=roots, status=st, settings=copy.deepcopy(eng.settings),
             files=sum(st.files.values()),
-            root_files={r.path: len(eng.catalog.files_under(r.id)) for r in roots},
+            root_files=eng.root_file_counts(),
             documents_dir=str(docs) if docs.is_dir() else None,
-            gpu_offload=gpu_offload_supported(),
+            gpu_offload=eng.gpu_offload(),
             reranker=_find_reranker(eng),
-            notice=str(getattr(eng, "open_notice", "") or ""),
+            notice=eng.open_notice or "",
         )
 
     def _on_opened(self, snap: Snapshot) -> None:
@@ -280,9 +282,8 @@ class Backend(QObject):
         self.open_failed.emit(describe(e))
 
     def _if_damaged(self, e: BaseException) -> None:
-        from ..errors import CatalogDamaged
+        from ..errors import CatalogDamaged, is_damage
         from ..paths import resolve_home
-        from ..store import is_damage
 
         if isinstance(e, CatalogDamaged):
             self.damaged.emit(str(e))
@@ -292,7 +293,7 @@ class Backend(QObject):
     def warm_up(self) -> None:
         """Loads the query model ahead of the first keystroke (no-op once loaded)."""
         def work() -> None:
-            searcher = self.engine.searcher()
+            searcher = self.eng.searcher()
             with MODEL_LOAD_LOCK:
                 searcher.warm_up()
                 emb = searcher.embedder()
@@ -319,7 +320,7 @@ class Backend(QObject):
         """The folders that hold files, read on the query lane (for the folder filter)."""
         if self.engine is None or self._closed:
             return
-        self.query.submit(self.engine.folders, self.folders_ready.emit, lambda _e: None)
+        self.query.submit(self.eng.folders, self.folders_ready.emit, lambda _e: None)
 
     # searching -------------------------------------------------------------------------
     def cancel_queries(self) -> None:
@@ -342,9 +343,9 @@ class Backend(QObject):
             t0 = time.perf_counter()
             if rerank:  # the first reranked query loads the cross-encoder
                 with MODEL_LOAD_LOCK:
-                    results = self.engine.searcher().search(text, opts)
+                    results = self.eng.searcher().search(text, opts)
             else:
-                results = self.engine.searcher().search(text, opts)
+                results = self.eng.searcher().search(text, opts)
             return QueryOutcome(seq, text, opts, results, time.perf_counter() - t0, rerank)
 
         def done(out: QueryOutcome | None) -> None:
@@ -383,12 +384,12 @@ class Backend(QObject):
             now = time.monotonic()
             if now - last[0] >= PROGRESS_EVERY_S or done == total:
                 last[0] = now
-                state = self.engine.index_progress()
+                state = self.eng.index_progress()
                 on_gui_thread(lambda: self._on_progress(done, total, state))
             return not (self._paused or self._interrupt or self._closed)
 
-        load_writer_model(self.engine)
-        return self.engine.index(progress, paths=paths)
+        load_writer_model(self.eng)
+        return self.eng.index(progress, paths=paths)
 
     def _on_progress(self, done: int, total: int, progress: IndexProgress | None) -> None:
         s = self.state
@@ -407,8 +408,8 @@ class Backend(QObject):
         """File counts by state through the query lane's read connection: the writer lane is
         busy indexing, and a reader never waits for it (WAL)."""
         def work() -> tuple[dict[str, int], int]:
-            cat = self.engine.searcher().catalog()
-            return dict(cat.counts_by_state()), cat.chunk_count()
+            counts: tuple[dict[str, int], int] = self.eng.counts()
+            return counts
 
         def done(got: tuple[dict[str, int], int]) -> None:
             counts, chunks = got
@@ -479,7 +480,7 @@ class Backend(QObject):
 
         if self.watcher is not None:
             self.watcher.stop()
-        w = Watcher(self.engine, debounce_s=self.watch_debounce_s)
+        w = Watcher(self.eng, debounce_s=self.watch_debounce_s)
         w.start()
         self.watcher = w
 
@@ -525,7 +526,7 @@ class Backend(QObject):
 
         def work() -> Snapshot:
             self._interrupt = False
-            self.engine.add_root(path, includes or [], excludes or [])
+            self.eng.add_root(path, includes or [], excludes or [])
             if self.watcher is not None:
                 self.watcher.sync_roots()
             return self._read_snapshot()
@@ -537,8 +538,8 @@ class Backend(QObject):
 
         def work() -> Snapshot:
             self._interrupt = False
-            load_writer_model(self.engine)  # removal updates the vector index
-            self.engine.remove_root(path)
+            load_writer_model(self.eng)  # removal updates the vector index
+            self.eng.remove_root(path)
             if self.watcher is not None:
                 self.watcher.sync_roots()
             return self._read_snapshot()
@@ -581,11 +582,9 @@ class Backend(QObject):
                 check_gguf(Path(new.model_path).expanduser())
             if new.reranker_path:
                 check_gguf(Path(new.reranker_path).expanduser())
-            old = self.engine
+            old = self.eng
             if not change.reopen:
-                for f in dataclasses.fields(Settings):  # in place: the Searcher holds it too
-                    setattr(old.settings, f.name, getattr(new, f.name))
-                old.save_settings()
+                old.update_settings(new)  # the engine and its searcher take a copy
                 return self._read_snapshot()
             save_settings(new, old.paths.config)
             if self.watcher is not None:
@@ -596,7 +595,7 @@ class Backend(QObject):
                 # the person confirmed the switch (with its cost) on the Settings page: only
                 # now may indexing, the watcher's included, re-embed with the new model
                 with MODEL_LOAD_LOCK:
-                    self.engine.use_model(new.model_path or None)
+                    self.eng.use_model(new.model_path or None)
             if self.watch:
                 self._start_watcher()
             # the query lane may still be inside the old engine's Searcher: close it there
@@ -624,7 +623,7 @@ class Backend(QObject):
             from ..models import bundled_model_path
 
             with MODEL_LOAD_LOCK:
-                return self.engine.model_change(path or bundled_model_path())
+                return self.eng.model_change(path or bundled_model_path())
 
         self.reader.submit(work, on_done, lambda e: on_error(describe(e)))
 
@@ -638,8 +637,8 @@ class Backend(QObject):
                    on_error: Callable[[BaseException], None] | None = None) -> None:
         """Work that needs the engine's writer side (e.g. the indexing model): fn(engine)."""
         def work() -> Any:
-            load_writer_model(self.engine)
-            return fn(self.engine)
+            load_writer_model(self.eng)
+            return fn(self.eng)
 
         self.writer.submit(work, on_done, on_error or self._report)
 
@@ -657,7 +656,7 @@ class Backend(QObject):
             if self.watcher is not None:
                 self.watcher.stop()
             if self.engine is not None:
-                self.engine.close()
+                self.eng.close()
 
         self.writer.shutdown(final, timeout_ms=60000)
 

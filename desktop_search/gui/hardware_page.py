@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QResizeEvent
@@ -27,6 +27,9 @@ from ..hardware import HardwareReport, ModelVerdict, SpeedSample
 from ..index_progress import duration
 from .backend import MODEL_LOAD_LOCK, Backend, describe
 
+if TYPE_CHECKING:
+    from ..engine import Engine
+
 # Below this page width the facts and the speed cards stack instead of sitting side by side
 # (the window's own minimum, 900 px, leaves the page about 750).
 SIDE_BY_SIDE_MIN = 1000
@@ -45,7 +48,7 @@ class Measurement:
     gpu_layers: int
 
 
-def measure(eng: Any) -> Measurement:
+def measure(eng: Engine) -> Measurement:
     """Runs on the writer lane, so it never races an indexing step for the cores."""
     from ..models import bundled_model_path
 

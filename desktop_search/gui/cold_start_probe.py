@@ -1,14 +1,13 @@
 """The window's cold start, timed in a fresh process for `desktop-search bench`:
 
-    python -m desktop_search.cold_start_probe HOME LAUNCHED QUERY OUT
+    python -m desktop_search.gui.cold_start_probe HOME LAUNCHED QUERY OUT
 
 "usable" (window_s) is the first turn of the event loop after show(), when the window paints
 and takes input; index_open_s is when the index is open; first_result_s is the first result
 list shown for QUERY, typed as soon as the index is open. Seconds since LAUNCHED (time.time()
 in the launching process) are written to OUT as JSON.
 
-An edge like gui/ (it drives the real window), and the one module outside gui/ that may import
-Qt: tests/unit/test_architecture.py names it.
+Part of the window's edge: it drives the real window, so it lives with it.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ def main(argv: list[str]) -> int:
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication
 
-        from .gui.main_window import MainWindow
+        from .main_window import MainWindow
     except ModuleNotFoundError as e:
         if (e.name or "").split(".")[0] not in ("PySide6", "desktop_search"):
             raise
