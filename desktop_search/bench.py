@@ -48,8 +48,9 @@ def make_corpus(dest: Path, files: int, say: Callable[[str], None]) -> str:
                 if n >= files:
                     break
                 d = json.loads(line)
-                (dest / f"{d['_id']}.txt").write_text(f"{d['title']}\n\n{d['text']}\n",
-                                                      encoding="utf-8")
+                (dest / f"{d['_id']}.txt").write_text(
+                    f"{d['title']}\n\n{d['text']}\n", encoding="utf-8"
+                )
                 n += 1
         return f"{n} SciFact abstracts ({corpus})"
     from .hardware import passage
@@ -59,8 +60,9 @@ def make_corpus(dest: Path, files: int, say: Callable[[str], None]) -> str:
 
     rng = random.Random(7)
     for i in range(files):
-        paras = [passage(words, rng.randint(60, 220), i * 100 + j)
-                 for j in range(rng.randint(1, 5))]
+        paras = [
+            passage(words, rng.randint(60, 220), i * 100 + j) for j in range(rng.randint(1, 5))
+        ]
         (dest / f"doc{i:05d}.txt").write_text("\n\n".join(paras) + "\n", encoding="utf-8")
     say("SciFact not found: generated text instead")
     return f"{files} generated text files"
@@ -121,8 +123,7 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
         # the centre of hundreds of noisy copies, a shape no real corpus has and one HNSW
         # handles badly (recall@10 0.50 instead of 0.98 measured at 60k), which would make
         # the recall figure describe the synthetic data instead of the index.
-        noisy = base + np.random.default_rng(0).normal(0.0, NOISE, base.shape).astype(
-            np.float32)
+        noisy = base + np.random.default_rng(0).normal(0.0, NOISE, base.shape).astype(np.float32)
         noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
         with cat.transaction():
             cat.put_vectors(key, zip((r[0] for r in rows), noisy, strict=True))
@@ -139,12 +140,21 @@ def scale_up(engine: Any, target: int, say: Callable[[str], None]) -> dict[str, 
     vi = engine.vector_index()
     vi.rebuild(cat, key)
     vi.save(cat.generation())
-    return {"rows_s": t_rows, "vector_index_build_s": time.perf_counter() - t1,
-            "chunks": float(cat.chunk_count())}
+    return {
+        "rows_s": t_rows,
+        "vector_index_build_s": time.perf_counter() - t1,
+        "chunks": float(cat.chunk_count()),
+    }
 
 
-def _add_synthetic(cat: Any, root_id: int, key: str, rows: list[tuple[str, str, str, int, bytes]],
-                   vecs: np.ndarray, done: int) -> None:
+def _add_synthetic(
+    cat: Any,
+    root_id: int,
+    key: str,
+    rows: list[tuple[str, str, str, int, bytes]],
+    vecs: np.ndarray,
+    done: int,
+) -> None:
     """One block of synthetic files of FILE_CHUNKS chunks each, in one transaction: the
     text of real chunks in turn, a vector near theirs."""
     from .store import NewChunk
@@ -152,15 +162,32 @@ def _add_synthetic(cat: Any, root_id: int, key: str, rows: list[tuple[str, str, 
     with cat.transaction():
         for f0 in range(0, len(vecs), FILE_CHUNKS):
             fn = done + f0
-            fid = cat.upsert_file(root_id, f"/nonexistent-synthetic-bench-root/s{fn}.txt",
-                                  1000, 0, "indexed", content_hash=f"s{fn}", kind="text",
-                                  title=f"synthetic {fn}", n_chars=1000)
+            fid = cat.upsert_file(
+                root_id,
+                f"/nonexistent-synthetic-bench-root/s{fn}.txt",
+                1000,
+                0,
+                "indexed",
+                content_hash=f"s{fn}",
+                kind="text",
+                title=f"synthetic {fn}",
+                n_chars=1000,
+            )
             chunks = []
             for j in range(f0, min(len(vecs), f0 + FILE_CHUNKS)):
                 _h, title, text, ntok, _ = rows[(done + j) % len(rows)]
-                chunks.append(NewChunk(ord=j - f0, page=None, char_start=0, char_end=len(text),
-                                       title=title, text=text,
-                                       embed_hash=f"synthetic-{done + j}", n_tokens=ntok))
+                chunks.append(
+                    NewChunk(
+                        ord=j - f0,
+                        page=None,
+                        char_start=0,
+                        char_end=len(text),
+                        title=title,
+                        text=text,
+                        embed_hash=f"synthetic-{done + j}",
+                        n_tokens=ntok,
+                    )
+                )
             cat.replace_chunks(fid, chunks)
             cat.put_vectors(key, [(c.embed_hash, vecs[f0 + c.ord]) for c in chunks])
         cat.bump_generation()
@@ -214,8 +241,9 @@ def query_worker(home: str, queries: list[str], modes: list[str], out_path: str)
         "latency_ms": {m: _pcts(v) for m, v in lat.items()},
         "first_pass_latency_ms": {m: _pcts(v) for m, v in first.items()},
         # medians of the searcher's own stage timings: where a query's time goes
-        "stage_p50_ms": {m: {k: 1000 * statistics.median(v) for k, v in d.items()}
-                         for m, d in parts.items()},
+        "stage_p50_ms": {
+            m: {k: 1000 * statistics.median(v) for k, v in d.items()} for m, d in parts.items()
+        },
         "rss_after_open_bytes": rss_open,
         "recall_at_10": recall,
         "index_only_recall_at_10": recall_raw,
@@ -231,8 +259,9 @@ def query_worker(home: str, queries: list[str], modes: list[str], out_path: str)
 _Times = dict[str, list[float]]
 
 
-def _time_queries(s: Any, queries: list[str], modes: list[str]
-                  ) -> tuple[_Times, _Times, dict[str, _Times]]:
+def _time_queries(
+    s: Any, queries: list[str], modes: list[str]
+) -> tuple[_Times, _Times, dict[str, _Times]]:
     """(first pass, second pass, the searcher's stage timings of the second) per mode.
 
     The first pass over every query is timed on its own: the cold side (pages read from disk,
@@ -273,8 +302,10 @@ def _recall(eng: Any, queries: list[str]) -> tuple[float, float, bool]:
     assert vi is not None and emb is not None
     qv = np.stack([emb.embed_query(q) for q in queries])
     found = [vi.search(v, CANDIDATES) for v in qv]
-    ann = [[c for c, _ in exact_similarities(eng.catalog, emb.info.key, v, hits)[:10]]
-           for v, hits in zip(qv, found, strict=True)]
+    ann = [
+        [c for c, _ in exact_similarities(eng.catalog, emb.info.key, v, hits)[:10]]
+        for v, hits in zip(qv, found, strict=True)
+    ]
     raw = [[c for c, _ in hits[:10]] for hits in found]
     # exact inner product over every stored vector, block by block
     best_s = np.full((len(qv), 10), -np.inf, dtype=np.float32)
@@ -304,8 +335,10 @@ def _llama_version() -> str:
 
 def _pcts(v: list[float]) -> dict[str, float]:
     s = sorted(v)
-    return {"p50": 1000 * statistics.median(s),
-            "p95": 1000 * s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]}
+    return {
+        "p50": 1000 * statistics.median(s),
+        "p95": 1000 * s[min(len(s) - 1, round(0.95 * (len(s) - 1)))],
+    }
 
 
 WINDOW_MISSING = 3  # the exit code of gui.cold_start_probe when the window is not installed
@@ -317,8 +350,13 @@ class _WindowMissing(Exception):
 
 def _run_worker(module: str, args: list[str], timeout: float) -> None:
     """Runs `python -m module args...` with Qt offscreen; its last lines are the error."""
-    r = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                       timeout=timeout, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    r = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     if r.returncode == WINDOW_MISSING:
         raise _WindowMissing(r.stdout.strip())
     if r.returncode != 0:
@@ -331,8 +369,11 @@ def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
     out = work / "cold.json"
     launched = time.time()
     try:
-        _run_worker("desktop_search.gui.cold_start_probe", [home, repr(launched), query, str(out)],
-                    timeout=120)
+        _run_worker(
+            "desktop_search.gui.cold_start_probe",
+            [home, repr(launched), query, str(out)],
+            timeout=120,
+        )
         data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
     except _WindowMissing as e:
         return {"skipped": str(e)}
@@ -344,9 +385,17 @@ def cold_start(home: str, query: str, work: Path) -> dict[str, Any]:
 
 
 # the whole run -------------------------------------------------------------------------------
-def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed_chunks: int,
-              with_cold_start: bool, say: Callable[[str], None],
-              reranker: str | None = None, keep: bool = False) -> dict[str, Any]:
+def run_bench(
+    corpus: Path | None,
+    scale: int,
+    files: int,
+    n_queries: int,
+    embed_chunks: int,
+    with_cold_start: bool,
+    say: Callable[[str], None],
+    reranker: str | None = None,
+    keep: bool = False,
+) -> dict[str, Any]:
     """The steps of the module doc, in a throwaway home (kept with `keep`)."""
     from .config import Settings
     from .engine import Engine
@@ -390,17 +439,25 @@ def run_bench(corpus: Path | None, scale: int, files: int, n_queries: int, embed
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _machine_and_embedding(eng: Any, embed_chunks: int, load0: tuple[float, float, float],
-                           notes: list[str], say: Callable[[str], None]) -> dict[str, Any]:
+def _machine_and_embedding(
+    eng: Any,
+    embed_chunks: int,
+    load0: tuple[float, float, float],
+    notes: list[str],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
     """Step 1, with what it ran on: the machine, the model and its embedding speed."""
     from . import hardware
 
     emb = eng.embedder()
     result: dict[str, Any] = {
         "machine": {
-            "cpu": hardware.cpu_model(), "cores": list(hardware.cores()),
-            "threads": emb.n_threads, "llama_cpp_python": _llama_version(),
-            "model": emb.info.name, "model_file": emb.info.path.name,
+            "cpu": hardware.cpu_model(),
+            "cores": list(hardware.cores()),
+            "threads": emb.n_threads,
+            "llama_cpp_python": _llama_version(),
+            "model": emb.info.name,
+            "model_file": emb.info.path.name,
             "load_avg_start": round(load0[0], 2),
         },
     }
@@ -418,8 +475,11 @@ def _indexing(eng: Any, corpus: Path, described: str) -> dict[str, Any]:
     rep = eng.index()
     wall = rep.seconds or 1e-9
     return {
-        "corpus": described, "files": rep.indexed, "failed": len(rep.failed),
-        "chunks": rep.chunks_embedded, "tokens": rep.tokens_embedded,
+        "corpus": described,
+        "files": rep.indexed,
+        "failed": len(rep.failed),
+        "chunks": rep.chunks_embedded,
+        "tokens": rep.tokens_embedded,
         "seconds": round(rep.seconds, 3),
         "files_per_s": round(rep.indexed / wall, 2),
         "chunks_per_s": round(rep.chunks_embedded / wall, 2),
@@ -429,8 +489,14 @@ def _indexing(eng: Any, corpus: Path, described: str) -> dict[str, Any]:
     }
 
 
-def _queries(home: Path, work: Path, queries: list[str], built: dict[str, float],
-             reranker: str | None, notes: list[str]) -> dict[str, Any]:
+def _queries(
+    home: Path,
+    work: Path,
+    queries: list[str],
+    built: dict[str, float],
+    reranker: str | None,
+    notes: list[str],
+) -> dict[str, Any]:
     """Step 3: the query process's figures at the scaled size (modes are SearchOptions')."""
     sizes = {
         "catalog_bytes": sum(p.stat().st_size for p in home.glob("catalog*")),
@@ -440,8 +506,7 @@ def _queries(home: Path, work: Path, queries: list[str], built: dict[str, float]
     if reranker:
         modes.append("rerank")
     else:
-        notes.append("rerank not timed: no reranker installed (desktop-search models "
-                     "download ...)")
+        notes.append("rerank not timed: no reranker installed (desktop-search models download ...)")
     qout = work / "query.json"
     args = {"home": str(home), "queries": queries, "modes": modes, "out": str(qout)}
     _run_worker("desktop_search.bench", [json.dumps(args)], timeout=3600)
@@ -451,14 +516,18 @@ def _queries(home: Path, work: Path, queries: list[str], built: dict[str, float]
         return {m: {k: round(v, 2) for k, v in d.items()} for m, d in q[key].items()}
 
     return {
-        "chunks": int(built["chunks"]), "queries": len(queries),
-        "latency_ms": ms("latency_ms"), "first_pass_latency_ms": ms("first_pass_latency_ms"),
+        "chunks": int(built["chunks"]),
+        "queries": len(queries),
+        "latency_ms": ms("latency_ms"),
+        "first_pass_latency_ms": ms("first_pass_latency_ms"),
         "stage_p50_ms": ms("stage_p50_ms"),
         "recall_at_10": round(q["recall_at_10"], 4),
         "index_only_recall_at_10": round(q["index_only_recall_at_10"], 4),
         "rss_after_open_bytes": q["rss_after_open_bytes"],
-        "rss_bytes": q["rss_bytes"], "rss_peak_bytes": q["rss_peak_bytes"],
-        "rss_file_bytes": q["rss_file_bytes"], "rss_anon_bytes": q["rss_anon_bytes"],
+        "rss_bytes": q["rss_bytes"],
+        "rss_peak_bytes": q["rss_peak_bytes"],
+        "rss_file_bytes": q["rss_file_bytes"],
+        "rss_anon_bytes": q["rss_anon_bytes"],
         "open_s": round(q["open_s"], 3),
         "vector_index_viewed": q["vector_index_viewed"],
         "scale_rows_s": round(built["rows_s"], 1),
@@ -479,63 +548,113 @@ def render(r: dict[str, Any]) -> str:
     def row(what: str, value: str, why: str) -> None:
         rows.append((what, value, why))
 
-    row("Embedding speed", f"{e['chunks_per_s']:.1f} passages/s ({e['tokens_per_s']:.0f} "
-        "tokens/s)", f"{m['model']} on {e['threads']} threads, passages of ~200 tokens")
-    row("Indexing speed", f"{ix['files_per_s']:.1f} files/s, {ix['chunks_per_s']:.1f} "
-        "passages/s", f"{ix['corpus']}: {ix['files']} files in {ix['seconds']:.1f} s")
+    row(
+        "Embedding speed",
+        f"{e['chunks_per_s']:.1f} passages/s ({e['tokens_per_s']:.0f} tokens/s)",
+        f"{m['model']} on {e['threads']} threads, passages of ~200 tokens",
+    )
+    row(
+        "Indexing speed",
+        f"{ix['files_per_s']:.1f} files/s, {ix['chunks_per_s']:.1f} passages/s",
+        f"{ix['corpus']}: {ix['files']} files in {ix['seconds']:.1f} s",
+    )
     share = ix["stage_share"]
-    row("  time in embedding", f"{100 * share.get('embed', 0):.0f} %",
-        "running the model: almost all of indexing")
-    row("  time in extraction", f"{100 * share.get('extract', 0):.1f} %",
-        "reading text out of files (a separate thread, overlaps embedding)")
-    row("  time in chunking", f"{100 * share.get('chunk', 0):.1f} %",
-        "cutting text into passages (same thread as extraction)")
-    row("  time in storage", f"{100 * share.get('store', 0):.1f} %",
-        "writing passages, keywords and vectors to disk")
+    row(
+        "  time in embedding",
+        f"{100 * share.get('embed', 0):.0f} %",
+        "running the model: almost all of indexing",
+    )
+    row(
+        "  time in extraction",
+        f"{100 * share.get('extract', 0):.1f} %",
+        "reading text out of files (a separate thread, overlaps embedding)",
+    )
+    row(
+        "  time in chunking",
+        f"{100 * share.get('chunk', 0):.1f} %",
+        "cutting text into passages (same thread as extraction)",
+    )
+    row(
+        "  time in storage",
+        f"{100 * share.get('store', 0):.1f} %",
+        "writing passages, keywords and vectors to disk",
+    )
     lat = q["latency_ms"]
-    for mode, why in (("hybrid", "meaning + words, what search-as-you-type uses"),
-                      ("dense", "by meaning only (vector index)"),
-                      ("keyword", "by words only (SQLite FTS5)"),
-                      ("rerank", "hybrid, then the cross-encoder reorders the top")):
+    for mode, why in (
+        ("hybrid", "meaning + words, what search-as-you-type uses"),
+        ("dense", "by meaning only (vector index)"),
+        ("keyword", "by words only (SQLite FTS5)"),
+        ("rerank", "hybrid, then the cross-encoder reorders the top"),
+    ):
         if mode in lat:
-            row(f"Query time, {mode}", f"{lat[mode]['p50']:.1f} ms median, "
-                f"{lat[mode]['p95']:.1f} ms p95", f"{why}; at {q['chunks']:,} passages")
+            row(
+                f"Query time, {mode}",
+                f"{lat[mode]['p50']:.1f} ms median, {lat[mode]['p95']:.1f} ms p95",
+                f"{why}; at {q['chunks']:,} passages",
+            )
     st = q.get("stage_p50_ms", {}).get("hybrid", {})
     if st:
         # meaning and words are looked up at the same time: "both" is the wall time of the two
         rest = max(0.0, st.get("total", 0) - st.get("retrieval", 0))
         cold = q.get("first_pass_latency_ms", {}).get("hybrid")
         if cold:
-            row("  hybrid, first pass", f"{cold['p50']:.1f} ms median, {cold['p95']:.1f} ms p95",
-                "each query new: pages still on disk, word counts unknown; hybrid ran first")
-        row("  hybrid, where it goes", f"embed query {st.get('embed', 0):.1f} ms + vectors "
+            row(
+                "  hybrid, first pass",
+                f"{cold['p50']:.1f} ms median, {cold['p95']:.1f} ms p95",
+                "each query new: pages still on disk, word counts unknown; hybrid ran first",
+            )
+        row(
+            "  hybrid, where it goes",
+            f"embed query {st.get('embed', 0):.1f} ms + vectors "
             f"{st.get('dense', 0):.1f} | beside it words {st.get('keyword', 0):.1f}; both "
             f"{st.get('retrieval', 0):.1f}, rest {rest:.1f}",
-            "medians; rest = fusing, filtering, snippets")
-    row("Vector recall@10", f"{q['recall_at_10']:.3f}",
+            "medians; rest = fusing, filtering, snippets",
+        )
+    row(
+        "Vector recall@10",
+        f"{q['recall_at_10']:.3f}",
         "share of the exact 10 nearest passages searches find (1 = all); the compact index "
-        f"alone finds {q['index_only_recall_at_10']:.3f}, its candidates are rescored")
-    row("Index size on disk", f"{_mb(q['catalog_bytes'] + q['vector_index_bytes'])}",
-        f"catalog {_mb(q['catalog_bytes'])} + vector index {_mb(q['vector_index_bytes'])}")
-    row("Search process memory", f"{_mb(q['rss_bytes'])} (peak {_mb(q['rss_peak_bytes'])})",
-        "resident memory of a fresh process after these queries")
+        f"alone finds {q['index_only_recall_at_10']:.3f}, its candidates are rescored",
+    )
+    row(
+        "Index size on disk",
+        f"{_mb(q['catalog_bytes'] + q['vector_index_bytes'])}",
+        f"catalog {_mb(q['catalog_bytes'])} + vector index {_mb(q['vector_index_bytes'])}",
+    )
+    row(
+        "Search process memory",
+        f"{_mb(q['rss_bytes'])} (peak {_mb(q['rss_peak_bytes'])})",
+        "resident memory of a fresh process after these queries",
+    )
     if q.get("rss_file_bytes"):
-        row("  of which mapped files", _mb(q["rss_file_bytes"]),
+        row(
+            "  of which mapped files",
+            _mb(q["rss_file_bytes"]),
             "pages of the vector index and model files: page cache, dropped first when "
-            "memory runs short")
-        row("  of which its own", _mb(q["rss_anon_bytes"]),
-            "memory only this process holds (Python, SQLite, the model's buffers)")
+            "memory runs short",
+        )
+        row(
+            "  of which its own",
+            _mb(q["rss_anon_bytes"]),
+            "memory only this process holds (Python, SQLite, the model's buffers)",
+        )
     if "skipped" in c:
         row("Window cold start", "-", c["skipped"])
     else:
-        row("Window cold start", f"{c.get('window_s', float('nan')):.2f} s usable, "
+        row(
+            "Window cold start",
+            f"{c.get('window_s', float('nan')):.2f} s usable, "
             f"{c.get('first_result_s', float('nan')):.2f} s to first result",
-            "from launching a new process (model and index load in the background)")
+            "from launching a new process (model and index load in the background)",
+        )
     w1 = max(len(a) for a, _, _ in rows)
     w2 = max(len(b) for _, b, _ in rows)
-    lines = [f"desktop-search bench: {m['cpu']}, {m['cores'][0]} cores, model {m['model']}",
-             f"machine load (1-min average) {m['load_avg_start']} at start, "
-             f"{m.get('load_avg_end', '?')} at end: other programs slow every figure", ""]
+    lines = [
+        f"desktop-search bench: {m['cpu']}, {m['cores'][0]} cores, model {m['model']}",
+        f"machine load (1-min average) {m['load_avg_start']} at start, "
+        f"{m.get('load_avg_end', '?')} at end: other programs slow every figure",
+        "",
+    ]
     lines += [f"{a:<{w1}}  {b:<{w2}}  {why}" for a, b, why in rows]
     lines += [f"note: {n}" for n in r.get("notes", [])]
     return "\n".join(lines)

@@ -197,8 +197,11 @@ def noise_reason(text: str, n_tokens: int) -> str | None:
     words = compact.split()
     if len(words) >= 30 and len({w.lower() for w in words}) / len(words) < 0.15:
         return "repeated"
-    long_mixed = sum(len(w) for w in words if len(w) >= 24 and _ENCODED.fullmatch(w)
-                     and any(c.isdigit() for c in w))
+    long_mixed = sum(
+        len(w)
+        for w in words
+        if len(w) >= 24 and _ENCODED.fullmatch(w) and any(c.isdigit() for c in w)
+    )
     if long_mixed / n > 0.5:
         return "encoded"  # base64, hashes, hex dumps with line breaks
     return None

@@ -105,8 +105,12 @@ def _refresh_caches(data: Path) -> None:
     exe = shutil.which("update-desktop-database")
     if exe and (data / "applications").is_dir():
         with contextlib.suppress(OSError, subprocess.SubprocessError):
-            subprocess.run([exe, "-q", str(data / "applications")], check=False, timeout=60,
-                           capture_output=True)
+            subprocess.run(
+                [exe, "-q", str(data / "applications")],
+                check=False,
+                timeout=60,
+                capture_output=True,
+            )
 
 
 def install(data: Path | None = None, program: Path | None = None) -> list[Path]:

@@ -55,8 +55,9 @@ def f32_copy(model_path: Path, key: str, folder: Path) -> Path | None:
         make_private_dir(folder)  # the user's alone, like the home
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = llama_cpp.LLAMA_FTYPE_ALL_F32
-        rc = llama_cpp.llama_model_quantize(str(model_path).encode(), str(tmp).encode(),
-                                            ctypes.byref(params))
+        rc = llama_cpp.llama_model_quantize(
+            str(model_path).encode(), str(tmp).encode(), ctypes.byref(params)
+        )
         if rc != 0 or not tmp.is_file():
             return None
         tmp.chmod(0o600)
@@ -197,7 +198,7 @@ class Embedder:
         # Said plainly where asked for and impossible: the setting is ignored, not an error.
         self.gpu_note = (
             f"n_gpu_layers={n_gpu_layers} ignored: this llama.cpp build has no GPU support "
-            "(reinstall llama-cpp-python with CMAKE_ARGS=\"-DGGML_CUDA=on\"; see "
+            '(reinstall llama-cpp-python with CMAKE_ARGS="-DGGML_CUDA=on"; see '
             "docs/performance.md)"
             if n_gpu_layers and not self.gpu_offload
             else ""
@@ -212,11 +213,15 @@ class Embedder:
         self.n_ctx = max(32, min(max_tokens, train_ctx))
         # the weights computed with; the model's identity (path, key) stays model_path's
         self.weights_path = model_path
-        if (f32_folder is not None and not self.n_gpu_layers
-                and meta.get("general.file_type") == GGUF_MOSTLY_F16
-                and model_path.stat().st_size <= F32_COPY_MAX_BYTES):
-            self.weights_path = f32_copy(model_path, model_fingerprint(model_path),
-                                         f32_folder) or model_path
+        if (
+            f32_folder is not None
+            and not self.n_gpu_layers
+            and meta.get("general.file_type") == GGUF_MOSTLY_F16
+            and model_path.stat().st_size <= F32_COPY_MAX_BYTES
+        ):
+            self.weights_path = (
+                f32_copy(model_path, model_fingerprint(model_path), f32_folder) or model_path
+            )
         self.llm = _open_llama(
             self.weights_path,
             n_ctx=self.n_ctx,
@@ -383,9 +388,7 @@ class Embedder:
                 done[i] = True
                 state["count"] += 1
                 self.tokens_embedded += len(toks[i])
-                if progress is not None and not state["stop"] and not progress(
-                    state["count"], n
-                ):
+                if progress is not None and not state["stop"] and not progress(state["count"], n):
                     state["stop"] = True
                 return not state["stop"]
 

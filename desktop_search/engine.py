@@ -50,8 +50,12 @@ def writer_failure(e: BaseException, home: Path) -> IndexFailure:
     code = getattr(e, "errno", None)
     # SQLite reports a WAL index it cannot grow as a plain I/O error: look at the disk.
     io_error = "disk I/O error" in msg or code == errno.EIO
-    if (code in _DISK_FULL or "disk is full" in msg or "No space left" in msg
-            or (io_error and _low_space(home))):
+    if (
+        code in _DISK_FULL
+        or "disk is full" in msg
+        or "No space left" in msg
+        or (io_error and _low_space(home))
+    ):
         return IndexFailure(
             f"the disk is full: the index in {home} could not be updated (what was already "
             "indexed is intact); free some space and run `desktop-search index` again"
@@ -102,16 +106,20 @@ class ModelChange:
     def cost(self) -> str:
         """One line: what the switch re-embeds, how long that takes here, what answers meanwhile."""
         if not self.passages:
-            return (f"switching to {self.name} re-embeds nothing: the vectors of all "
-                    f"{self.stored:,} passages are stored from an earlier use")
+            return (
+                f"switching to {self.name} re-embeds nothing: the vectors of all "
+                f"{self.stored:,} passages are stored from an earlier use"
+            )
         from .hardware import duration_text
 
         when = ""
         if self.seconds is not None:
             took = "under a second" if self.seconds < 1 else f"about {duration_text(self.seconds)}"
             when = f", {took} here ({self.basis})"
-        return (f"switching to {self.name} re-embeds {self.passages:,} passages{when}; "
-                f"{self.active_name} keeps answering searches until the new index is complete")
+        return (
+            f"switching to {self.name} re-embeds {self.passages:,} passages{when}; "
+            f"{self.active_name} keeps answering searches until the new index is complete"
+        )
 
 
 class Engine:
@@ -120,8 +128,12 @@ class Engine:
     and a window on the same home never write at once. search() and searcher() are the query
     lane and may run on another thread at the same time."""
 
-    def __init__(self, home: str | os.PathLike[str] | None = None,
-                 settings: Settings | None = None, model_path: str | None = None) -> None:
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        settings: Settings | None = None,
+        model_path: str | None = None,
+    ) -> None:
         self.paths: AppPaths = resolve_home(home).ensure()
         self.settings = settings or load_settings(self.paths.config)
         # A model the caller names here is its decision (the CLI asks the person first): index
@@ -160,7 +172,8 @@ class Engine:
         self._lock_depth = 0
         self.open_notice = (
             f"the index in {self.paths.home} is read-only: searching works, indexing does not"
-            if self.readonly else ""
+            if self.readonly
+            else ""
         )
         self._closed = False
 
@@ -231,8 +244,10 @@ class Engine:
     def _clean_leftovers(self) -> None:
         """Temp files of a save that a crash or a full disk cut short (only the writer, which
         holds the lock, ever creates them)."""
-        for pattern, folder in (("*.usearch.tmp", self.paths.index_dir),
-                                (".*.tmp", self.paths.home)):
+        for pattern, folder in (
+            ("*.usearch.tmp", self.paths.index_dir),
+            (".*.tmp", self.paths.home),
+        ):
             for p in folder.glob(pattern):
                 with contextlib.suppress(OSError):
                     p.unlink()
@@ -294,7 +309,8 @@ class Engine:
                 return m.path
         raise DesktopSearchError(
             f"the model the index was built with is gone ({path or key}); choose one with "
-            "`desktop-search models use NAME` (`models list` shows the installed ones)")
+            "`desktop-search models use NAME` (`models list` shows the installed ones)"
+        )
 
     def embedder(self) -> Embedder:
         """The writer lane's model (see indexing_model_path), loaded on first use."""
@@ -331,8 +347,10 @@ class Engine:
     def _open_vector_index(self) -> VectorIndex:
         emb = self.embedder()
         vi, how = VectorIndex.open(
-            self.paths.index_dir / f"vectors-{emb.info.key}", emb.info.dims,
-            self.catalog, emb.info.key,
+            self.paths.index_dir / f"vectors-{emb.info.key}",
+            emb.info.dims,
+            self.catalog,
+            emb.info.key,
         )
         if how == "rebuilt":
             self.open_notice = "vector index rebuilt from stored vectors"
@@ -375,8 +393,12 @@ class Engine:
         """Files the catalog holds under each root, by the root's path."""
         return {r.path: self.catalog.file_count_under(r.id) for r in self.catalog.roots()}
 
-    def add_root(self, path: str | os.PathLike[str], includes: list[str] | None = None,
-                 excludes: list[str] | None = None) -> Root:
+    def add_root(
+        self,
+        path: str | os.PathLike[str],
+        includes: list[str] | None = None,
+        excludes: list[str] | None = None,
+    ) -> Root:
         p = Path(path).expanduser()
         if not p.exists():
             raise DesktopSearchError(f"no such folder: {p}")
@@ -450,7 +472,10 @@ class Engine:
             if not switching and self.catalog.get_meta("model_target"):
                 self.catalog.set_meta("model_target", "")  # back on the active model
         indexer = Indexer(
-            self.catalog, vi, emb, emb.info.key,
+            self.catalog,
+            vi,
+            emb,
+            emb.info.key,
             chunk_tokens=self.settings.chunk_tokens,
             chunk_overlap=self.settings.chunk_overlap,
             excludes=self.settings.excludes,
@@ -488,12 +513,14 @@ class Engine:
         secs = report.timings.get("embed", 0.0)
         if report.tokens_embedded >= 2000 and secs > 0.5:
             with self.catalog.transaction():
-                self.catalog.set_meta(f"speed:{emb.info.key}",
-                                      f"{report.tokens_embedded / secs:.1f}")
+                self.catalog.set_meta(
+                    f"speed:{emb.info.key}", f"{report.tokens_embedded / secs:.1f}"
+                )
 
     # choosing the model ----------------------------------------------------------------------
-    def model_change(self, path: str | os.PathLike[str] | None = None, *,
-                     measure: bool = True) -> ModelChange | None:
+    def model_change(
+        self, path: str | os.PathLike[str] | None = None, *, measure: bool = True
+    ) -> ModelChange | None:
         """What indexing with `path` (default: the configured model) would cost, or None when
         it is the model the index was built with (or nothing is indexed yet). Reads only, on
         its own connection: the window asks it while the writer lane indexes. With measure,
@@ -524,9 +551,13 @@ class Engine:
         elif passages and measure:
             from .hardware import measure_embedding_speed
 
-            emb = Embedder(p, n_threads=self.settings.n_threads,
-                           n_gpu_layers=self.settings.n_gpu_layers, lanes=0,
-                           f32_folder=self.paths.weights_dir)
+            emb = Embedder(
+                p,
+                n_threads=self.settings.n_threads,
+                n_gpu_layers=self.settings.n_gpu_layers,
+                lanes=0,
+                f32_folder=self.paths.weights_dir,
+            )
             try:
                 sample = measure_embedding_speed(emb, n_chunks=max(4, emb.lanes * 2))
             finally:
@@ -537,9 +568,18 @@ class Engine:
             # a bigger file computes more per token, roughly in proportion
             ratio = p.stat().st_size / max(active_path.stat().st_size, 1)
             seconds, basis = tokens / active_speed * max(ratio, 0.5), "estimate"
-        return ModelChange(path=str(p), key=key, name=p.name, active_name=active_name,
-                           passages=passages, tokens=tokens, stored=stored, seconds=seconds,
-                           basis=basis, confirmed=confirmed)
+        return ModelChange(
+            path=str(p),
+            key=key,
+            name=p.name,
+            active_name=active_name,
+            passages=passages,
+            tokens=tokens,
+            stored=stored,
+            seconds=seconds,
+            basis=basis,
+            confirmed=confirmed,
+        )
 
     def use_model(self, path: str | os.PathLike[str] | None) -> ModelChange | None:
         """The person's decision to index with `path` (None: the bundled model): loaded (a file
@@ -558,8 +598,11 @@ class Engine:
             with self.catalog.transaction():
                 self.catalog.set_meta("model_target", change.key if change else "")
                 self.catalog.set_meta(f"path:{emb.info.key}", str(p))  # for `models list`
-            if change is not None and not change.passages and not self.catalog.files_in_state(
-                    "chunked"):
+            if (
+                change is not None
+                and not change.passages
+                and not self.catalog.files_in_state("chunked")
+            ):
                 self.vector_index()  # rebuilt from the stored vectors, never re-embedded
                 self._switch_to(emb)
             return change
@@ -569,8 +612,11 @@ class Engine:
         configured one, nor a confirmed switch's target, with their vector index files, and
         gives the space back (VACUUM). Returns ({model key: vectors removed}, bytes freed)."""
         with self._writer("prune model vectors"):
-            keep = {k for k in (self.catalog.get_meta("model_key"),
-                                self.catalog.get_meta("model_target")) if k}
+            keep = {
+                k
+                for k in (self.catalog.get_meta("model_key"), self.catalog.get_meta("model_target"))
+                if k
+            }
             with contextlib.suppress(DesktopSearchError, OSError):
                 keep.add(model_fingerprint(self.model_path()))
             before = self._disk_bytes()
@@ -612,8 +658,9 @@ class Engine:
                 vi = None  # mid model switch: check the index searches use
             if vi is None and key and dims:
                 # in memory only, without loading a model: verify never changes the home
-                vi, _how = VectorIndex.open(self.paths.index_dir / f"vectors-{key}", int(dims),
-                                            self.catalog, key)
+                vi, _how = VectorIndex.open(
+                    self.paths.index_dir / f"vectors-{key}", int(dims), self.catalog, key
+                )
             return consistency_problems(self.catalog, vi)
 
     # searching ---------------------------------------------------------------------------
@@ -660,12 +707,14 @@ class Engine:
                 notices.append(
                     f"switching to {current.name}: {change.passages:,} passages left to embed; "
                     f"searches use {change.active_name} until the new index is complete "
-                    "(`desktop-search index` continues)")
+                    "(`desktop-search index` continues)"
+                )
             elif change is not None:
                 notices.append(
                     f"the configured model {current.name} differs from the one the index was "
                     f"built with ({change.active_name}), which indexing keeps using: "
-                    f"`desktop-search models use {current.name}` switches ({change.cost()})")
+                    f"`desktop-search models use {current.name}` switches ({change.cost()})"
+                )
         except DesktopSearchError as e:
             notices.append(str(e))
         vectors = cat.vector_count(model["key"] or "")

@@ -36,9 +36,13 @@ MANIFEST = "manifest.json"
 
 # --- metrics ---------------------------------------------------------------------------------
 
+
 def ndcg_at_k(ranked: Sequence[str], grades: Mapping[str, int], k: int) -> float:
-    dcg = sum(grades.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k])
-              if grades.get(d, 0) > 0)
+    dcg = sum(
+        grades.get(d, 0) / math.log2(i + 2)
+        for i, d in enumerate(ranked[:k])
+        if grades.get(d, 0) > 0
+    )
     ideal = sorted((g for g in grades.values() if g > 0), reverse=True)[:k]
     idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
     return dcg / idcg if idcg > 0 else 0.0
@@ -79,14 +83,18 @@ def evaluate(run: Run, qrels: Qrels) -> dict[str, float]:
     return {name: (v / n if n else 0.0) for name, v in totals.items()}
 
 
-def paired_difference(run: Run, baseline: Run, qrels: Qrels, metric: str = "ndcg@10"
-                      ) -> tuple[float, float]:
+def paired_difference(
+    run: Run, baseline: Run, qrels: Qrels, metric: str = "ndcg@10"
+) -> tuple[float, float]:
     """Mean per-query difference of a metric (run minus baseline) and its standard error
     (standard deviation of the differences / sqrt(n)): the same queries on both sides, so
     the spread between queries cancels and small real changes show."""
     qids = [q for q, g in qrels.items() if any(v > 0 for v in g.values())]
-    diffs = [per_query([d for d, _ in run.get(q, ())], qrels[q])[metric]
-             - per_query([d for d, _ in baseline.get(q, ())], qrels[q])[metric] for q in qids]
+    diffs = [
+        per_query([d for d, _ in run.get(q, ())], qrels[q])[metric]
+        - per_query([d for d, _ in baseline.get(q, ())], qrels[q])[metric]
+        for q in qids
+    ]
     n = len(diffs)
     if n < 2:
         return (diffs[0] if diffs else 0.0), 0.0
@@ -116,6 +124,7 @@ def read_trec_run(lines: Iterable[str]) -> dict[str, list[tuple[str, float]]]:
 
 # --- BEIR data -------------------------------------------------------------------------------
 
+
 @dataclass
 class BeirData:
     corpus: dict[str, tuple[str, str]]  # docid -> (title, text), in file order
@@ -133,8 +142,9 @@ def _jsonl(path: Path) -> Iterator[dict[str, Any]]:
                     except json.JSONDecodeError as e:
                         raise DesktopSearchError(f"{path}:{n}: not JSON ({e.msg})") from e
     except FileNotFoundError as e:
-        raise DesktopSearchError(f"not a BEIR folder: {path.name} is missing in {path.parent}") \
-            from e
+        raise DesktopSearchError(
+            f"not a BEIR folder: {path.name} is missing in {path.parent}"
+        ) from e
 
 
 def load_beir(folder: Path, split: str) -> BeirData:
@@ -151,10 +161,15 @@ def load_beir(folder: Path, split: str) -> BeirData:
             if len(parts) < 3 or (n == 1 and not parts[2].lstrip("-").isdigit()):
                 continue  # the header, or a blank line
             qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
-    queries = {str(q["_id"]): str(q["text"]) for q in _jsonl(folder / "queries.jsonl")
-               if str(q["_id"]) in qrels}
-    corpus = {str(d["_id"]): (str(d.get("title") or ""), str(d.get("text") or ""))
-              for d in _jsonl(folder / "corpus.jsonl")}
+    queries = {
+        str(q["_id"]): str(q["text"])
+        for q in _jsonl(folder / "queries.jsonl")
+        if str(q["_id"]) in qrels
+    }
+    corpus = {
+        str(d["_id"]): (str(d.get("title") or ""), str(d.get("text") or ""))
+        for d in _jsonl(folder / "corpus.jsonl")
+    }
     qrels = {q: g for q, g in qrels.items() if q in queries}
     return BeirData(corpus, queries, qrels)
 
@@ -221,8 +236,12 @@ def materialise(data: BeirData, folder: Path, names: str = "title") -> dict[str,
 Progress = Callable[[int, int], bool]
 
 
-def open_engine(home: Path, chunk_tokens: int | None = None, chunk_overlap: int | None = None,
-                model_path: str | None = None) -> Any:
+def open_engine(
+    home: Path,
+    chunk_tokens: int | None = None,
+    chunk_overlap: int | None = None,
+    model_path: str | None = None,
+) -> Any:
     """An Engine on the evaluation home; chunk settings given here are saved with it, so a kept
     home re-chunks (and re-embeds only changed chunks) when they change."""
     from .config import load_settings
@@ -253,13 +272,19 @@ def index_corpus(eng: Any, data: BeirData, names: str, progress: Progress | None
         raise DesktopSearchError("indexing was cancelled")
     if report.failed:
         path, reason = report.failed[0]
-        raise DesktopSearchError(f"{len(report.failed)} documents failed to index, e.g. "
-                                 f"{path}: {reason}")
+        raise DesktopSearchError(
+            f"{len(report.failed)} documents failed to index, e.g. {path}: {reason}"
+        )
     return mapping
 
 
-def run_queries(eng: Any, data: BeirData, mapping: Mapping[str, str], options: Any,
-                progress: Progress | None = None) -> dict[str, list[tuple[str, float]]]:
+def run_queries(
+    eng: Any,
+    data: BeirData,
+    mapping: Mapping[str, str],
+    options: Any,
+    progress: Progress | None = None,
+) -> dict[str, list[tuple[str, float]]]:
     """Every query through Engine.search; a document's score is its best chunk's."""
     run: dict[str, list[tuple[str, float]]] = {}
     total = len(data.queries)

@@ -36,16 +36,21 @@ def recoll_seconds(folder: Path, work: Path) -> dict[str, Any] | None:
     conf.mkdir()
     (conf / "recoll.conf").write_text(f"topdirs = {folder}\nloglevel = 1\n", encoding="utf-8")
     t0 = time.perf_counter()
-    proc = subprocess.run([exe, "-c", str(conf), "-z"], capture_output=True, text=True,
-                          timeout=3600, check=False)
+    proc = subprocess.run(
+        [exe, "-c", str(conf), "-z"], capture_output=True, text=True, timeout=3600, check=False
+    )
     seconds = time.perf_counter() - t0
     status: dict[str, str] = {}
     with contextlib.suppress(OSError):
         for line in (conf / "idxstatus.txt").read_text(encoding="utf-8").splitlines():
             key, _, value = line.partition(" = ")
             status[key.strip()] = value.strip()
-    return {"seconds": round(seconds, 2), "exit": proc.returncode,
-            "files": int(status.get("totfiles") or 0), "docs": int(status.get("dbtotdocs") or 0)}
+    return {
+        "seconds": round(seconds, 2),
+        "exit": proc.returncode,
+        "files": int(status.get("totfiles") or 0),
+        "docs": int(status.get("dbtotdocs") or 0),
+    }
 
 
 def pdf_speed(folder: Path) -> dict[str, Any]:
@@ -61,8 +66,13 @@ def pdf_speed(folder: Path) -> dict[str, Any]:
         except ExtractionError as e:
             refused.append(f"{p.name}: {e.reason}: {e}")
         seconds += time.perf_counter() - t0
-    return {"files": len(pdfs), "pages": pages, "seconds": round(seconds, 2),
-            "pages_per_s": round(pages / seconds, 1) if seconds else None, "refused": refused}
+    return {
+        "files": len(pdfs),
+        "pages": pages,
+        "seconds": round(seconds, 2),
+        "pages_per_s": round(pages / seconds, 1) if seconds else None,
+        "refused": refused,
+    }
 
 
 def _vm_hwm_mb(pid: int | None) -> float:
@@ -76,8 +86,12 @@ def _vm_hwm_mb(pid: int | None) -> float:
     return 0.0
 
 
-def run_first_hour(folder: Path, say: Callable[[str], None],
-                   meaning_minutes: float | None = None, keep: bool = False) -> dict[str, Any]:
+def run_first_hour(
+    folder: Path,
+    say: Callable[[str], None],
+    meaning_minutes: float | None = None,
+    keep: bool = False,
+) -> dict[str, Any]:
     from .engine import Engine
 
     work = Path(tempfile.mkdtemp(prefix="desktop-search-first-hour-"))
@@ -101,8 +115,9 @@ def run_first_hour(folder: Path, say: Callable[[str], None],
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _index(eng: Any, folder: Path, say: Callable[[str], None],
-           meaning_minutes: float | None) -> dict[str, Any]:
+def _index(
+    eng: Any, folder: Path, say: Callable[[str], None], meaning_minutes: float | None
+) -> dict[str, Any]:
     wall0, t0 = time.time(), time.monotonic()
     marks: dict[str, float] = {}
     samples: list[tuple[float, float, float | None]] = []  # (elapsed, share of tokens, ETA)
@@ -136,7 +151,9 @@ def _index(eng: Any, folder: Path, say: Callable[[str], None],
     peaks["worker"] = max(peaks["worker"], _vm_hwm_mb(eng.extract_worker_pid()))
     embed_s = total_s - marks.get("words", total_s)
     out: dict[str, Any] = {
-        "files": st.files, "passages": st.chunks, "tokens": p.tokens_total if p else 0,
+        "files": st.files,
+        "passages": st.chunks,
+        "tokens": p.tokens_total if p else 0,
         "words_s": round(marks.get("words", total_s), 2),
         "first_meaning_s": round(first[1] - wall0, 2) if first else None,
         "first_meaning_file": first[0] if first else None,
@@ -147,7 +164,8 @@ def _index(eng: Any, folder: Path, say: Callable[[str], None],
         "finished": not report.cancelled,
         "indexer_peak_mb": round(_vm_hwm_mb(os.getpid()), 1),
         "worker_peak_mb": round(peaks["worker"], 1),
-        "failed": len(report.failed), "skipped": len(report.skipped),
+        "failed": len(report.failed),
+        "skipped": len(report.skipped),
     }
     if report.cancelled and p is not None and p.tokens_per_s() > 0:
         left = (p.tokens_total - p.tokens_done) / p.tokens_per_s()
@@ -158,8 +176,9 @@ def _index(eng: Any, folder: Path, say: Callable[[str], None],
     return out
 
 
-def _eta_quality(samples: list[tuple[float, float, float | None]],
-                 actual_s: float | None) -> dict[str, Any]:
+def _eta_quality(
+    samples: list[tuple[float, float, float | None]], actual_s: float | None
+) -> dict[str, Any]:
     """How the ETA held once a tenth of the work was done: each sample's predicted finish
     against the real one (when the run finished), else against each other."""
     late = [(t, t + eta) for t, share, eta in samples if share >= 0.1 and eta is not None]
@@ -173,7 +192,8 @@ def _eta_quality(samples: list[tuple[float, float, float | None]],
         out["within_30pct"] = all(abs(e) <= 0.3 for e in errors)
     else:
         out["predicted_finish_spread_pct"] = round(
-            100 * (max(finishes) - min(finishes)) / min(finishes), 1)
+            100 * (max(finishes) - min(finishes)) / min(finishes), 1
+        )
     return out
 
 
@@ -186,8 +206,12 @@ def render_first_hour(r: dict[str, Any]) -> str:
         f"{r['failed']} failed, {r['skipped']} skipped); {r['passages']:,} passages, "
         f"{r['tokens']:,} tokens",
         f"  every file findable by words: {r['words_s']:.1f} s"
-        + (f"  (Recoll: {rec['seconds']:.1f} s for {rec['files']:,} files; ratio "
-           f"{r.get('words_vs_recoll')})" if rec else "  (recollindex not installed)"),
+        + (
+            f"  (Recoll: {rec['seconds']:.1f} s for {rec['files']:,} files; ratio "
+            f"{r.get('words_vs_recoll')})"
+            if rec
+            else "  (recollindex not installed)"
+        ),
         f"  first file with meaning: {r['first_meaning_s']} s ({r['first_meaning_file']})",
         f"  meaning: {r['passages_embedded']:,} passages in {r['embed_s']:.0f} s, "
         f"{r['passages_per_s']} passages/s, {r['tokens_per_s']} tokens/s",
@@ -195,18 +219,28 @@ def render_first_hour(r: dict[str, Any]) -> str:
     if "meaning_s" in r:
         lines.append(f"  every passage with meaning: {duration(r['meaning_s'])}")
     elif "meaning_s_projected" in r:
-        lines.append(f"  every passage with meaning: about {duration(r['meaning_s_projected'])}"
-                     " (projected: stopped early)")
+        lines.append(
+            f"  every passage with meaning: about {duration(r['meaning_s_projected'])}"
+            " (projected: stopped early)"
+        )
     eta = r["eta"]
     if eta.get("samples"):
-        lines.append("  ETA after 10 % of the work: " + (
-            f"worst error {eta['worst_error_pct']} % over {eta['samples']} samples"
-            if "worst_error_pct" in eta else
-            f"predicted finish spread {eta['predicted_finish_spread_pct']} % over "
-            f"{eta['samples']} samples"))
-    lines.append(f"  PDF text: {pdf['pages']:,} pages of {pdf['files']} files in "
-                 f"{pdf['seconds']} s ({pdf['pages_per_s']} pages/s); refused: "
-                 + ("; ".join(pdf["refused"]) or "none"))
-    lines.append(f"  peak memory: indexer {r['indexer_peak_mb']:.0f} MB, extraction worker "
-                 f"{r['worker_peak_mb']:.0f} MB")
+        lines.append(
+            "  ETA after 10 % of the work: "
+            + (
+                f"worst error {eta['worst_error_pct']} % over {eta['samples']} samples"
+                if "worst_error_pct" in eta
+                else f"predicted finish spread {eta['predicted_finish_spread_pct']} % over "
+                f"{eta['samples']} samples"
+            )
+        )
+    lines.append(
+        f"  PDF text: {pdf['pages']:,} pages of {pdf['files']} files in "
+        f"{pdf['seconds']} s ({pdf['pages_per_s']} pages/s); refused: "
+        + ("; ".join(pdf["refused"]) or "none")
+    )
+    lines.append(
+        f"  peak memory: indexer {r['indexer_peak_mb']:.0f} MB, extraction worker "
+        f"{r['worker_peak_mb']:.0f} MB"
+    )
     return "\n".join(lines)

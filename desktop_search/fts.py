@@ -48,13 +48,19 @@ class KeywordStats:
             return
         db = self.db
         db.execute("PRAGMA temp_store=MEMORY")  # query words and passages never touch the disk
-        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.ds_vocab"
-                   " USING fts5vocab(main, chunks_fts, 'row')")
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ds_vocab"
+            " USING fts5vocab(main, chunks_fts, 'row')"
+        )
         # a scratch index with the keyword index's tokenizer: stems words, marks passages
-        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.ds_scratch"
-                   f" USING fts5(text, tokenize='{FTS_TOKENIZE}')")
-        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.ds_scratch_words"
-                   " USING fts5vocab(temp, ds_scratch, 'instance')")
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ds_scratch"
+            f" USING fts5(text, tokenize='{FTS_TOKENIZE}')"
+        )
+        db.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.ds_scratch_words"
+            " USING fts5vocab(temp, ds_scratch, 'instance')"
+        )
         self._commit()
         self._ready = True
 
@@ -82,11 +88,14 @@ class KeywordStats:
             self._setup()
             db = self.db
             try:
-                db.executemany("INSERT INTO temp.ds_scratch(rowid, text) VALUES (?, ?)",
-                               list(enumerate(todo, start=1)))
+                db.executemany(
+                    "INSERT INTO temp.ds_scratch(rowid, text) VALUES (?, ?)",
+                    list(enumerate(todo, start=1)),
+                )
                 found: dict[int, list[tuple[int, str]]] = {}
                 for term, doc, offset in db.execute(
-                        "SELECT term, doc, offset FROM temp.ds_scratch_words"):
+                    "SELECT term, doc, offset FROM temp.ds_scratch_words"
+                ):
                     found.setdefault(int(doc), []).append((int(offset), str(term)))
                 for i, w in enumerate(todo, start=1):
                     self._stems[w] = tuple(t for _, t in sorted(found.get(i, [])))
@@ -100,8 +109,11 @@ class KeywordStats:
         upper bound of the phrase's count). Kept between queries while the index is about
         the same size; a stale count only changes which words are called common."""
         rows = self.total_rows()
-        if not self._df_rows or abs(rows - self._df_rows) > _DRIFT * self._df_rows \
-                or len(self._df) > _CACHE_LIMIT:
+        if (
+            not self._df_rows
+            or abs(rows - self._df_rows) > _DRIFT * self._df_rows
+            or len(self._df) > _CACHE_LIMIT
+        ):
             self._df.clear()
             self._df_rows = rows
         self._setup()
@@ -110,15 +122,15 @@ class KeywordStats:
             counts = []
             for s in stems:
                 if s not in self._df:
-                    row = self.db.execute("SELECT doc FROM temp.ds_vocab WHERE term=?",
-                                          (s,)).fetchone()
+                    row = self.db.execute(
+                        "SELECT doc FROM temp.ds_vocab WHERE term=?", (s,)
+                    ).fetchone()
                     self._df[s] = int(row[0]) if row else 0
                 counts.append(self._df[s])
             out[w] = min(counts) if counts else 0
         return out
 
-    def highlight(self, texts: dict[int, str], expr: str, start: str, end: str
-                  ) -> dict[int, str]:
+    def highlight(self, texts: dict[int, str], expr: str, start: str, end: str) -> dict[int, str]:
         """The texts with the words `expr` matches marked, by FTS5's highlight() on a scratch
         copy of just these passages: the same tokenizer and stemmer that matched them, without
         walking the big index's posting lists again."""
@@ -127,10 +139,14 @@ class KeywordStats:
         self._setup()
         db = self.db
         try:
-            db.executemany("INSERT INTO temp.ds_scratch(rowid, text) VALUES (?, ?)",
-                           list(texts.items()))
-            rows = db.execute("SELECT rowid, highlight(ds_scratch, 0, ?, ?) FROM temp.ds_scratch"
-                              " WHERE ds_scratch MATCH ?", (start, end, expr)).fetchall()
+            db.executemany(
+                "INSERT INTO temp.ds_scratch(rowid, text) VALUES (?, ?)", list(texts.items())
+            )
+            rows = db.execute(
+                "SELECT rowid, highlight(ds_scratch, 0, ?, ?) FROM temp.ds_scratch"
+                " WHERE ds_scratch MATCH ?",
+                (start, end, expr),
+            ).fetchall()
             return {int(r[0]): str(r[1]) for r in rows}
         except sqlite3.OperationalError:
             return {}

@@ -57,9 +57,17 @@ class Tuning:
             raise QueryError(f"unknown fusion {self.fusion!r}: use one of {', '.join(FUSIONS)}")
         if self.level not in LEVELS:
             raise QueryError(f"unknown fusion level {self.level!r}: use file or chunk")
-        if self.rrf_k < 0 or self.dense_weight < 0 or self.keyword_weight < 0 \
-                or self.title_weight < 0 or self.depth < 0 or self.keyword_budget < 0 \
-                or self.rare_max < 0 or self.name_weight < 0 or self.doc_damping < 0:
+        if (
+            self.rrf_k < 0
+            or self.dense_weight < 0
+            or self.keyword_weight < 0
+            or self.title_weight < 0
+            or self.depth < 0
+            or self.keyword_budget < 0
+            or self.rare_max < 0
+            or self.name_weight < 0
+            or self.doc_damping < 0
+        ):
             raise QueryError("fusion weights, rrf_k and depth must not be negative")
         if not 0 < self.common_share <= 1:
             raise QueryError("common_share must be above 0 and at most 1")
@@ -78,9 +86,16 @@ class Ranking:
     file_scores: dict[int, float] | None = None
 
 
-def fuse(mode: str, tuning: Tuning, dense: list[int], dense_sim: dict[int, float],
-         keyword: list[int], kw_score: dict[int, float], names: dict[int, float] | None,
-         file_of: Callable[[int], int]) -> Ranking:
+def fuse(
+    mode: str,
+    tuning: Tuning,
+    dense: list[int],
+    dense_sim: dict[int, float],
+    keyword: list[int],
+    kw_score: dict[int, float],
+    names: dict[int, float] | None,
+    file_of: Callable[[int], int],
+) -> Ranking:
     """One ranking from the meaning and words candidates (and the file names, by file id;
     None: names were not searched). Dense or keyword mode keeps its own ranking."""
     if mode == "dense":
@@ -101,14 +116,23 @@ def fuse(mode: str, tuning: Tuning, dense: list[int], dense_sim: dict[int, float
     return Ranking(sorted(scores, key=lambda c: (-fs[file_of(c)], -scores[c])), scores, fs)
 
 
-def _file_scores(tuning: Tuning, weights: list[float], dense: list[int],
-                 dense_sim: dict[int, float], keyword: list[int], kw_score: dict[int, float],
-                 names: dict[int, float] | None, file_of: Callable[[int], int]
-                 ) -> dict[int, float]:
+def _file_scores(
+    tuning: Tuning,
+    weights: list[float],
+    dense: list[int],
+    dense_sim: dict[int, float],
+    keyword: list[int],
+    kw_score: dict[int, float],
+    names: dict[int, float] | None,
+    file_of: Callable[[int], int],
+) -> dict[int, float]:
     """Files fused, each ranked by its best passage (or its damped sum) in each ranking."""
     if tuning.fusion == "rrf":
-        return rrf([best_per_group(dense, file_of), best_per_group(keyword, file_of)],
-                   tuning.rrf_k, weights)
+        return rrf(
+            [best_per_group(dense, file_of), best_per_group(keyword, file_of)],
+            tuning.rrf_k,
+            weights,
+        )
     d = tuning.doc_damping
     maps = [damped_per_group(dense_sim, file_of, d), damped_per_group(kw_score, file_of, d)]
     raw = [tuning.dense_weight, tuning.keyword_weight]
@@ -118,8 +142,9 @@ def _file_scores(tuning: Tuning, weights: list[float], dense: list[int],
     return score_fusion(maps, [w / (sum(raw) or 1.0) for w in raw])
 
 
-def rrf(rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None = None
-        ) -> dict[int, float]:
+def rrf(
+    rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None = None
+) -> dict[int, float]:
     """Reciprocal rank fusion: sum over lists of w / (k + rank), rank from 1."""
     scores: dict[int, float] = {}
     for i, ranking in enumerate(rankings):
@@ -129,8 +154,9 @@ def rrf(rankings: list[list[int]], k: int = RRF_K, weights: list[float] | None =
     return scores
 
 
-def score_fusion(score_maps: list[dict[int, float]], weights: list[float] | None = None
-                 ) -> dict[int, float]:
+def score_fusion(
+    score_maps: list[dict[int, float]], weights: list[float] | None = None
+) -> dict[int, float]:
     """Weighted sum of scores min-max normalised per list (absent = 0): keeps how much better
     the first hit is than the tenth, which rank fusion throws away."""
     out: dict[int, float] = {}
@@ -162,8 +188,9 @@ def max_per_group(scores: dict[int, float], group: Callable[[int], int]) -> dict
     return out
 
 
-def damped_per_group(scores: dict[int, float], group: Callable[[int], int], damping: float
-                     ) -> dict[int, float]:
+def damped_per_group(
+    scores: dict[int, float], group: Callable[[int], int], damping: float
+) -> dict[int, float]:
     """A group's best score plus damping times its second, damping squared times its third...
     (0 = the best alone, as max_per_group): a long document whose answer spans several
     passages counts them all, a little."""
@@ -175,7 +202,7 @@ def damped_per_group(scores: dict[int, float], group: Callable[[int], int], damp
     out: dict[int, float] = {}
     for g, vs in members.items():
         vs.sort(reverse=True)
-        out[g] = sum(v * damping ** i for i, v in enumerate(vs[:4]))
+        out[g] = sum(v * damping**i for i, v in enumerate(vs[:4]))
     return out
 
 
@@ -183,10 +210,13 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-
-def exact_first(order: list[int], scores: dict[int, float], file_scores: dict[int, float] | None,
-                 exact: set[int], file_of: Callable[[int], int]
-                 ) -> tuple[list[int], dict[int, float], dict[int, float] | None]:
+def exact_first(
+    order: list[int],
+    scores: dict[int, float],
+    file_scores: dict[int, float] | None,
+    exact: set[int],
+    file_of: Callable[[int], int],
+) -> tuple[list[int], dict[int, float], dict[int, float] | None]:
     """Files with an exact rare match first (their order among themselves kept), each with
     its exact passages first. Their scores are raised by 1 (fused scores are at most 1), so
     scores still fall down the list."""

@@ -30,25 +30,131 @@ RERANK_TOP_N = 30  # the settings' default rerank_top_n
 RERANK_OK_S = 2.0  # a reranked query (Enter) that answers within this feels fine
 # Compute per token follows the parameters outside the token-embedding table (a lookup, no
 # arithmetic). Vocabulary sizes and widths the catalog does not carry, by family:
-_VOCAB = {"multilingual-e5": 250_002, "bge-reranker-v2-m3": 250_002, "qwen3": 151_669,
-          "jina-reranker": 61_056}
-_WIDTH = {"bge-reranker-v2-m3": 1024, "jina-reranker-v1-tiny-en": 384,
-          "ms-marco-MiniLM-L-6-v2": 384}
+_VOCAB = {
+    "multilingual-e5": 250_002,
+    "bge-reranker-v2-m3": 250_002,
+    "qwen3": 151_669,
+    "jina-reranker": 61_056,
+}
+_WIDTH = {
+    "bge-reranker-v2-m3": 1024,
+    "jina-reranker-v1-tiny-en": 384,
+    "ms-marco-MiniLM-L-6-v2": 384,
+}
 # What a model costs in memory beyond its weights: context, compute buffers, the app itself.
 OVERHEAD_MB = 300.0
-FEATURES = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16",
-            "avx_vnni", "amx_tile", "neon", "asimd", "dotprod", "sve", "i8mm")
+FEATURES = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx_vnni",
+    "amx_tile",
+    "neon",
+    "asimd",
+    "dotprod",
+    "sve",
+    "i8mm",
+)
 
 _WORDS = [
-    "the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be",
-    "by", "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have",
-    "an", "they", "you", "were", "her", "she", "there", "been", "one", "all", "we", "their",
-    "has", "would", "when", "if", "so", "no", "what", "report", "results", "study", "patients",
-    "data", "method", "analysis", "effect", "cell", "protein", "model", "increase", "treatment",
-    "response", "change", "system", "level", "function", "risk", "group", "time", "rate",
-    "network", "signal", "energy", "market", "policy", "water", "climate", "growth", "design",
-    "control", "test", "sample", "measure", "process", "structure", "review", "evidence",
-    "support", "history", "project", "budget", "meeting", "customer", "invoice", "contract",
+    "the",
+    "of",
+    "and",
+    "to",
+    "in",
+    "a",
+    "is",
+    "that",
+    "for",
+    "it",
+    "as",
+    "was",
+    "with",
+    "be",
+    "by",
+    "on",
+    "not",
+    "he",
+    "this",
+    "are",
+    "or",
+    "his",
+    "from",
+    "at",
+    "which",
+    "but",
+    "have",
+    "an",
+    "they",
+    "you",
+    "were",
+    "her",
+    "she",
+    "there",
+    "been",
+    "one",
+    "all",
+    "we",
+    "their",
+    "has",
+    "would",
+    "when",
+    "if",
+    "so",
+    "no",
+    "what",
+    "report",
+    "results",
+    "study",
+    "patients",
+    "data",
+    "method",
+    "analysis",
+    "effect",
+    "cell",
+    "protein",
+    "model",
+    "increase",
+    "treatment",
+    "response",
+    "change",
+    "system",
+    "level",
+    "function",
+    "risk",
+    "group",
+    "time",
+    "rate",
+    "network",
+    "signal",
+    "energy",
+    "market",
+    "policy",
+    "water",
+    "climate",
+    "growth",
+    "design",
+    "control",
+    "test",
+    "sample",
+    "measure",
+    "process",
+    "structure",
+    "review",
+    "evidence",
+    "support",
+    "history",
+    "project",
+    "budget",
+    "meeting",
+    "customer",
+    "invoice",
+    "contract",
     "schedule",
 ]
 
@@ -71,8 +177,11 @@ class SpeedSample:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "chunks_per_s": round(self.chunks_per_s, 2),
-                "tokens_per_s": round(self.tokens_per_s, 1)}
+        return {
+            **asdict(self),
+            "chunks_per_s": round(self.chunks_per_s, 2),
+            "tokens_per_s": round(self.tokens_per_s, 1),
+        }
 
 
 @dataclass
@@ -140,8 +249,9 @@ def _sysctl(name: str) -> str:
     if not shutil.which("sysctl"):
         return ""
     try:
-        return subprocess.run(["sysctl", "-n", name], capture_output=True, text=True,
-                              timeout=5).stdout.strip()
+        return subprocess.run(
+            ["sysctl", "-n", name], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return ""
 
@@ -202,14 +312,19 @@ def memory() -> tuple[int, int]:
     if "MemTotal" in info:
         return info["MemTotal"], info.get("MemAvailable", info.get("MemFree", 0))
     if sys.platform == "win32":
+
         class _Status(ctypes.Structure):
-            _fields_ = [("dwLength", ctypes.c_ulong), ("dwMemoryLoad", ctypes.c_ulong),
-                        ("ullTotalPhys", ctypes.c_ulonglong), ("ullAvailPhys", ctypes.c_ulonglong),
-                        ("ullTotalPageFile", ctypes.c_ulonglong),
-                        ("ullAvailPageFile", ctypes.c_ulonglong),
-                        ("ullTotalVirtual", ctypes.c_ulonglong),
-                        ("ullAvailVirtual", ctypes.c_ulonglong),
-                        ("ullAvailExtendedVirtual", ctypes.c_ulonglong)]
+            _fields_ = [
+                ("dwLength", ctypes.c_ulong),
+                ("dwMemoryLoad", ctypes.c_ulong),
+                ("ullTotalPhys", ctypes.c_ulonglong),
+                ("ullAvailPhys", ctypes.c_ulonglong),
+                ("ullTotalPageFile", ctypes.c_ulonglong),
+                ("ullAvailPageFile", ctypes.c_ulonglong),
+                ("ullTotalVirtual", ctypes.c_ulonglong),
+                ("ullAvailVirtual", ctypes.c_ulonglong),
+                ("ullAvailExtendedVirtual", ctypes.c_ulonglong),
+            ]
 
         st = _Status()
         st.dwLength = ctypes.sizeof(_Status)
@@ -243,16 +358,24 @@ def backend_devices() -> list[tuple[str, str, int, int]]:
             fn.argtypes = [ctypes.c_void_p]
         lib.ggml_backend_dev_type.restype = ctypes.c_int
         lib.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
-        lib.ggml_backend_dev_memory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
-                                                ctypes.POINTER(ctypes.c_size_t)]
+        lib.ggml_backend_dev_memory.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_size_t),
+            ctypes.POINTER(ctypes.c_size_t),
+        ]
         out = []
         for i in range(int(lib.ggml_backend_dev_count())):
             dev = lib.ggml_backend_dev_get(i)
             free, total = ctypes.c_size_t(), ctypes.c_size_t()
             lib.ggml_backend_dev_memory(dev, ctypes.byref(free), ctypes.byref(total))
-            out.append(((lib.ggml_backend_dev_name(dev) or b"").decode(errors="replace"),
-                        (lib.ggml_backend_dev_description(dev) or b"").decode(errors="replace"),
-                        int(lib.ggml_backend_dev_type(dev)), int(total.value)))
+            out.append(
+                (
+                    (lib.ggml_backend_dev_name(dev) or b"").decode(errors="replace"),
+                    (lib.ggml_backend_dev_description(dev) or b"").decode(errors="replace"),
+                    int(lib.ggml_backend_dev_type(dev)),
+                    int(total.value),
+                )
+            )
         return out
     except (OSError, AttributeError, ImportError):
         return []
@@ -263,9 +386,12 @@ def nvidia_smi() -> list[tuple[str, int]]:
     if not shutil.which("nvidia-smi"):
         return []
     try:
-        r = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total",
-                            "--format=csv,noheader,nounits"], capture_output=True, text=True,
-                           timeout=10)
+        r = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
     out = []
@@ -290,8 +416,9 @@ def passage(count: Callable[[str], int], tokens: int, seed: int) -> str:
             return text
 
 
-def measure_embedding_speed(embedder: Any, n_chunks: int = 8,
-                            tokens_per_chunk: int = 200) -> SpeedSample:
+def measure_embedding_speed(
+    embedder: Any, n_chunks: int = 8, tokens_per_chunk: int = 200
+) -> SpeedSample:
     """Embeds n_chunks synthetic passages of about tokens_per_chunk tokens in one call, as the
     indexer does, after a warm-up call that allocates buffers and the parallel lanes."""
     budget = min(tokens_per_chunk, int(getattr(embedder, "max_text_tokens", tokens_per_chunk)))
@@ -302,8 +429,12 @@ def measure_embedding_speed(embedder: Any, n_chunks: int = 8,
     t0 = time.perf_counter()
     embedder.embed_documents(texts[warm:])
     seconds = time.perf_counter() - t0
-    return SpeedSample(chunks=n_chunks, tokens=int(embedder.tokens_embedded) - before,
-                       seconds=seconds, threads=int(getattr(embedder, "n_threads", 0)))
+    return SpeedSample(
+        chunks=n_chunks,
+        tokens=int(embedder.tokens_embedded) - before,
+        seconds=seconds,
+        threads=int(getattr(embedder, "n_threads", 0)),
+    )
 
 
 # verdicts ------------------------------------------------------------------------------------
@@ -323,8 +454,9 @@ def duration_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds < 48 * 3600 else f"{seconds / 86400:.0f} days"
 
 
-def _verdict(fits_ram: bool, fits_vram: bool | None, cps: float, measured: bool,
-             kind: str) -> tuple[str, str]:
+def _verdict(
+    fits_ram: bool, fits_vram: bool | None, cps: float, measured: bool, kind: str
+) -> tuple[str, str]:
     if not fits_ram and not fits_vram:
         return "won't fit", "needs more memory than this machine has free"
     if cps <= 0:  # nothing measured and nothing to scale from: say so, not "1e-06 passages/s"
@@ -334,11 +466,15 @@ def _verdict(fits_ram: bool, fits_vram: bool | None, cps: float, measured: bool,
     cps = float(speed_text(cps))
     if kind != "embedding":  # a reranker reads the top passages of every reranked query
         per_query = RERANK_TOP_N / cps
-        pace = (f"{how} {speed_text(cps)} passages/s: about {duration_text(per_query)}"
-                " per reranked query")
+        pace = (
+            f"{how} {speed_text(cps)} passages/s: about {duration_text(per_query)}"
+            " per reranked query"
+        )
         return ("runs well" if per_query <= RERANK_OK_S else "slow"), pace
-    pace = (f"{how} {speed_text(cps)} passages/s: about {duration_text(10_000 / cps)}"
-            " per 10,000 passages")
+    pace = (
+        f"{how} {speed_text(cps)} passages/s: about {duration_text(10_000 / cps)}"
+        " per 10,000 passages"
+    )
     return ("runs well" if cps >= RUNS_WELL_CHUNKS_PER_S else "slow"), pace
 
 
@@ -349,9 +485,15 @@ def compute_params_m(m: Any) -> float:
     return max(float(m.params_m) - vocab * width / 1e6, float(m.params_m) * 0.1)
 
 
-def model_verdicts(speed: SpeedSample | None, ram_available: int, vram: int,
-                   gpu: bool, models_dir: Path, threads: int,
-                   measure_installed: bool) -> tuple[list[ModelVerdict], list[str]]:
+def model_verdicts(
+    speed: SpeedSample | None,
+    ram_available: int,
+    vram: int,
+    gpu: bool,
+    models_dir: Path,
+    threads: int,
+    measure_installed: bool,
+) -> tuple[list[ModelVerdict], list[str]]:
     from .embed import Embedder
     from .models import CATALOG, installed_models
     from .paths import weights_dir
@@ -379,11 +521,17 @@ def model_verdicts(speed: SpeedSample | None, ram_available: int, vram: int,
         cps = base_cps * base_compute / compute if compute > 0 else 0.0
         if m.name == bundled.name and speed is not None:
             cps, measured = base_cps, True
-        elif (path is not None and measure_installed and m.kind == "embedding" and fits_ram
-              and size_mb < 1000):
+        elif (
+            path is not None
+            and measure_installed
+            and m.kind == "embedding"
+            and fits_ram
+            and size_mb < 1000
+        ):
             try:
-                emb = Embedder(path, n_threads=threads, max_tokens=256, lanes=0,
-                               f32_folder=weights_dir())
+                emb = Embedder(
+                    path, n_threads=threads, max_tokens=256, lanes=0, f32_folder=weights_dir()
+                )
                 try:
                     cps, measured = measure_embedding_speed(emb, n_chunks=3).chunks_per_s, True
                 finally:
@@ -391,19 +539,35 @@ def model_verdicts(speed: SpeedSample | None, ram_available: int, vram: int,
             except Exception as e:  # a broken download must not break the page
                 notes.append(f"{m.name}: could not be timed ({e}); speed estimated")
         verdict, reason = _verdict(fits_ram, fits_vram, cps, measured, m.kind)
-        out.append(ModelVerdict(name=m.name, kind=m.kind, installed=path is not None,
-                                params_m=m.params_m, size_mb=round(size_mb, 1),
-                                fits_ram=fits_ram, fits_vram=fits_vram,
-                                chunks_per_s=round(cps, 2), measured=measured,
-                                verdict=verdict, reason=reason))
+        out.append(
+            ModelVerdict(
+                name=m.name,
+                kind=m.kind,
+                installed=path is not None,
+                params_m=m.params_m,
+                size_mb=round(size_mb, 1),
+                fits_ram=fits_ram,
+                fits_vram=fits_vram,
+                chunks_per_s=round(cps, 2),
+                measured=measured,
+                verdict=verdict,
+                reason=reason,
+            )
+        )
     if not gpu:
-        notes.append("this llama.cpp build cannot use a graphics card, so models run on the "
-                     "processor (README.md, section GPU, has the install line for one)")
+        notes.append(
+            "this llama.cpp build cannot use a graphics card, so models run on the "
+            "processor (README.md, section GPU, has the install line for one)"
+        )
     return out, notes
 
 
-def detect(measure: bool = True, models_dir: Path | None = None, threads: int = 0,
-           measure_installed: bool = True) -> HardwareReport:
+def detect(
+    measure: bool = True,
+    models_dir: Path | None = None,
+    threads: int = 0,
+    measure_installed: bool = True,
+) -> HardwareReport:
     """The whole picture. With measure, the bundled model is loaded and timed (1-3 s)."""
     import llama_cpp
 
@@ -416,22 +580,24 @@ def detect(measure: bool = True, models_dir: Path | None = None, threads: int = 
     physical, logical = cores()
     total, available = memory()
     devices = [d for d in backend_devices() if d[2] != 0]
-    gpu_names = [f"{d[1] or d[0]} ({d[3] / 1024**3:.1f} GB)" if d[3] else (d[1] or d[0])
-                 for d in devices]
+    gpu_names = [
+        f"{d[1] or d[0]} ({d[3] / 1024**3:.1f} GB)" if d[3] else (d[1] or d[0]) for d in devices
+    ]
     vram = max((d[3] for d in devices), default=0)
     notes: list[str] = []
     smi = nvidia_smi()
     if not devices and smi:
         gpu_names = [f"{n} ({m / 1024**3:.1f} GB)" for n, m in smi]
         if not gpu:
-            notes.append("an NVIDIA GPU is present but this llama.cpp build is CPU-only: "
-                         "reinstall it with CUDA to use the GPU")
+            notes.append(
+                "an NVIDIA GPU is present but this llama.cpp build is CPU-only: "
+                "reinstall it with CUDA to use the GPU"
+            )
     threads = threads or default_threads()
     speed = None
     if measure:
         # as indexing runs it: a context per thread, from the F32 working copy
-        emb = Embedder(bundled_model_path(), n_threads=threads, lanes=0,
-                       f32_folder=weights_dir())
+        emb = Embedder(bundled_model_path(), n_threads=threads, lanes=0, f32_folder=weights_dir())
         try:
             speed = measure_embedding_speed(emb)
         finally:
@@ -445,22 +611,34 @@ def detect(measure: bool = True, models_dir: Path | None = None, threads: int = 
         # not measured: a rough guess for the bundled model from the cores and vector units
         # (about 4 passages/s per core with AVX2 or NEON here), flagged as a guess
         per_core = 4.0 if {"avx2", "neon", "asimd"} & set(cpu_features(system_info)) else 1.0
-        basis = SpeedSample(chunks=1, tokens=200, seconds=1.0 / (per_core * physical),
-                            threads=threads)
+        basis = SpeedSample(
+            chunks=1, tokens=200, seconds=1.0 / (per_core * physical), threads=threads
+        )
         notes.append(GUESSED_NOTE)
-    models, more = model_verdicts(basis, available, vram, gpu, models_dir, threads,
-                                  measure_installed and measure)
+    models, more = model_verdicts(
+        basis, available, vram, gpu, models_dir, threads, measure_installed and measure
+    )
     if speed is None:
         for m in models:
             m.measured = False
             m.reason = m.reason.replace("measured", "guessed").replace("estimated", "guessed")
     return HardwareReport(
-        cpu_model=cpu_model(), cpu_features=cpu_features(system_info),
-        cores_physical=physical, cores_logical=logical, ram_bytes=total,
-        ram_available_bytes=available, gpu_offload=gpu, gpu_devices=gpu_names,
-        llama_cpp_version=str(getattr(llama_cpp, "__version__", "?")), system_info=system_info,
-        os=f"{platform.system()} {platform.release()} ({platform.machine()})", threads=threads,
-        models=models, bundled_speed=speed, vram_bytes=vram, notes=notes + more,
+        cpu_model=cpu_model(),
+        cpu_features=cpu_features(system_info),
+        cores_physical=physical,
+        cores_logical=logical,
+        ram_bytes=total,
+        ram_available_bytes=available,
+        gpu_offload=gpu,
+        gpu_devices=gpu_names,
+        llama_cpp_version=str(getattr(llama_cpp, "__version__", "?")),
+        system_info=system_info,
+        os=f"{platform.system()} {platform.release()} ({platform.machine()})",
+        threads=threads,
+        models=models,
+        bundled_speed=speed,
+        vram_bytes=vram,
+        notes=notes + more,
     )
 
 
@@ -491,17 +669,26 @@ def render(rep: HardwareReport) -> str:
         "                the wider, the faster a model runs on the CPU",
         f"  memory        {gb_text(rep.ram_bytes)} ({gb_text(rep.ram_available_bytes)} free now)",
         f"  GPU offload   {'yes' if rep.gpu_offload else 'no'}: "
-        + ("this llama.cpp build can run models on a GPU" if rep.gpu_offload
-           else "this llama.cpp build runs models on the CPU only"),
+        + (
+            "this llama.cpp build can run models on a GPU"
+            if rep.gpu_offload
+            else "this llama.cpp build runs models on the CPU only"
+        ),
         f"  GPUs seen     {', '.join(rep.gpu_devices) or 'none'}",
         f"  llama.cpp     llama-cpp-python {rep.llama_cpp_version}",
     ]
     if rep.bundled_speed:
         s = rep.bundled_speed
-        lines += ["", f"Measured now: the bundled model embeds {s.chunks_per_s:.1f} passages/s "
-                  f"({s.tokens_per_s:.0f} tokens/s, {s.threads} threads)"]
-    lines += ["", "Models (passages of about 200 tokens; 'estimated' = the bundled model's "
-              "measured speed scaled by compute per token)"]
+        lines += [
+            "",
+            f"Measured now: the bundled model embeds {s.chunks_per_s:.1f} passages/s "
+            f"({s.tokens_per_s:.0f} tokens/s, {s.threads} threads)",
+        ]
+    lines += [
+        "",
+        "Models (passages of about 200 tokens; 'estimated' = the bundled model's "
+        "measured speed scaled by compute per token)",
+    ]
     w = max(len(m.name) for m in rep.models) if rep.models else 10
     for m in rep.models:
         mark = "installed" if m.installed else "         "

@@ -84,9 +84,9 @@ class DocumentEmbedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
-    def embed_documents(self, texts: Sequence[str],
-                        progress: Callable[[int, int], bool] | None = None
-                        ) -> NDArray[np.float32]: ...
+    def embed_documents(
+        self, texts: Sequence[str], progress: Callable[[int, int], bool] | None = None
+    ) -> NDArray[np.float32]: ...
 
 
 def embedding_order(plan: Iterable[EmbedPlan]) -> list[EmbedPlan]:
@@ -95,6 +95,7 @@ def embedding_order(plan: Iterable[EmbedPlan]) -> list[EmbedPlan]:
     2. long files (up to HUGE_PASSAGES), most recently modified first;
     3. huge files, smallest first, so the largest comes last.
     Files the watcher reports are embedded by their own update, before this backlog resumes."""
+
     def key(p: EmbedPlan) -> tuple[int, int, int]:
         if p.passages > HUGE_PASSAGES:
             return (2, p.passages, -p.mtime_ns)
@@ -147,8 +148,11 @@ _REASON_MAX_CHARS = 300
 
 def partial_reason(warnings: list[str]) -> str | None:
     """The warnings that say text was lost (truncated, timed out, unreadable pages...)."""
-    lost = [w for w in warnings if w.startswith(_PARTIAL_PREFIXES)
-            and not w.startswith("encoding: not UTF-8")]
+    lost = [
+        w
+        for w in warnings
+        if w.startswith(_PARTIAL_PREFIXES) and not w.startswith("encoding: not UTF-8")
+    ]
     if not lost:
         return None
     text = "; ".join(lost)
@@ -170,8 +174,7 @@ def file_hash(path: str, limit: int) -> str:
     return h.hexdigest()
 
 
-def _put(q: queue.Queue[_Prepared | None], item: _Prepared | None,
-         stop: threading.Event) -> None:
+def _put(q: queue.Queue[_Prepared | None], item: _Prepared | None, stop: threading.Event) -> None:
     """Queue.put that gives up once the run is stopped (nobody may read the queue any more)."""
     while True:
         try:
@@ -292,7 +295,8 @@ class Indexer:
                         else:
                             others.append(one)  # found by its name only
                 self.catalog.sync_other_files_at(
-                    stored_p, [(root.id, o.path, o.size, o.mtime_ns) for o in others])
+                    stored_p, [(root.id, o.path, o.size, o.mtime_ns) for o in others]
+                )
                 # what the catalog holds at or under p (a deleted folder removes its files)
                 known.update((row.path, row) for row in self.catalog.files_at(stored_p))
                 break
@@ -300,8 +304,9 @@ class Indexer:
         work = self._diff(found, known, report)
         read = self._phase1(work, report, progress, backlog=False)
         if read:
-            self._phase2(self.catalog.embed_plan(self.model_key, (CHUNKED,), read), report,
-                         progress)
+            self._phase2(
+                self.catalog.embed_plan(self.model_key, (CHUNKED,), read), report, progress
+            )
         self._finish(report, t0)
         return report
 
@@ -341,8 +346,9 @@ class Indexer:
 
         # A new path whose bytes equal a vanished indexed file is a rename or move: keep its
         # chunks and vectors, change only the path.
-        gone_by_hash = {k.content_hash: (p, k) for p, k in gone.items()
-                        if k.content_hash and k.state == INDEXED}
+        gone_by_hash = {
+            k.content_hash: (p, k) for p, k in gone.items() if k.content_hash and k.state == INDEXED
+        }
         remaining: list[tuple[Seen, int, int | None, str | None]] = []
         for s, root_id, fid in work:
             h: str | None = None
@@ -355,8 +361,9 @@ class Indexer:
                 if match is not None:
                     old_path, k = match
                     with self.catalog.transaction():
-                        self.catalog.move_file(k.id, root_id, s.path, s.size, s.mtime_ns,
-                                               TITLE_MAX_CHARS)
+                        self.catalog.move_file(
+                            k.id, root_id, s.path, s.size, s.mtime_ns, TITLE_MAX_CHARS
+                        )
                     gone.pop(old_path)
                     report.renamed += 1
                     report.new -= 1
@@ -376,8 +383,9 @@ class Indexer:
         return remaining
 
     # phase 1: words ----------------------------------------------------------------------
-    def _read(self, s: Seen, root_id: int, fid: int | None, h: str | None,
-              report: IndexReport) -> _Prepared:
+    def _read(
+        self, s: Seen, root_id: int, fid: int | None, h: str | None, report: IndexReport
+    ) -> _Prepared:
         """A file's text (in prep.doc), or why there is none to index."""
         prep = _Prepared(seen=s, root_id=root_id)
         t0 = time.perf_counter()
@@ -450,14 +458,19 @@ class Indexer:
     def _extract(self, path: str) -> Document:
         if self.worker is not None:
             try:
-                return self.worker.extract(path, max_bytes=self.max_file_bytes,
-                                           on_progress=self._pages_read)
+                return self.worker.extract(
+                    path, max_bytes=self.max_file_bytes, on_progress=self._pages_read
+                )
             except WorkerUnavailable:
                 # No separate process here (a locked-down sandbox): extract in this one
                 # rather than fail every file for a reason that is not theirs.
                 self.worker = None
-        return extract(Path(path), max_bytes=self.max_file_bytes,
-                       time_budget=self.extract_budget_s, on_progress=self._pages_read)
+        return extract(
+            Path(path),
+            max_bytes=self.max_file_bytes,
+            time_budget=self.extract_budget_s,
+            on_progress=self._pages_read,
+        )
 
     def _extract_stable(self, s: Seen, prep: _Prepared) -> Document:
         """Extracts, then checks the file did not change while it was read; a file being
@@ -473,9 +486,14 @@ class Indexer:
             doc = self._extract(s.fs_path)
         return doc
 
-    def _phase1(self, work: list[tuple[Seen, int, int | None, str | None]],
-                report: IndexReport, progress: Progress | None, *, backlog: bool = True
-                ) -> list[int] | None:
+    def _phase1(
+        self,
+        work: list[tuple[Seen, int, int | None, str | None]],
+        report: IndexReport,
+        progress: Progress | None,
+        *,
+        backlog: bool = True,
+    ) -> list[int] | None:
         """Reads every file of `work` (reader threads extract and chunk, this thread commits
         in batches). Returns the ids of the files now waiting for meaning, or None when
         cancelled. With `backlog`, the passages an earlier run left without meaning are
@@ -497,9 +515,13 @@ class Indexer:
             stop.set()
             self._stop_readers(readers)
 
-    def _start_readers(self, work: list[tuple[Seen, int, int | None, str | None]],
-                       report: IndexReport, q: queue.Queue[_Prepared | None],
-                       stop: threading.Event) -> tuple[threading.Thread, threading.Thread]:
+    def _start_readers(
+        self,
+        work: list[tuple[Seen, int, int | None, str | None]],
+        report: IndexReport,
+        q: queue.Queue[_Prepared | None],
+        stop: threading.Event,
+    ) -> tuple[threading.Thread, threading.Thread]:
         """reader -> chunker -> `q`: the worker process extracts one file while this process
         chunks the one before (two cores busy, not one). None in `q` ends the files."""
         read: queue.Queue[_Prepared | None] = queue.Queue(maxsize=8)
@@ -540,8 +562,13 @@ class Indexer:
         producer.join()
         chunker.join()
 
-    def _commit_read(self, q: queue.Queue[_Prepared | None], report: IndexReport,
-                     progress: Progress | None, backlog: bool) -> list[int] | None:
+    def _commit_read(
+        self,
+        q: queue.Queue[_Prepared | None],
+        report: IndexReport,
+        progress: Progress | None,
+        backlog: bool,
+    ) -> list[int] | None:
         """Commits what the readers bring, COMMIT_FILES files or COMMIT_EVERY_S at a time,
         with a first taste of meaning once reading runs long. The files to embed, or None
         when cancelled."""
@@ -558,16 +585,19 @@ class Indexer:
                         state.passages_total += len(p.chunks)
                         state.tokens_total += sum(c.n_tokens for c in p.chunks)
                 state.files_read += len(batch)
-            if (backlog and not tasted and to_embed
-                    and time.monotonic() - state.started >= FIRST_TASTE_AFTER_S):
+            if (
+                backlog
+                and not tasted
+                and to_embed
+                and time.monotonic() - state.started >= FIRST_TASTE_AFTER_S
+            ):
                 tasted = True
                 self._first_taste(to_embed, report, progress)
             if not self._still_wanted(progress, report):
                 return None
         return to_embed
 
-    def _first_taste(self, read: list[int], report: IndexReport,
-                     progress: Progress | None) -> None:
+    def _first_taste(self, read: list[int], report: IndexReport, progress: Progress | None) -> None:
         """While a large folder is still being read, meaning for a few of the newest short
         files read so far (one small slice), so a search by meaning answers within seconds
         of the start instead of after the whole folder is read."""
@@ -616,8 +646,15 @@ class Indexer:
                     out.append(None)
                     continue
                 fid = self.catalog.upsert_file(
-                    p.root_id, s.path, s.size, s.mtime_ns, p.state,
-                    content_hash=p.content_hash, error=p.error, kind=p.kind, title=p.title,
+                    p.root_id,
+                    s.path,
+                    s.size,
+                    s.mtime_ns,
+                    p.state,
+                    content_hash=p.content_hash,
+                    error=p.error,
+                    kind=p.kind,
+                    title=p.title,
                     n_chars=p.n_chars,
                 )
                 self.catalog.replace_chunks(fid, p.chunks if p.state == CHUNKED else [])
@@ -635,8 +672,14 @@ class Indexer:
         return out
 
     # phase 2: meaning --------------------------------------------------------------------
-    def _phase2(self, plan: list[EmbedPlan], report: IndexReport,
-                progress: Progress | None, *, taste: bool = False) -> None:
+    def _phase2(
+        self,
+        plan: list[EmbedPlan],
+        report: IndexReport,
+        progress: Progress | None,
+        *,
+        taste: bool = False,
+    ) -> None:
         """Vectors for the files of `plan`, in embedding_order, EMBED_SLICE passages a call;
         each slice's vectors are committed, and a file is marked indexed (and added to the
         vector index) once the last of its passages has a vector. A first taste (`taste`)
@@ -671,9 +714,14 @@ class Indexer:
         if todo or ready:
             self._embed_slice(todo, tokens, ready, report, progress)
 
-    def _embed_slice(self, todo: dict[str, str], tokens: dict[str, int],
-                     ready: list[tuple[int, list[int]]], report: IndexReport,
-                     progress: Progress | None) -> bool:
+    def _embed_slice(
+        self,
+        todo: dict[str, str],
+        tokens: dict[str, int],
+        ready: list[tuple[int, list[int]]],
+        report: IndexReport,
+        progress: Progress | None,
+    ) -> bool:
         """Embeds and stores one slice, then completes the files in `ready`. False when
         cancelled (the slice is dropped: its files stay chunked and resume next run)."""
         state = self.progress
@@ -703,14 +751,21 @@ class Indexer:
             if texts:
                 self.catalog.put_vectors(self.model_key, zip(todo.keys(), vecs, strict=True))
                 if state.tokens_per_s() > 0:  # for `status` in another process: speed, ETA
-                    self.catalog.set_meta("embed_speed", json.dumps({
-                        "passages_per_s": round(state.passages_per_s(), 2),
-                        "tokens_per_s": round(state.tokens_per_s(), 1)}))
+                    self.catalog.set_meta(
+                        "embed_speed",
+                        json.dumps(
+                            {
+                                "passages_per_s": round(state.passages_per_s(), 2),
+                                "tokens_per_s": round(state.tokens_per_s(), 1),
+                            }
+                        ),
+                    )
             done = [(fid, cids) for fid, cids in ready if self.catalog.mark_indexed(fid)]
             if done:
                 self.catalog.bump_generation()
             keys, mat = self.catalog.vectors_for_chunks(
-                self.model_key, [c for _fid, cids in done for c in cids])
+                self.model_key, [c for _fid, cids in done for c in cids]
+            )
         report.indexed += len(done)
         self.vindex.add(keys, mat if len(keys) else np.zeros((0, self.vindex.ndim), np.float32))
         report.timings["store"] += time.perf_counter() - t1
@@ -726,8 +781,10 @@ class Indexer:
         items = {i.file_id: i for i in self.catalog.rechunk_plan()}
         if not items:
             return
-        plan = embedding_order(EmbedPlan(i.file_id, i.path, i.mtime_ns, i.passages,
-                                         i.passages, 0) for i in items.values())
+        plan = embedding_order(
+            EmbedPlan(i.file_id, i.path, i.mtime_ns, i.passages, i.passages, 0)
+            for i in items.values()
+        )
         state = self.progress
         state.phase = EMBEDDING
         state.passages_total = state.passages_done + sum(p.passages for p in plan)
@@ -743,8 +800,12 @@ class Indexer:
         """One file: read, cut, embed, swap. False when the run was cancelled meanwhile."""
         s = seen(item.path, item.size, item.mtime_ns)
         prep = self._chunk(self._read(s, item.root_id, None, item.content_hash, report), report)
-        if (prep.state != CHUNKED or prep.vanished or not prep.chunks
-                or prep.content_hash != item.content_hash):
+        if (
+            prep.state != CHUNKED
+            or prep.vanished
+            or not prep.chunks
+            or prep.content_hash != item.content_hash
+        ):
             # unreadable now, empty, or changed under us: it keeps its passages; a change is
             # the next run's phase 1 to redo
             with self.catalog.transaction():
@@ -753,8 +814,11 @@ class Indexer:
         state = self.progress
         hashes = {c.embed_hash for c in prep.chunks}
         missing = self.catalog.missing_vectors(self.model_key, hashes)
-        todo = {c.embed_hash: embed_input(c.title, c.text) for c in prep.chunks
-                if c.embed_hash in missing}
+        todo = {
+            c.embed_hash: embed_input(c.title, c.text)
+            for c in prep.chunks
+            if c.embed_hash in missing
+        }
         base = state.passages_done
         t0 = time.perf_counter()
         vecs = np.zeros((0, self.vindex.ndim), np.float32)
@@ -782,7 +846,8 @@ class Indexer:
             self.catalog.replace_chunks(item.file_id, prep.chunks)
             self.catalog.bump_generation()
             keys, mat = self.catalog.vectors_for_chunks(
-                self.model_key, self.catalog.chunk_ids_of([item.file_id]))
+                self.model_key, self.catalog.chunk_ids_of([item.file_id])
+            )
         self.vindex.remove(old_ids)
         self.vindex.add(keys, mat if len(keys) else np.zeros((0, self.vindex.ndim), np.float32))
         self.save_if_due()

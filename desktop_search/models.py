@@ -58,71 +58,168 @@ _BGE_QUERY = "Represent this sentence for searching relevant passages: "
 
 CATALOG: tuple[KnownModel, ...] = (
     # embedding models ------------------------------------------------------------------------
-    KnownModel("all-MiniLM-L6-v2", r"all[-_ ]?minilm[-_ ]?l6", dims=384, context=512,
-               params_m=22.7, size_mb=46, licence="Apache-2.0",
-               quality="SciFact nDCG@10 0.645 (dense, BEIR)", url="bundled",
-               note="bundled; built by packaging/build_default_model.py"),
-    KnownModel("nomic-embed-text-v1.5", r"nomic[-_ ]?embed[-_ ]?text",
-               query_prefix="search_query: ", document_prefix="search_document: ",
-               dims=768, context=2048, params_m=137, size_mb=146, licence="Apache-2.0",
-               quality="MTEB retrieval 53.0",
-               url="https://huggingface.co/nomic-ai/nomic-embed-text-v1.5",
-               repo="nomic-ai/nomic-embed-text-v1.5-GGUF", file="nomic-embed-text-v1.5.Q8_0.gguf",
-               revision="0188c9bf409793f810680a5a431e7b899c46104c",
-               sha256="3e24342164b3d94991ba9692fdc0dd08e3fd7362e0aacc396a9a5c54a544c3b7"),
-    KnownModel("bge-small-en-v1.5", r"bge[-_ ]?small[-_ ]?en", query_prefix=_BGE_QUERY,
-               dims=384, context=512, params_m=33.4, size_mb=36, licence="MIT",
-               quality="SciFact nDCG@10 0.713", pooling="cls",
-               url="https://huggingface.co/BAAI/bge-small-en-v1.5",
-               repo="CompendiumLabs/bge-small-en-v1.5-gguf", file="bge-small-en-v1.5-q8_0.gguf"),
-    KnownModel("bge-base-en-v1.5", r"bge[-_ ]?base[-_ ]?en", query_prefix=_BGE_QUERY,
-               dims=768, context=512, params_m=109, size_mb=117, licence="MIT",
-               quality="SciFact nDCG@10 0.741", pooling="cls",
-               url="https://huggingface.co/BAAI/bge-base-en-v1.5",
-               repo="CompendiumLabs/bge-base-en-v1.5-gguf", file="bge-base-en-v1.5-q8_0.gguf"),
-    KnownModel("multilingual-e5-small", r"multilingual[-_ ]?e5[-_ ]?small",
-               query_prefix="query: ", document_prefix="passage: ", dims=384, context=512,
-               params_m=118, size_mb=125, licence="MIT",
-               quality="MTEB retrieval 46.6 (multilingual)",
-               url="https://huggingface.co/intfloat/multilingual-e5-small",
-               note="no GGUF we can vouch for: convert with llama.cpp's convert_hf_to_gguf.py "
-               "(XLM-R tokenizer)"),
-    KnownModel("gte-small", r"gte[-_ ]?small", dims=384, context=512, params_m=33.4,
-               size_mb=36, licence="MIT", quality="MTEB retrieval 49.5",
-               url="https://huggingface.co/thenlper/gte-small",
-               note="no GGUF we can vouch for: convert with packaging/convert_bert_gguf.py"),
-    KnownModel("snowflake-arctic-embed-s", r"arctic[-_ ]?embed", query_prefix=_BGE_QUERY,
-               dims=384, context=512, params_m=33.2, size_mb=36, licence="Apache-2.0",
-               quality="MTEB retrieval 51.98", pooling="cls",
-               url="https://huggingface.co/Snowflake/snowflake-arctic-embed-s",
-               note="no GGUF we can vouch for: convert with packaging/convert_bert_gguf.py"),
-    KnownModel("Qwen3-Embedding-0.6B", r"qwen3[-_ ]?embedding",
-               query_prefix="Instruct: Given a web search query, retrieve relevant passages that"
-               " answer the query\nQuery:", dims=1024, context=32768, params_m=596,
-               size_mb=639, licence="Apache-2.0", quality="MTEB retrieval 64.3 (multilingual)",
-               pooling="last", url="https://huggingface.co/Qwen/Qwen3-Embedding-0.6B",
-               repo="Qwen/Qwen3-Embedding-0.6B-GGUF", file="Qwen3-Embedding-0.6B-Q8_0.gguf",
-               note="slow on CPU: about 25x the bundled model's compute per token"),
+    KnownModel(
+        "all-MiniLM-L6-v2",
+        r"all[-_ ]?minilm[-_ ]?l6",
+        dims=384,
+        context=512,
+        params_m=22.7,
+        size_mb=46,
+        licence="Apache-2.0",
+        quality="SciFact nDCG@10 0.645 (dense, BEIR)",
+        url="bundled",
+        note="bundled; built by packaging/build_default_model.py",
+    ),
+    KnownModel(
+        "nomic-embed-text-v1.5",
+        r"nomic[-_ ]?embed[-_ ]?text",
+        query_prefix="search_query: ",
+        document_prefix="search_document: ",
+        dims=768,
+        context=2048,
+        params_m=137,
+        size_mb=146,
+        licence="Apache-2.0",
+        quality="MTEB retrieval 53.0",
+        url="https://huggingface.co/nomic-ai/nomic-embed-text-v1.5",
+        repo="nomic-ai/nomic-embed-text-v1.5-GGUF",
+        file="nomic-embed-text-v1.5.Q8_0.gguf",
+        revision="0188c9bf409793f810680a5a431e7b899c46104c",
+        sha256="3e24342164b3d94991ba9692fdc0dd08e3fd7362e0aacc396a9a5c54a544c3b7",
+    ),
+    KnownModel(
+        "bge-small-en-v1.5",
+        r"bge[-_ ]?small[-_ ]?en",
+        query_prefix=_BGE_QUERY,
+        dims=384,
+        context=512,
+        params_m=33.4,
+        size_mb=36,
+        licence="MIT",
+        quality="SciFact nDCG@10 0.713",
+        pooling="cls",
+        url="https://huggingface.co/BAAI/bge-small-en-v1.5",
+        repo="CompendiumLabs/bge-small-en-v1.5-gguf",
+        file="bge-small-en-v1.5-q8_0.gguf",
+    ),
+    KnownModel(
+        "bge-base-en-v1.5",
+        r"bge[-_ ]?base[-_ ]?en",
+        query_prefix=_BGE_QUERY,
+        dims=768,
+        context=512,
+        params_m=109,
+        size_mb=117,
+        licence="MIT",
+        quality="SciFact nDCG@10 0.741",
+        pooling="cls",
+        url="https://huggingface.co/BAAI/bge-base-en-v1.5",
+        repo="CompendiumLabs/bge-base-en-v1.5-gguf",
+        file="bge-base-en-v1.5-q8_0.gguf",
+    ),
+    KnownModel(
+        "multilingual-e5-small",
+        r"multilingual[-_ ]?e5[-_ ]?small",
+        query_prefix="query: ",
+        document_prefix="passage: ",
+        dims=384,
+        context=512,
+        params_m=118,
+        size_mb=125,
+        licence="MIT",
+        quality="MTEB retrieval 46.6 (multilingual)",
+        url="https://huggingface.co/intfloat/multilingual-e5-small",
+        note="no GGUF we can vouch for: convert with llama.cpp's convert_hf_to_gguf.py "
+        "(XLM-R tokenizer)",
+    ),
+    KnownModel(
+        "gte-small",
+        r"gte[-_ ]?small",
+        dims=384,
+        context=512,
+        params_m=33.4,
+        size_mb=36,
+        licence="MIT",
+        quality="MTEB retrieval 49.5",
+        url="https://huggingface.co/thenlper/gte-small",
+        note="no GGUF we can vouch for: convert with packaging/convert_bert_gguf.py",
+    ),
+    KnownModel(
+        "snowflake-arctic-embed-s",
+        r"arctic[-_ ]?embed",
+        query_prefix=_BGE_QUERY,
+        dims=384,
+        context=512,
+        params_m=33.2,
+        size_mb=36,
+        licence="Apache-2.0",
+        quality="MTEB retrieval 51.98",
+        pooling="cls",
+        url="https://huggingface.co/Snowflake/snowflake-arctic-embed-s",
+        note="no GGUF we can vouch for: convert with packaging/convert_bert_gguf.py",
+    ),
+    KnownModel(
+        "Qwen3-Embedding-0.6B",
+        r"qwen3[-_ ]?embedding",
+        query_prefix="Instruct: Given a web search query, retrieve relevant passages that"
+        " answer the query\nQuery:",
+        dims=1024,
+        context=32768,
+        params_m=596,
+        size_mb=639,
+        licence="Apache-2.0",
+        quality="MTEB retrieval 64.3 (multilingual)",
+        pooling="last",
+        url="https://huggingface.co/Qwen/Qwen3-Embedding-0.6B",
+        repo="Qwen/Qwen3-Embedding-0.6B-GGUF",
+        file="Qwen3-Embedding-0.6B-Q8_0.gguf",
+        note="slow on CPU: about 25x the bundled model's compute per token",
+    ),
     # rerankers (cross-encoders, llama.cpp rank pooling) -------------------------------------
-    KnownModel("bge-reranker-v2-m3", r"bge[-_ ]?reranker[-_ ]?v2[-_ ]?m3", kind="reranker",
-               context=8192, params_m=568, size_mb=636, licence="Apache-2.0",
-               quality="multilingual; the strongest listed, and the slowest", pooling="rank",
-               url="https://huggingface.co/BAAI/bge-reranker-v2-m3",
-               repo="gpustack/bge-reranker-v2-m3-GGUF", file="bge-reranker-v2-m3-Q8_0.gguf",
-               revision="3093af03b1a635e67b084b1d8c03c5f5e020fd05",
-               sha256="a43c7c9b11a4c1517e5bf95151960e1621d1b72f7a493364b01e386cf1aaa1d3"),
-    KnownModel("jina-reranker-v1-tiny-en", r"jina[-_ ]?reranker[-_ ]?v1[-_ ]?tiny",
-               kind="reranker", context=8192, params_m=33, size_mb=67, licence="Apache-2.0",
-               quality="English; small and fast", pooling="rank",
-               url="https://huggingface.co/jinaai/jina-reranker-v1-tiny-en",
-               repo="gpustack/jina-reranker-v1-tiny-en-GGUF",
-               file="jina-reranker-v1-tiny-en-FP16.gguf"),
-    KnownModel("ms-marco-MiniLM-L-6-v2", r"ms[-_ ]?marco[-_ ]?minilm[-_ ]?l[-_ ]?6",
-               kind="reranker", context=512, params_m=22.7, size_mb=46, licence="Apache-2.0",
-               quality="TREC DL19 nDCG@10 74.30, MS MARCO dev MRR@10 39.01", pooling="rank",
-               url="https://huggingface.co/cross-encoder/ms-marco-MiniLM-L-6-v2",
-               note="convert with packaging/convert_cross_encoder_gguf.py (llama.cpp's converter "
-               "drops the BERT pooler and gives wrong scores)"),
+    KnownModel(
+        "bge-reranker-v2-m3",
+        r"bge[-_ ]?reranker[-_ ]?v2[-_ ]?m3",
+        kind="reranker",
+        context=8192,
+        params_m=568,
+        size_mb=636,
+        licence="Apache-2.0",
+        quality="multilingual; the strongest listed, and the slowest",
+        pooling="rank",
+        url="https://huggingface.co/BAAI/bge-reranker-v2-m3",
+        repo="gpustack/bge-reranker-v2-m3-GGUF",
+        file="bge-reranker-v2-m3-Q8_0.gguf",
+        revision="3093af03b1a635e67b084b1d8c03c5f5e020fd05",
+        sha256="a43c7c9b11a4c1517e5bf95151960e1621d1b72f7a493364b01e386cf1aaa1d3",
+    ),
+    KnownModel(
+        "jina-reranker-v1-tiny-en",
+        r"jina[-_ ]?reranker[-_ ]?v1[-_ ]?tiny",
+        kind="reranker",
+        context=8192,
+        params_m=33,
+        size_mb=67,
+        licence="Apache-2.0",
+        quality="English; small and fast",
+        pooling="rank",
+        url="https://huggingface.co/jinaai/jina-reranker-v1-tiny-en",
+        repo="gpustack/jina-reranker-v1-tiny-en-GGUF",
+        file="jina-reranker-v1-tiny-en-FP16.gguf",
+    ),
+    KnownModel(
+        "ms-marco-MiniLM-L-6-v2",
+        r"ms[-_ ]?marco[-_ ]?minilm[-_ ]?l[-_ ]?6",
+        kind="reranker",
+        context=512,
+        params_m=22.7,
+        size_mb=46,
+        licence="Apache-2.0",
+        quality="TREC DL19 nDCG@10 74.30, MS MARCO dev MRR@10 39.01",
+        pooling="rank",
+        url="https://huggingface.co/cross-encoder/ms-marco-MiniLM-L-6-v2",
+        note="convert with packaging/convert_cross_encoder_gguf.py (llama.cpp's converter "
+        "drops the BERT pooler and gives wrong scores)",
+    ),
 )
 
 
@@ -158,8 +255,11 @@ def installed_models(models_dir: Path) -> list[InstalledModel]:
 
 def installed_reranker(models_dir: Path) -> Path | None:
     """The first reranker GGUF in the home's models/ folder, in catalog order."""
-    found = [m for m in installed_models(models_dir)
-             if m.known is not None and m.known.kind == "reranker"]
+    found = [
+        m
+        for m in installed_models(models_dir)
+        if m.known is not None and m.known.kind == "reranker"
+    ]
     order = {m.name: i for i, m in enumerate(CATALOG)}
     found.sort(key=lambda m: order.get(m.known.name if m.known else "", 99))
     return found[0].path if found else None
@@ -220,8 +320,14 @@ def model_fingerprint(path: Path) -> str:
 DownloadProgress = Callable[[int, int], bool]  # (bytes done, bytes total or 0) -> go on?
 
 
-def download(model: KnownModel, models_dir: Path, progress: DownloadProgress | None = None,
-             *, endpoint: str | None = None, timeout: float = 30.0) -> Path:
+def download(
+    model: KnownModel,
+    models_dir: Path,
+    progress: DownloadProgress | None = None,
+    *,
+    endpoint: str | None = None,
+    timeout: float = 30.0,
+) -> Path:
     """Fetches the model's GGUF into models_dir, only when a person asks. Written to a hidden
     temporary file, checked (sha256 when known, GGUF header always), then renamed into place:
     an interrupted download never leaves a half file under the real name."""
@@ -251,8 +357,10 @@ def download(model: KnownModel, models_dir: Path, progress: DownloadProgress | N
         if total and done != total:
             raise ModelError(f"download of {model.name} ended early ({done} of {total} bytes)")
         if model.sha256 and h.hexdigest() != model.sha256:
-            raise ModelError(f"{model.file} failed its checksum (got sha256 {h.hexdigest()[:16]}…,"
-                             f" want {model.sha256[:16]}…); nothing was installed")
+            raise ModelError(
+                f"{model.file} failed its checksum (got sha256 {h.hexdigest()[:16]}…,"
+                f" want {model.sha256[:16]}…); nothing was installed"
+            )
         check_gguf(tmp)
         os.replace(tmp, dest)
     except urllib.error.HTTPError as e:
@@ -275,15 +383,20 @@ def find_installed(name: str, models_dir: Path) -> Path:
     if (models_dir / name).is_file():
         return (models_dir / name).resolve()
     known = find_model(name)
-    installed = [m for m in installed_models(models_dir)
-                 if (m.known is not None and m.known is known and m.known.kind == "embedding")
-                 or (known is None and name.lower() in m.path.name.lower())]
+    installed = [
+        m
+        for m in installed_models(models_dir)
+        if (m.known is not None and m.known is known and m.known.kind == "embedding")
+        or (known is None and name.lower() in m.path.name.lower())
+    ]
     if name.strip().lower() == "bundled":
         installed = [m for m in installed_models(models_dir) if m.bundled]
     if not installed:
-        raise ModelError(f"no installed model called {name!r}: `desktop-search models list` "
-                         "shows what is here, `desktop-search models install PATH` copies a "
-                         "GGUF in")
+        raise ModelError(
+            f"no installed model called {name!r}: `desktop-search models list` "
+            "shows what is here, `desktop-search models install PATH` copies a "
+            "GGUF in"
+        )
     if len(installed) > 1:
         names = ", ".join(m.path.name for m in installed)
         raise ModelError(f"several installed models match {name!r} ({names}): name the file")

@@ -58,14 +58,18 @@ def find_by_name(cat: Catalog, pq: ParsedQuery, limit: int) -> list[NamedFile]:
 
 
 def _passes_filters(pq: ParsedQuery, f: NamedFile) -> bool:
-    if pq.kinds and (f.kind or "") not in pq.kinds and \
-            Path(f.path).suffix.lower().lstrip(".") not in pq.kinds:
+    if (
+        pq.kinds
+        and (f.kind or "") not in pq.kinds
+        and Path(f.path).suffix.lower().lstrip(".") not in pq.kinds
+    ):
         return False
     if pq.folders and not any(under_folder(f.path, d) for d in pq.folders):
         return False
     mtime = f.mtime_ns / 1e9
-    if (pq.after is not None and mtime < pq.after) or (pq.before is not None
-                                                       and mtime >= pq.before):
+    if (pq.after is not None and mtime < pq.after) or (
+        pq.before is not None and mtime >= pq.before
+    ):
         return False
     name = os.path.basename(display_path(f.path)).casefold()
     return not any(x.casefold() in name for x in pq.excluded)

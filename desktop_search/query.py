@@ -63,8 +63,9 @@ class ParsedQuery:
     def has_content(self) -> bool:
         return bool(self.text.strip() or self.phrases)
 
-    def fts_expression(self, terms: list[str] | None = None,
-                       also: list[str] | None = None) -> str | None:
+    def fts_expression(
+        self, terms: list[str] | None = None, also: list[str] | None = None
+    ) -> str | None:
         """An FTS5 MATCH expression: any term (ranked by BM25), every phrase, no excluded word.
         `terms` replaces the query's terms; with `also`, a passage must have one of those
         too. Every token is quoted so user input can never be read as FTS5 syntax."""
@@ -152,8 +153,10 @@ _SCAN = re.compile(
 
 # An identifier: letters and digits mixed ("token216q", "IL-6", "A320neo", "10-Q"), or digits
 # joined by dots or dashes ("0001045810-23-000175", "4.2.1"); trailing punctuation is not part.
-_IDENT = re.compile(r"(?=[\w.\-/]*\d)(?=[\w.\-/]*[^\W\d_])\w[\w.\-/]*\w"
-                    r"|\d+(?:-\d+)+|\d+(?:\.\d+){2,}")
+_IDENT = re.compile(
+    r"(?=[\w.\-/]*\d)(?=[\w.\-/]*[^\W\d_])\w[\w.\-/]*\w"
+    r"|\d+(?:-\d+)+|\d+(?:\.\d+){2,}"
+)
 
 
 def identifiers(text: str) -> list[str]:
@@ -208,5 +211,8 @@ def parse_query(q: str, *, stop_words: bool = True) -> ParsedQuery:
 
 def under_folder(path: str, folder: str) -> bool:
     """in:FOLDER: under that folder, or under any folder of that name (in:Documents)."""
-    return (path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-            or f"{os.sep}{os.path.basename(folder)}{os.sep}" in path)
+    return (
+        path == folder
+        or path.startswith(folder.rstrip(os.sep) + os.sep)
+        or f"{os.sep}{os.path.basename(folder)}{os.sep}" in path
+    )

@@ -36,7 +36,7 @@ def plain_reason(raw: str | None) -> str:
     m = _CODE.match(text)
     code = m.group(1) if m else ""
     if m and code in LABELS:
-        text = text[m.end():]
+        text = text[m.end() :]
     # "name.pdf: damaged PDF: ..." -> "damaged PDF: ..." (a name has a dot; a phrase a space)
     head, sep, rest = text.partition(": ")
     if sep and "." in head and " " not in head:

@@ -36,8 +36,9 @@ MEANING_MIN = 0.3
 GOOD_MATCH = 5
 
 
-def judge(similarity: float | None, words: bool, exact: bool, *, calibrated: bool
-          ) -> tuple[str, int | None, bool]:
+def judge(
+    similarity: float | None, words: bool, exact: bool, *, calibrated: bool
+) -> tuple[str, int | None, bool]:
     """(match tag, relevance 0-100 or None, good match) for one result."""
     meaning = similarity is not None and similarity >= MEANING_MIN
     # without query words a result was found by meaning alone, however weakly

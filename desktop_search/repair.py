@@ -68,7 +68,8 @@ def _writer_lock(paths: AppPaths) -> Iterator[None]:
         except OSError:
             raise IndexFailure(
                 f"cannot repair: another desktop-search process is using the index in "
-                f"{paths.home}; close it and try again") from None
+                f"{paths.home}; close it and try again"
+            ) from None
         yield
 
 
@@ -126,10 +127,12 @@ def _recover(source: Path, target: Path) -> bool:
     if exe is None:
         return False
     try:
-        with subprocess.Popen([exe, str(source), ".recover"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL) as dump:
-            load = subprocess.run([exe, str(target)], stdin=dump.stdout,
-                                  capture_output=True, timeout=3600)
+        with subprocess.Popen(
+            [exe, str(source), ".recover"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        ) as dump:
+            load = subprocess.run(
+                [exe, str(target)], stdin=dump.stdout, capture_output=True, timeout=3600
+            )
             dump.wait(timeout=3600)
     except (OSError, subprocess.SubprocessError):
         return False
@@ -140,8 +143,9 @@ def _recover(source: Path, target: Path) -> bool:
     return names is not None and {"files", "chunks"} <= names
 
 
-def _read_salvage(copy: Path, work: Path, report: RepairReport,
-                  use_recover: bool | None) -> Salvage:
+def _read_salvage(
+    copy: Path, work: Path, report: RepairReport, use_recover: bool | None
+) -> Salvage:
     report.header_rebuilt = rebuild_header(copy)
     report.padded = pad_truncated(copy)
     source = copy
@@ -154,8 +158,13 @@ def _read_salvage(copy: Path, work: Path, report: RepairReport,
     return salvage_file(source)
 
 
-def repair(home: str | os.PathLike[str] | None = None, progress: Progress | None = None,
-           *, reindex: bool = True, use_recover: bool | None = None) -> RepairReport:
+def repair(
+    home: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+    *,
+    reindex: bool = True,
+    use_recover: bool | None = None,
+) -> RepairReport:
     """Repairs the catalog of `home` (see the module doc). A healthy catalog is left alone.
     use_recover: None uses sqlite3's .recover when installed, False never (the row copy)."""
     t0 = time.perf_counter()
@@ -164,7 +173,8 @@ def repair(home: str | os.PathLike[str] | None = None, progress: Progress | None
     catalog = paths.catalog
     if not catalog.exists():
         raise DesktopSearchError(
-            f"no index at {paths.home} to repair: add a folder and run `desktop-search index`")
+            f"no index at {paths.home} to repair: add a folder and run `desktop-search index`"
+        )
     with _writer_lock(paths):
         if quick_check(catalog):
             report.healthy = True
@@ -227,16 +237,20 @@ def describe(report: RepairReport) -> list[str]:
         f"salvaged with {how}{' after rebuilding its header' if report.header_rebuilt else ''}"
         f": {s.get('roots', 0)} folders, {s.get('files', 0)} files, {s.get('chunks', 0)} "
         f"passages, {s.get('vectors', 0)} vectors"
-        + (f" ({report.unreadable_rows} unreadable rows skipped)"
-           if report.unreadable_rows else ""),
+        + (
+            f" ({report.unreadable_rows} unreadable rows skipped)" if report.unreadable_rows else ""
+        ),
     ]
     r = report.reindex
     if r is not None:
         lines.append(
             f"re-indexed: {r.new} files found again, {r.changed} files redone, "
-            f"{r.chunks_embedded} passages re-embedded")
+            f"{r.chunks_embedded} passages re-embedded"
+        )
     elif not s.get("roots"):
-        lines.append("no folder could be salvaged: add your folders again with "
-                     "`desktop-search add FOLDER`, then run `desktop-search index`")
+        lines.append(
+            "no folder could be salvaged: add your folders again with "
+            "`desktop-search add FOLDER`, then run `desktop-search index`"
+        )
     lines.append(f"repaired in {report.seconds:.1f} s")
     return lines

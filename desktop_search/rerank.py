@@ -49,8 +49,15 @@ class Reranker:
     """Not thread-safe across lanes: the query lane owns one. Scores are cached per
     (query, passage key), so paging through results or re-running a query costs nothing."""
 
-    def __init__(self, model_path: str | Path, *, n_threads: int = 0, n_gpu_layers: int = 0,
-                 max_tokens: int = 512, cache_size: int = 20_000) -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_threads: int = 0,
+        n_gpu_layers: int = 0,
+        max_tokens: int = 512,
+        cache_size: int = 20_000,
+    ) -> None:
         import llama_cpp
 
         path = Path(model_path).expanduser()
@@ -75,8 +82,12 @@ class Reranker:
         n_out = int(llama_cpp.llama_model_n_cls_out(model.model))
         name = meta.get("general.name", "") or path.stem
         self.info = RerankerInfo(
-            path=path, key=model_fingerprint(path), name=name, context=train_ctx,
-            n_outputs=max(1, n_out), known=known_model_for(name) or known_model_for(path.name),
+            path=path,
+            key=model_fingerprint(path),
+            name=name,
+            context=train_ctx,
+            n_outputs=max(1, n_out),
+            known=known_model_for(name) or known_model_for(path.name),
         )
         self._specials = self._special_layout()
         self._lock = threading.Lock()
@@ -90,9 +101,16 @@ class Reranker:
 
         try:
             return llama_cpp.Llama(
-                model_path=str(path), embedding=True, n_ctx=n_ctx, n_batch=n_ctx,
-                n_ubatch=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
-                n_gpu_layers=n_gpu_layers, use_mmap=True, verbose=False,
+                model_path=str(path),
+                embedding=True,
+                n_ctx=n_ctx,
+                n_batch=n_ctx,
+                n_ubatch=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_gpu_layers=n_gpu_layers,
+                use_mmap=True,
+                verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelError(f"llama.cpp could not load {path.name}: {e}") from e

@@ -46,8 +46,7 @@ def storable_path(path: str) -> tuple[str, bool]:
             return path, False
         except UnicodeEncodeError:  # other lone surrogates: keep them as their UTF-8 bytes
             path = path.encode("utf-8", "surrogatepass").decode("utf-8", "surrogateescape")
-    return _SURROGATE.sub(lambda m: _MARK + chr(_SELECTOR0 + ord(m[0]) - 0xDC00 - 0x80),
-                          path), True
+    return _SURROGATE.sub(lambda m: _MARK + chr(_SELECTOR0 + ord(m[0]) - 0xDC00 - 0x80), path), True
 
 
 def real_path(stored: str) -> str:
@@ -78,7 +77,10 @@ class Rules:
     include patterns, when given, must match the file name."""
 
     def __init__(
-        self, root: str, excludes: Sequence[str], includes: Sequence[str] = (),
+        self,
+        root: str,
+        excludes: Sequence[str],
+        includes: Sequence[str] = (),
         follow_symlinks: bool = False,
     ) -> None:
         self.root = os.path.abspath(root)

@@ -41,8 +41,16 @@ from .vector_index import VectorIndex
 if TYPE_CHECKING:
     from .rerank import Reranker
 
-__all__ = ["DEFAULT_TUNING", "FUSIONS", "LEVELS", "MODES", "SearchOptions", "SearchResult",
-           "Searcher", "Tuning"]
+__all__ = [
+    "DEFAULT_TUNING",
+    "FUSIONS",
+    "LEVELS",
+    "MODES",
+    "SearchOptions",
+    "SearchResult",
+    "Searcher",
+    "Tuning",
+]
 
 MODES = ("hybrid", "dense", "keyword", "rerank")  # rerank = hybrid, then the cross-encoder
 CANDIDATES = 400  # per ranking: fusion gains up to ~1000, latency doubles past ~300
@@ -147,9 +155,13 @@ class SearchResult:
         }
 
 
-def exact_similarities(cat: Catalog, model: str, qv: NDArray[np.float32],
-                       hits: list[tuple[int, float]], top: int = EXACT_TOP
-                       ) -> list[tuple[int, float]]:
+def exact_similarities(
+    cat: Catalog,
+    model: str,
+    qv: NDArray[np.float32],
+    hits: list[tuple[int, float]],
+    top: int = EXACT_TOP,
+) -> list[tuple[int, float]]:
     """The vector index's first `top` candidates rescored with the vectors the catalog stores
     (the index keeps i8 copies, which rank near-equals loosely), best first; the rest follow
     with their i8 similarity (off by about 0.003), which only weighs in fusion. A rescored
@@ -209,8 +221,12 @@ class Searcher:
     """The query lane: its own read-only SQLite connections and its own model context, then
     the pipeline (search). Loading (catalog, embedder, vector_index, reranker) comes first."""
 
-    def __init__(self, paths: AppPaths, settings: Settings,
-                 shared_index: Callable[[], VectorIndex | None] | None = None) -> None:
+    def __init__(
+        self,
+        paths: AppPaths,
+        settings: Settings,
+        shared_index: Callable[[], VectorIndex | None] | None = None,
+    ) -> None:
         self.paths = paths
         self.settings = settings
         self._shared_index = shared_index
@@ -262,8 +278,11 @@ class Searcher:
     # the model searches use is the one the complete index was built with
     def _active_model(self) -> tuple[str, Path, int] | None:
         cat = self.catalog()
-        key, path, dims = (cat.get_meta("model_key"), cat.get_meta("model_path"),
-                           cat.get_meta("model_dims"))
+        key, path, dims = (
+            cat.get_meta("model_key"),
+            cat.get_meta("model_path"),
+            cat.get_meta("model_dims"),
+        )
         if not key or not path or not dims:
             return None
         return key, Path(path), int(dims)
@@ -282,8 +301,9 @@ class Searcher:
             # A small context and one thread: a query of 25 tokens embeds faster on one thread
             # than on two (18 vs 23 ms here: waking the second costs more than it adds), the
             # keyword search runs beside it, and indexing keeps the other cores.
-            self._embedder = Embedder(path, n_threads=1,
-                                      n_gpu_layers=self.settings.n_gpu_layers, max_tokens=128)
+            self._embedder = Embedder(
+                path, n_threads=1, n_gpu_layers=self.settings.n_gpu_layers, max_tokens=128
+            )
         return self._embedder
 
     def vector_index(self) -> VectorIndex | None:
@@ -295,8 +315,11 @@ class Searcher:
         if shared is not None and shared.base.name == f"vectors-{key}":
             return shared
         cat = self.catalog()
-        if (self._own_index is None or self._own_index.base.name != f"vectors-{key}"
-                or self._own_index.generation != cat.generation()):
+        if (
+            self._own_index is None
+            or self._own_index.base.name != f"vectors-{key}"
+            or self._own_index.generation != cat.generation()
+        ):
             self._own_index, _ = VectorIndex.open(
                 self.paths.index_dir / f"vectors-{key}", dims, cat, key
             )
@@ -327,8 +350,11 @@ class Searcher:
 
         path = self.reranker_path()
         if self._reranker is None or self._reranker.info.path != path:
-            self._reranker = Reranker(path, n_threads=self.settings.n_threads or 0,
-                                      n_gpu_layers=self.settings.n_gpu_layers)
+            self._reranker = Reranker(
+                path,
+                n_threads=self.settings.n_threads or 0,
+                n_gpu_layers=self.settings.n_gpu_layers,
+            )
         return self._reranker
 
     # the pipeline ------------------------------------------------------------------------
@@ -364,8 +390,12 @@ class Searcher:
             ranked = self._rerank(pq, ranked, found.info)
             self.last_timings["rerank"] = time.perf_counter() - t_r
         results = self._group(pq, ranked, opts, found.info)
-        self._label(results, plan.mode, {found.file_of(c) for c in found.keyword},
-                    {found.file_of(c) for c in found.exact})
+        self._label(
+            results,
+            plan.mode,
+            {found.file_of(c) for c in found.keyword},
+            {found.file_of(c) for c in found.exact},
+        )
         self.last_timings["total"] = time.perf_counter() - t0
         return results
 
@@ -422,8 +452,9 @@ class Searcher:
                 found.name_rare = self._rare_names(cat, pq, tuning.rare_max)
         if found.names or found.name_rare:
             shown = {r.file_id for r in found.info.values()}
-            first = cat.first_chunks([f for f in {*found.names, *found.name_rare}
-                                      if f not in shown])
+            first = cat.first_chunks(
+                [f for f in {*found.names, *found.name_rare} if f not in shown]
+            )
             found.info.update(cat.chunk_rows(list(first.values())))
             found.add_word_matches(first.values())
 
@@ -432,8 +463,9 @@ class Searcher:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="query-embed")
         return self._executor
 
-    def _dense(self, emb: Embedder, vi: VectorIndex, text: str, depth: int
-               ) -> tuple[list[int], dict[int, float]]:
+    def _dense(
+        self, emb: Embedder, vi: VectorIndex, text: str, depth: int
+    ) -> tuple[list[int], dict[int, float]]:
         t = time.perf_counter()
         qv = emb.embed_query(text)
         self._last_qv = (emb.info.key, qv)
@@ -447,8 +479,9 @@ class Searcher:
         self.last_timings["dense"] = time.perf_counter() - t_e
         return [c for c, _ in hits], dict(hits)
 
-    def _keyword(self, cat: Catalog, pq: ParsedQuery, tuning: Tuning, depth: int
-                 ) -> tuple[list[int], dict[int, float]]:
+    def _keyword(
+        self, cat: Catalog, pq: ParsedQuery, tuning: Tuning, depth: int
+    ) -> tuple[list[int], dict[int, float]]:
         """BM25 candidates. Words in more than tuning.common_share of passages pick none
         themselves (scoring every passage they occur in is what makes keyword search slow);
         the rarer words pick them, and a second MATCH that also requires a common word gives
@@ -463,8 +496,10 @@ class Searcher:
                 rare: list[str] = []
                 total = 0
                 for t in sorted(terms, key=lambda t: df[t]):
-                    if rare and (df[t] > tuning.common_share * rows or (tuning.keyword_budget
-                                 and total + df[t] > tuning.keyword_budget)):
+                    if rare and (
+                        df[t] > tuning.common_share * rows
+                        or (tuning.keyword_budget and total + df[t] > tuning.keyword_budget)
+                    ):
                         break
                     rare.append(t)  # the rarest always finds, even when all are common
                     total += df[t]
@@ -472,8 +507,9 @@ class Searcher:
                 common = [t for t in pq.terms if t not in terms]
         scores = self._bm25(cat, pq.fts_expression(terms), tuning.title_weight, depth)
         if common:
-            scores.update(self._bm25(cat, pq.fts_expression(terms, also=common),
-                                     tuning.title_weight, depth))  # full scores are higher
+            scores.update(
+                self._bm25(cat, pq.fts_expression(terms, also=common), tuning.title_weight, depth)
+            )  # full scores are higher
         order = sorted(scores, key=lambda c: -scores[c])[:depth]
         return order, {c: scores[c] for c in order}
 
@@ -486,8 +522,10 @@ class Searcher:
         every = pq.all_words_expression()
         if every and pq.terms:
             stats = self.keyword_stats()
-            if stats.total_rows() >= COMMON_MIN_ROWS and \
-                    min(stats.doc_freq(pq.terms).values()) > RARE_WORD_SCAN:
+            if (
+                stats.total_rows() >= COMMON_MIN_ROWS
+                and min(stats.doc_freq(pq.terms).values()) > RARE_WORD_SCAN
+            ):
                 every = None  # only common words: intersecting their postings costs, finds many
         for expr in dict.fromkeys(e for e in [every, *pq.identifier_expressions()] if e):
             for w in pq.excluded:
@@ -501,8 +539,7 @@ class Searcher:
         return out
 
     @staticmethod
-    def _bm25(cat: Catalog, expr: str | None, title_weight: float, depth: int
-              ) -> dict[int, float]:
+    def _bm25(cat: Catalog, expr: str | None, title_weight: float, depth: int) -> dict[int, float]:
         if not expr:
             return {}
         try:
@@ -545,8 +582,7 @@ class Searcher:
             live = {found.file_of(c) for c in ok}
             found.live_names = {f: v for f, v in found.names.items() if f in live}
 
-    def _eligible(self, pq: ParsedQuery, info: dict[int, ChunkRow], kw_set: set[int]
-                  ) -> set[int]:
+    def _eligible(self, pq: ParsedQuery, info: dict[int, ChunkRow], kw_set: set[int]) -> set[int]:
         folders = [os.path.abspath(os.path.expanduser(f)) for f in pq.folders]
         ok = {cid for cid, row in info.items() if _passes(pq, folders, cid, row, kw_set)}
         cat = self.catalog()
@@ -564,14 +600,25 @@ class Searcher:
     def _fuse(plan: _Plan, found: _Candidates) -> Ranking:
         """One ranking (fusion.fuse), then the exact rare matches first: in fusion, for a
         cross-encoder asked for has the last word."""
-        ranked = fuse(plan.mode, plan.tuning, found.dense, found.dense_sim, found.keyword,
-                      found.kw_score, found.live_names, found.file_of)
+        ranked = fuse(
+            plan.mode,
+            plan.tuning,
+            found.dense,
+            found.dense_sim,
+            found.keyword,
+            found.kw_score,
+            found.live_names,
+            found.file_of,
+        )
         if found.name_rare:
             found.exact |= {c for c in ranked.order if found.file_of(c) in found.name_rare}
         found.exact &= set(ranked.order)
         if found.exact:
-            ranked = Ranking(*exact_first(ranked.order, ranked.scores, ranked.file_scores,
-                                          found.exact, found.file_of))
+            ranked = Ranking(
+                *exact_first(
+                    ranked.order, ranked.scores, ranked.file_scores, found.exact, found.file_of
+                )
+            )
         return ranked
 
     # rerank --------------------------------------------------------------------------------
@@ -582,8 +629,7 @@ class Searcher:
         top, rest = order[: self.settings.rerank_top_n], order[self.settings.rerank_top_n :]
         texts = self.catalog().chunk_texts(top)
         top = [c for c in top if c in texts]  # a passage deleted since it was found
-        passages = [(texts[c].embed_hash, embed_input(texts[c].title, texts[c].text))
-                    for c in top]
+        passages = [(texts[c].embed_hash, embed_input(texts[c].title, texts[c].text)) for c in top]
         query = pq.text.strip() or " ".join(pq.phrases)
         logits = self.reranker().scores(query, passages)
         new: dict[int, float] = {c: sigmoid(v) for c, v in zip(top, logits, strict=True)}
@@ -596,24 +642,36 @@ class Searcher:
         return Ranking(sorted(top, key=lambda c: -new[c]) + rest, new)
 
     # group and snippets --------------------------------------------------------------------
-    def _group(self, pq: ParsedQuery, ranked: Ranking, opts: SearchOptions,
-               info: dict[int, ChunkRow]) -> list[SearchResult]:
+    def _group(
+        self, pq: ParsedQuery, ranked: Ranking, opts: SearchOptions, info: dict[int, ChunkRow]
+    ) -> list[SearchResult]:
         """The first k files of the ranking, each with its best passages, snippets marked."""
         by_file = _best_passages(ranked.order, info, opts.k, opts.passages_per_file)
         rows = self.catalog().chunk_texts([c for cids in by_file.values() for c in cids])
         marked = self._highlight(pq, {c: t.text for c, t in rows.items()})
         results: list[SearchResult] = []
         for fid, cids in by_file.items():
-            passages = [_passage(c, ranked.scores.get(c, 0.0), info[c], rows.get(c),
-                                 marked.get(c)) for c in cids]
+            passages = [
+                _passage(c, ranked.scores.get(c, 0.0), info[c], rows.get(c), marked.get(c))
+                for c in cids
+            ]
             best, r = passages[0], info[cids[0]]
-            results.append(SearchResult(
-                path=r.path, title=r.title or "", kind=r.kind or "",
-                score=ranked.file_scores[fid] if ranked.file_scores else best.score,
-                snippet=best.snippet, highlights=best.highlights,
-                page=best.page, chunk_start=best.chunk_start, chunk_end=best.chunk_end,
-                mtime=r.mtime_ns / 1e9, size=r.size, passages=passages,
-            ))
+            results.append(
+                SearchResult(
+                    path=r.path,
+                    title=r.title or "",
+                    kind=r.kind or "",
+                    score=ranked.file_scores[fid] if ranked.file_scores else best.score,
+                    snippet=best.snippet,
+                    highlights=best.highlights,
+                    page=best.page,
+                    chunk_start=best.chunk_start,
+                    chunk_end=best.chunk_end,
+                    mtime=r.mtime_ns / 1e9,
+                    size=r.size,
+                    passages=passages,
+                )
+            )
         return results
 
     def _highlight(self, pq: ParsedQuery, texts: dict[int, str]) -> dict[int, str]:
@@ -623,8 +681,9 @@ class Searcher:
             return {}
         return self.keyword_stats().highlight(texts, expr, HL_START, HL_END)
 
-    def _label(self, results: list[SearchResult], mode: str, word_files: set[int],
-               exact_files: set[int]) -> None:
+    def _label(
+        self, results: list[SearchResult], mode: str, word_files: set[int], exact_files: set[int]
+    ) -> None:
         """Similarity, match tag, calibrated relevance and good_match of each result shown."""
         if not results:
             return
@@ -637,20 +696,23 @@ class Searcher:
             if len(keys):
                 sims = {int(k): float(v) for k, v in zip(keys, mat @ qv, strict=True)}
         fids = cat.file_ids_of(firsts)
-        calibrated = (self._last_qv is not None and self._last_qv[0] in CALIBRATED_MODELS
-                      and mode != "keyword")
+        calibrated = (
+            self._last_qv is not None
+            and self._last_qv[0] in CALIBRATED_MODELS
+            and mode != "keyword"
+        )
         for r in results:
             cid = r.passages[0].chunk_id
             fid = fids.get(cid)
             r.similarity = sims.get(cid)
             r.exact = fid in exact_files
             words = fid in word_files or any(p.highlights for p in r.passages)
-            r.match, r.relevance, r.good_match = judge(r.similarity, words, r.exact,
-                                                       calibrated=calibrated)
+            r.match, r.relevance, r.good_match = judge(
+                r.similarity, words, r.exact, calibrated=calibrated
+            )
 
 
-def _passes(pq: ParsedQuery, folders: list[str], cid: int, row: ChunkRow, kw_set: set[int]
-            ) -> bool:
+def _passes(pq: ParsedQuery, folders: list[str], cid: int, row: ChunkRow, kw_set: set[int]) -> bool:
     """The query's filters on one candidate's row: state, kind, folder, dates."""
     # dense hits must come from fully indexed files, keyword hits from chunked ones too;
     # anything else is a stale id from a change the cache has not caught up with
@@ -658,8 +720,11 @@ def _passes(pq: ParsedQuery, folders: list[str], cid: int, row: ChunkRow, kw_set
         return False
     if row.state != INDEXED and cid not in kw_set:
         return False
-    if pq.kinds and (row.kind or "") not in pq.kinds and \
-            Path(row.path).suffix.lower().lstrip(".") not in pq.kinds:
+    if (
+        pq.kinds
+        and (row.kind or "") not in pq.kinds
+        and Path(row.path).suffix.lower().lstrip(".") not in pq.kinds
+    ):
         return False
     if folders and not any(under_folder(row.path, f) for f in folders):
         return False
@@ -669,8 +734,9 @@ def _passes(pq: ParsedQuery, folders: list[str], cid: int, row: ChunkRow, kw_set
     return not (pq.before is not None and mtime >= pq.before)
 
 
-def _best_passages(order: list[int], info: dict[int, ChunkRow], k: int, per_file: int
-                   ) -> dict[int, list[int]]:
+def _best_passages(
+    order: list[int], info: dict[int, ChunkRow], k: int, per_file: int
+) -> dict[int, list[int]]:
     """The first k files in order of their best passage, each with its first per_file."""
     by_file: dict[int, list[int]] = {}
     for cid in order:
@@ -684,11 +750,13 @@ def _best_passages(order: list[int], info: dict[int, ChunkRow], k: int, per_file
     return by_file
 
 
-def _passage(cid: int, score: float, r: ChunkRow, text: ChunkText | None, marked: str | None
-             ) -> Passage:
+def _passage(
+    cid: int, score: float, r: ChunkRow, text: ChunkText | None, marked: str | None
+) -> Passage:
     """A passage shown: its snippet around the matched words, on the page of the first."""
-    snip, spans = make_snippet(marked if marked is not None else
-                               (text.text if text is not None else ""))
+    snip, spans = make_snippet(
+        marked if marked is not None else (text.text if text is not None else "")
+    )
     # the page of the first matched word (no marks before it to discount)
     hit = marked.find(HL_START) if marked is not None else -1
     page = r.page if hit < 0 or text is None else page_at(r.page, text.page_starts, hit)
@@ -703,15 +771,29 @@ def named_result(pq: ParsedQuery, f: NamedFile) -> SearchResult:
     """A file found by its name, with no passage to show."""
     stem = Path(display_path(f.path)).stem
     return SearchResult(
-        path=f.path, title=f.title or stem, kind=f.kind or "", score=0.0, snippet="",
-        highlights=[], page=None, chunk_start=0, chunk_end=0, mtime=f.mtime_ns / 1e9,
-        size=f.size, passages=[], match="name", relevance=None, good_match=True,
-        exact=whole_name(pq, f.path), name_only=name_only_reason(f),
+        path=f.path,
+        title=f.title or stem,
+        kind=f.kind or "",
+        score=0.0,
+        snippet="",
+        highlights=[],
+        page=None,
+        chunk_start=0,
+        chunk_end=0,
+        mtime=f.mtime_ns / 1e9,
+        size=f.size,
+        passages=[],
+        match="name",
+        relevance=None,
+        good_match=True,
+        exact=whole_name(pq, f.path),
+        name_only=name_only_reason(f),
     )
 
 
-def place_named(results: Sequence[SearchResult], named: Sequence[NamedFile], pq: ParsedQuery,
-                k: int) -> list[SearchResult]:
+def place_named(
+    results: Sequence[SearchResult], named: Sequence[NamedFile], pq: ParsedQuery, k: int
+) -> list[SearchResult]:
     """The ranked results with the files found by name put in (see name_match): a file whose
     whole name was typed first; the others after the good matches, before the weak ones."""
     by_path = {r.path: r for r in results}

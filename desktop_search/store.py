@@ -273,6 +273,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
 
 # --- damage: detected on open after an unclean close, and wherever SQLite meets it ----------
 
+
 def _open_marker(path: Path, pid: int | None = None) -> Path:
     """Present while a writer has the catalog open; one left behind means it did not close."""
     return path.with_name(f".{path.name}.open-{os.getpid() if pid is None else pid}")
@@ -491,12 +492,14 @@ class Catalog:
 
     def file_content(self, file_id: int) -> tuple[str | None, str] | None:
         """(content hash, state) of a file, or None when it is gone."""
-        r = self.db.execute("SELECT content_hash, state FROM files WHERE id=?",
-                            (file_id,)).fetchone()
+        r = self.db.execute(
+            "SELECT content_hash, state FROM files WHERE id=?", (file_id,)
+        ).fetchone()
         return None if r is None else (r[0], r[1])
 
-    def embed_plan(self, model: str, states: Sequence[str],
-                   file_ids: Sequence[int] | None = None) -> list[EmbedPlan]:
+    def embed_plan(
+        self, model: str, states: Sequence[str], file_ids: Sequence[int] | None = None
+    ) -> list[EmbedPlan]:
         """Files in `states` (or just `file_ids` among them) with their passages that have no
         vector for `model` yet: what phase 2 has left to do, and how much."""
         marks = ",".join("?" * len(states))
@@ -514,8 +517,9 @@ class Catalog:
         else:
             rows = []
             for part, ids in in_batches(list(file_ids)):
-                rows += self.db.execute(sql.format(ids=f"AND f.id IN ({ids})"),
-                                        (model, *states, *part)).fetchall()
+                rows += self.db.execute(
+                    sql.format(ids=f"AND f.id IN ({ids})"), (model, *states, *part)
+                ).fetchall()
         return [EmbedPlan(*r) for r in rows]
 
     def meaning_counts(self, model: str) -> tuple[int, int, int]:
@@ -531,8 +535,10 @@ class Catalog:
 
     def first_indexed(self) -> tuple[str, float] | None:
         """(path, when) of the file that got its meaning first."""
-        r = self.db.execute("SELECT path, updated_at FROM files WHERE state=?"
-                            " ORDER BY updated_at LIMIT 1", (INDEXED,)).fetchone()
+        r = self.db.execute(
+            "SELECT path, updated_at FROM files WHERE state=? ORDER BY updated_at LIMIT 1",
+            (INDEXED,),
+        ).fetchone()
         return None if r is None else (str(r[0]), float(r[1]))
 
     def queue_rechunk(self) -> int:
@@ -540,14 +546,16 @@ class Catalog:
         passages meanwhile; files not yet embedded are simply read again."""
         self.db.execute(f"UPDATE files SET state='{PENDING}' WHERE state='{CHUNKED}'")
         cur = self.db.execute(
-            f"INSERT OR IGNORE INTO rechunk(file_id) SELECT id FROM files WHERE state='{INDEXED}'")
+            f"INSERT OR IGNORE INTO rechunk(file_id) SELECT id FROM files WHERE state='{INDEXED}'"
+        )
         return cur.rowcount
 
     def rechunk_plan(self) -> list[RechunkItem]:
         rows = self.db.execute(
             "SELECT f.id, f.root_id, f.path, f.size, f.mtime_ns, f.content_hash,"
             " (SELECT count(*) FROM chunks c WHERE c.file_id=f.id)"
-            f" FROM rechunk r JOIN files f ON f.id=r.file_id WHERE f.state='{INDEXED}'")
+            f" FROM rechunk r JOIN files f ON f.id=r.file_id WHERE f.state='{INDEXED}'"
+        )
         return [RechunkItem(*r) for r in rows]
 
     def rechunk_left(self) -> int:
@@ -587,7 +595,16 @@ class Catalog:
             " title=excluded.title, n_chars=excluded.n_chars, updated_at=excluded.updated_at"
             " RETURNING id",
             (
-                root_id, path, size, mtime_ns, content_hash, state, error, kind, title, n_chars,
+                root_id,
+                path,
+                size,
+                mtime_ns,
+                content_hash,
+                state,
+                error,
+                kind,
+                title,
+                n_chars,
                 time.time(),
             ),
         )
@@ -602,7 +619,12 @@ class Catalog:
         )
 
     def move_file(
-        self, file_id: int, root_id: int, new_path: str, size: int, mtime_ns: int,
+        self,
+        file_id: int,
+        root_id: int,
+        new_path: str,
+        size: int,
+        mtime_ns: int,
         title_max: int = 120,
     ) -> None:
         """A rename or move: the same text under a new path. A title that was only the old
@@ -639,9 +661,7 @@ class Catalog:
         for part, marks in in_batches(ids):
             out += [
                 r[0]
-                for r in self.db.execute(
-                    f"SELECT id FROM chunks WHERE file_id IN ({marks})", part
-                )
+                for r in self.db.execute(f"SELECT id FROM chunks WHERE file_id IN ({marks})", part)
             ]
         return out
 
@@ -657,8 +677,12 @@ class Catalog:
     def _chunk_hashes(self, file_ids: list[int]) -> set[str]:
         out: set[str] = set()
         for part, marks in in_batches(file_ids):
-            out.update(r[0] for r in self.db.execute(
-                f"SELECT embed_hash FROM chunks WHERE file_id IN ({marks})", part))
+            out.update(
+                r[0]
+                for r in self.db.execute(
+                    f"SELECT embed_hash FROM chunks WHERE file_id IN ({marks})", part
+                )
+            )
         return out
 
     def _drop_unreferenced_vectors(self, hashes: set[str]) -> None:
@@ -681,8 +705,16 @@ class Catalog:
             " embed_hash, n_tokens, noise, page_starts) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (
-                    file_id, c.ord, c.page, c.char_start, c.char_end, c.title, c.text,
-                    c.embed_hash, c.n_tokens, int(c.noise),
+                    file_id,
+                    c.ord,
+                    c.page,
+                    c.char_start,
+                    c.char_end,
+                    c.title,
+                    c.text,
+                    c.embed_hash,
+                    c.n_tokens,
+                    int(c.noise),
                     json.dumps(c.page_starts, separators=(",", ":")) if c.page_starts else None,
                 )
                 for c in chunks
@@ -762,8 +794,12 @@ class Catalog:
     # vectors per model: a switch back to a model whose vectors are kept costs nothing --------
     def vector_counts(self) -> dict[str, int]:
         """Stored vectors per model key."""
-        return {str(m): int(n) for m, n in self.db.execute(
-            "SELECT model, count(*) FROM vectors GROUP BY model ORDER BY model")}
+        return {
+            str(m): int(n)
+            for m, n in self.db.execute(
+                "SELECT model, count(*) FROM vectors GROUP BY model ORDER BY model"
+            )
+        }
 
     def vector_count(self, model: str) -> int:
         """Stored vectors of one model."""
@@ -775,15 +811,16 @@ class Catalog:
         row = self.db.execute(
             "SELECT count(*), coalesce(sum(n), 0) FROM (SELECT max(c.n_tokens) AS n"
             " FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model=?"
-            " AND v.embed_hash=c.embed_hash) GROUP BY c.embed_hash)", (model,)).fetchone()
+            " AND v.embed_hash=c.embed_hash) GROUP BY c.embed_hash)",
+            (model,),
+        ).fetchone()
         return int(row[0]), int(row[1])
 
     def drop_vectors_except(self, keep: Iterable[str]) -> int:
         """Deletes the vectors of every model not in keep (in the caller's transaction)."""
         kept = sorted(set(keep))
         marks = ",".join("?" * len(kept)) or "''"
-        return self.db.execute(f"DELETE FROM vectors WHERE model NOT IN ({marks})",
-                               kept).rowcount
+        return self.db.execute(f"DELETE FROM vectors WHERE model NOT IN ({marks})", kept).rowcount
 
     def vacuum(self) -> None:
         """Gives freed pages back to the file system (after a prune), then empties the WAL."""
@@ -794,9 +831,14 @@ class Catalog:
     def embedded_chunks(self, model: str) -> list[tuple[str, str, str, int, bytes]]:
         """(embed hash, title, text, tokens, f16 vector) of every chunk with a vector for
         `model`, in chunk order."""
-        return [(str(h), str(t), str(x), int(n), bytes(v)) for h, t, x, n, v in self.db.execute(
-            "SELECT c.embed_hash, c.title, c.text, c.n_tokens, v.vec FROM chunks c JOIN vectors v"
-            " ON v.embed_hash=c.embed_hash AND v.model=? ORDER BY c.id", (model,))]
+        return [
+            (str(h), str(t), str(x), int(n), bytes(v))
+            for h, t, x, n, v in self.db.execute(
+                "SELECT c.embed_hash, c.title, c.text, c.n_tokens, v.vec FROM chunks c"
+                " JOIN vectors v ON v.embed_hash=c.embed_hash AND v.model=? ORDER BY c.id",
+                (model,),
+            )
+        ]
 
     def sample_texts(self, limit: int) -> list[str]:
         """The text of up to `limit` chunks."""
@@ -828,18 +870,27 @@ class Catalog:
         keyword index, so "heart attacks" finds the phrase "heart attack")."""
         out: set[int] = set()
         for part, marks in in_batches(sorted(chunk_ids)):
-            out.update(int(r[0]) for r in self.db.execute(
-                f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
-                (expr, *part)))
+            out.update(
+                int(r[0])
+                for r in self.db.execute(
+                    f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})",
+                    (expr, *part),
+                )
+            )
         return out
 
     def files_matching(self, expr: str, file_ids: set[int]) -> set[int]:
         """Which of these files have any chunk matching an FTS5 expression."""
         out: set[int] = set()
         for part, marks in in_batches(sorted(file_ids)):
-            out.update(int(r[0]) for r in self.db.execute(
-                f"SELECT DISTINCT c.file_id FROM chunks c WHERE c.file_id IN ({marks}) AND c.id IN"
-                " (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)", (*part, expr)))
+            out.update(
+                int(r[0])
+                for r in self.db.execute(
+                    f"SELECT DISTINCT c.file_id FROM chunks c WHERE c.file_id IN ({marks})"
+                    " AND c.id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)",
+                    (*part, expr),
+                )
+            )
         return out
 
     def has_names(self) -> bool:
@@ -850,14 +901,18 @@ class Catalog:
 
     def names_bm25(self, expr: str, limit: int) -> dict[int, float]:
         """BM25 of file and folder names (names_fts) by file id, higher = better."""
-        rows = self.db.execute("SELECT rowid, bm25(names_fts) AS s FROM names_fts"
-                               " WHERE names_fts MATCH ? ORDER BY s LIMIT ?", (expr, limit))
+        rows = self.db.execute(
+            "SELECT rowid, bm25(names_fts) AS s FROM names_fts"
+            " WHERE names_fts MATCH ? ORDER BY s LIMIT ?",
+            (expr, limit),
+        )
         return {int(f): -float(sc) for f, sc in rows}
 
     def file_ids_named(self, expr: str, limit: int) -> list[int]:
         """Up to `limit` file ids whose names match an FTS5 expression."""
-        rows = self.db.execute("SELECT rowid FROM names_fts WHERE names_fts MATCH ? LIMIT ?",
-                               (expr, limit)).fetchall()
+        rows = self.db.execute(
+            "SELECT rowid FROM names_fts WHERE names_fts MATCH ? LIMIT ?", (expr, limit)
+        ).fetchall()
         return [int(r[0]) for r in rows]
 
     def first_chunks(self, file_ids: Sequence[int]) -> dict[int, int]:
@@ -865,8 +920,9 @@ class Catalog:
         out: dict[int, int] = {}
         for part, marks in in_batches(file_ids):
             for fid, cid in self.db.execute(
-                    f"SELECT file_id, min(id) FROM chunks WHERE file_id IN ({marks})"
-                    " GROUP BY file_id", part):
+                f"SELECT file_id, min(id) FROM chunks WHERE file_id IN ({marks}) GROUP BY file_id",
+                part,
+            ):
                 out[int(fid)] = int(cid)
         return out
 
@@ -874,8 +930,12 @@ class Catalog:
         """The file of each chunk that still exists, by chunk id."""
         found: dict[int, int] = {}
         for part, marks in in_batches(chunk_ids):
-            found.update((int(c), int(f)) for c, f in self.db.execute(
-                f"SELECT id, file_id FROM chunks WHERE id IN ({marks})", part))
+            found.update(
+                (int(c), int(f))
+                for c, f in self.db.execute(
+                    f"SELECT id, file_id FROM chunks WHERE id IN ({marks})", part
+                )
+            )
         return found
 
     def chunk_rows(self, chunk_ids: Sequence[int]) -> dict[int, ChunkRow]:
@@ -899,8 +959,10 @@ class Catalog:
         out: dict[int, ChunkText] = {}
         for part, marks in in_batches(chunk_ids):
             for cid, text, title, h, starts in self.db.execute(
-                    "SELECT id, text, title, embed_hash, page_starts FROM chunks"
-                    f" WHERE id IN ({marks})", part):
+                "SELECT id, text, title, embed_hash, page_starts FROM chunks"
+                f" WHERE id IN ({marks})",
+                part,
+            ):
                 out[int(cid)] = ChunkText(text, title, h, starts)
         return out
 
@@ -931,14 +993,17 @@ class Catalog:
             )
         )
 
-
     # file names --------------------------------------------------------------------------
     def sync_other_files(self, root_id: int, found: Iterable[tuple[str, int, int]]) -> None:
         """The root's files of a type with no text, as the walk just found them (path, size,
         mtime_ns): new ones added, changed ones updated, vanished ones dropped."""
         now = {p: (size, mtime) for p, size, mtime in found}
-        known = {r[0]: (r[1], r[2]) for r in self.db.execute(
-            "SELECT path, size, mtime_ns FROM other_files WHERE root_id=?", (root_id,))}
+        known = {
+            r[0]: (r[1], r[2])
+            for r in self.db.execute(
+                "SELECT path, size, mtime_ns FROM other_files WHERE root_id=?", (root_id,)
+            )
+        }
         gone = [(p,) for p in known if p not in now]
         new = [(root_id, p, sm[0], sm[1]) for p, sm in now.items() if known.get(p) != sm]
         if not gone and not new:
@@ -948,7 +1013,9 @@ class Catalog:
             self.db.executemany(
                 "INSERT INTO other_files(root_id, path, size, mtime_ns) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(path) DO UPDATE SET root_id=excluded.root_id, size=excluded.size,"
-                " mtime_ns=excluded.mtime_ns", new)
+                " mtime_ns=excluded.mtime_ns",
+                new,
+            )
 
     def sync_other_files_at(self, path: str, found: Sequence[tuple[int, str, int, int]]) -> None:
         """What the watcher saw at `path` (a file, or a folder and everything under it):
@@ -956,15 +1023,22 @@ class Catalog:
         prefix = path.rstrip(os.sep) + os.sep
         keep = {f[1] for f in found}
         with self.transaction():
-            old = [r[0] for r in self.db.execute(
-                "SELECT path FROM other_files WHERE path=? OR substr(path, 1, ?)=?",
-                (path, len(prefix), prefix))]
-            self.db.executemany("DELETE FROM other_files WHERE path=?",
-                                [(p,) for p in old if p not in keep])
+            old = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT path FROM other_files WHERE path=? OR substr(path, 1, ?)=?",
+                    (path, len(prefix), prefix),
+                )
+            ]
+            self.db.executemany(
+                "DELETE FROM other_files WHERE path=?", [(p,) for p in old if p not in keep]
+            )
             self.db.executemany(
                 "INSERT INTO other_files(root_id, path, size, mtime_ns) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(path) DO UPDATE SET root_id=excluded.root_id, size=excluded.size,"
-                " mtime_ns=excluded.mtime_ns", found)
+                " mtime_ns=excluded.mtime_ns",
+                found,
+            )
 
     def other_file_count(self) -> int:
         if not self._has_table("other_files"):
@@ -982,15 +1056,28 @@ class Catalog:
         rows = self.db.execute(
             "SELECT path, size, mtime_ns, state, error, kind, title,"
             " EXISTS (SELECT 1 FROM chunks c WHERE c.file_id=files.id)"
-            f" FROM files WHERE {like} ORDER BY mtime_ns DESC LIMIT ?", (*args, limit)
+            f" FROM files WHERE {like} ORDER BY mtime_ns DESC LIMIT ?",
+            (*args, limit),
         ).fetchall()
         if self._has_table("other_files"):
             rows += self.db.execute(
                 "SELECT path, size, mtime_ns, ?, NULL, NULL, NULL, 0"
                 f" FROM other_files WHERE {like} ORDER BY mtime_ns DESC LIMIT ?",
-                (OTHER, *args, limit)).fetchall()
-        return [NamedFile(path=r[0], size=r[1], mtime_ns=r[2], state=r[3], error=r[4], kind=r[5],
-                          title=r[6], has_text=bool(r[7])) for r in rows]
+                (OTHER, *args, limit),
+            ).fetchall()
+        return [
+            NamedFile(
+                path=r[0],
+                size=r[1],
+                mtime_ns=r[2],
+                state=r[3],
+                error=r[4],
+                kind=r[5],
+                title=r[6],
+                has_text=bool(r[7]),
+            )
+            for r in rows
+        ]
 
     def folders(self, limit: int = 5_000) -> list[str]:
         """The folders that directly hold a file the walk saw, sorted (for a folder filter).
@@ -1004,8 +1091,12 @@ class Catalog:
 
     def _has_table(self, name: str) -> bool:
         """A reader can open a home made before the table was (the writer adds it on open)."""
-        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
-                               (name,)).fetchone() is not None
+        return (
+            self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
+            ).fetchone()
+            is not None
+        )
 
 
 def _like_escape(s: str) -> str:
@@ -1047,39 +1138,82 @@ def consistency_problems(
         return int(db.execute(sql, args).fetchone()[0])
 
     checks = [
-        ("chunks without a file", count(
-            "SELECT count(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)")),
-        ("chunks of files that are not chunked or indexed", count(
-            "SELECT count(*) FROM chunks c JOIN files f ON f.id=c.file_id"
-            " WHERE f.state NOT IN (?, ?)", CHUNKED, INDEXED)),
-        ("chunk positions taken twice", count(
-            "SELECT count(*) FROM (SELECT 1 FROM chunks GROUP BY file_id, ord"
-            " HAVING count(*) > 1)")),
-        ("keyword rows that differ in number from chunks", abs(
-            count("SELECT count(*) FROM chunks_fts_docsize") - count(
-                "SELECT count(*) FROM chunks"))),
-        ("files without a root", count(
-            "SELECT count(*) FROM files WHERE root_id NOT IN (SELECT id FROM roots)")),
-        ("files outside their root", count(
-            "SELECT count(*) FROM files f JOIN roots r ON r.id=f.root_id"
-            " WHERE substr(f.path, 1, length(r.path) + 1) <> r.path || ?", os.sep)),
-        ("files in an unknown state", count(
-            f"SELECT count(*) FROM files WHERE state NOT IN ({','.join('?' * len(STATES))})",
-            *STATES)),
-        ("vectors no chunk refers to", count(
-            "SELECT count(*) FROM vectors WHERE embed_hash NOT IN"
-            " (SELECT embed_hash FROM chunks)")),
+        (
+            "chunks without a file",
+            count("SELECT count(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)"),
+        ),
+        (
+            "chunks of files that are not chunked or indexed",
+            count(
+                "SELECT count(*) FROM chunks c JOIN files f ON f.id=c.file_id"
+                " WHERE f.state NOT IN (?, ?)",
+                CHUNKED,
+                INDEXED,
+            ),
+        ),
+        (
+            "chunk positions taken twice",
+            count(
+                "SELECT count(*) FROM (SELECT 1 FROM chunks GROUP BY file_id, ord"
+                " HAVING count(*) > 1)"
+            ),
+        ),
+        (
+            "keyword rows that differ in number from chunks",
+            abs(
+                count("SELECT count(*) FROM chunks_fts_docsize")
+                - count("SELECT count(*) FROM chunks")
+            ),
+        ),
+        (
+            "files without a root",
+            count("SELECT count(*) FROM files WHERE root_id NOT IN (SELECT id FROM roots)"),
+        ),
+        (
+            "files outside their root",
+            count(
+                "SELECT count(*) FROM files f JOIN roots r ON r.id=f.root_id"
+                " WHERE substr(f.path, 1, length(r.path) + 1) <> r.path || ?",
+                os.sep,
+            ),
+        ),
+        (
+            "files in an unknown state",
+            count(
+                f"SELECT count(*) FROM files WHERE state NOT IN ({','.join('?' * len(STATES))})",
+                *STATES,
+            ),
+        ),
+        (
+            "vectors no chunk refers to",
+            count(
+                "SELECT count(*) FROM vectors WHERE embed_hash NOT IN"
+                " (SELECT embed_hash FROM chunks)"
+            ),
+        ),
     ]
     if model:
-        checks.append(("chunks of indexed files without a vector", count(
-            "SELECT count(*) FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.state=?"
-            " AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model=? AND"
-            " v.embed_hash=c.embed_hash)", INDEXED, model)))
+        checks.append(
+            (
+                "chunks of indexed files without a vector",
+                count(
+                    "SELECT count(*) FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.state=?"
+                    " AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model=? AND"
+                    " v.embed_hash=c.embed_hash)",
+                    INDEXED,
+                    model,
+                ),
+            )
+        )
     out += [f"{what}: {n}" for what, n in checks if n]
     if vindex is not None:
-        wanted = {int(r[0]) for r in db.execute(
-            "SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.state=?",
-            (INDEXED,))}
+        wanted = {
+            int(r[0])
+            for r in db.execute(
+                "SELECT c.id FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.state=?",
+                (INDEXED,),
+            )
+        }
         have = vindex.keys()
         if len(have) != len(vindex):
             out.append(f"vector index: {len(vindex) - len(have)} keys held twice")
@@ -1125,10 +1259,32 @@ def _fts_integrity(catalog: Catalog) -> str | None:
 SALVAGE_TABLES: dict[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
     "roots": ("id", "path", "includes", "excludes", "added_at"),
-    "files": ("id", "root_id", "path", "size", "mtime_ns", "content_hash", "state", "error",
-              "kind", "title", "n_chars", "updated_at"),
-    "chunks": ("id", "file_id", "ord", "page", "char_start", "char_end", "title", "text",
-               "embed_hash", "n_tokens"),
+    "files": (
+        "id",
+        "root_id",
+        "path",
+        "size",
+        "mtime_ns",
+        "content_hash",
+        "state",
+        "error",
+        "kind",
+        "title",
+        "n_chars",
+        "updated_at",
+    ),
+    "chunks": (
+        "id",
+        "file_id",
+        "ord",
+        "page",
+        "char_start",
+        "char_end",
+        "title",
+        "text",
+        "embed_hash",
+        "n_tokens",
+    ),
 }
 _SALVAGE_BLOCK = 256
 _NO_MAX_ROWID = 1 << 16  # where probing stops when no max(rowid) can be read at all
@@ -1146,26 +1302,33 @@ class Salvage:
         return sum(len(v) for v in self.unreadable.values())
 
 
-def _query(db: sqlite3.Connection, sql: str, args: Sequence[object] = ()) -> list[
-        tuple[object, ...]] | None:
+def _query(
+    db: sqlite3.Connection, sql: str, args: Sequence[object] = ()
+) -> list[tuple[object, ...]] | None:
     try:
         return list(db.execute(sql, args).fetchall())
     except sqlite3.Error:  # a damaged page, or text that no longer decodes
         return None
 
 
-def _salvage_rowids(db: sqlite3.Connection, table: str, cols: tuple[str, ...],
-                    bad: set[int]) -> list[tuple[object, ...]]:
+def _salvage_rowids(
+    db: sqlite3.Connection, table: str, cols: tuple[str, ...], bad: set[int]
+) -> list[tuple[object, ...]]:
     sql = f"SELECT rowid, {', '.join(cols)} FROM {table} WHERE rowid BETWEEN ? AND ?"
     # the largest rowid, from the table or, when its last page is unreadable, from any of
     # its indexes (each entry holds the rowid) or from the AUTOINCREMENT counter
-    probes = [f"SELECT max(rowid) FROM {table}",
-              "SELECT seq FROM sqlite_sequence WHERE name=?"]
-    for (index,) in _query(db, "SELECT name FROM sqlite_master WHERE type='index' AND"
-                           " tbl_name=?", (table,)) or []:
+    probes = [f"SELECT max(rowid) FROM {table}", "SELECT seq FROM sqlite_sequence WHERE name=?"]
+    for (index,) in (
+        _query(db, "SELECT name FROM sqlite_master WHERE type='index' AND tbl_name=?", (table,))
+        or []
+    ):
         probes.append(f'SELECT max(rowid) FROM {table} INDEXED BY "{index}"')
-    tops = [r[0] for q in probes for r in (_query(db, q, (table,) if "?" in q else ()) or [])
-            if isinstance(r[0], int)]
+    tops = [
+        r[0]
+        for q in probes
+        for r in (_query(db, q, (table,) if "?" in q else ()) or [])
+        if isinstance(r[0], int)
+    ]
     hi = max(tops, default=_NO_MAX_ROWID)
     out: list[tuple[object, ...]] = []
     stack = [(max(1, b - _SALVAGE_BLOCK + 1), b) for b in range(hi, 0, -_SALVAGE_BLOCK)]
@@ -1182,15 +1345,15 @@ def _salvage_rowids(db: sqlite3.Connection, table: str, cols: tuple[str, ...],
     return out
 
 
-def _salvage_vectors(db: sqlite3.Connection, models: Iterable[str]) -> list[
-        tuple[str, str, bytes]]:
+def _salvage_vectors(db: sqlite3.Connection, models: Iterable[str]) -> list[tuple[str, str, bytes]]:
     """vectors has no rowid: read by model and by prefix of the (hex) content hash."""
     found = set(models)
     m = _query(db, "SELECT model FROM vectors ORDER BY model LIMIT 1")
     while m:
         found.add(str(m[0][0]))
-        m = _query(db, "SELECT model FROM vectors WHERE model > ? ORDER BY model LIMIT 1",
-                   (m[0][0],))
+        m = _query(
+            db, "SELECT model FROM vectors WHERE model > ? ORDER BY model LIMIT 1", (m[0][0],)
+        )
     out: list[tuple[str, str, bytes]] = []
     sql = "SELECT embed_hash, vec FROM vectors WHERE model=? AND embed_hash >= ? AND embed_hash < ?"
     for model in sorted(found):
@@ -1199,8 +1362,11 @@ def _salvage_vectors(db: sqlite3.Connection, models: Iterable[str]) -> list[
             prefix = stack.pop()
             rows = _query(db, sql, (model, prefix, prefix + "g"))
             if rows is not None:
-                out += [(model, str(h), bytes(v)) for h, v in rows
-                        if isinstance(h, str) and isinstance(v, bytes)]
+                out += [
+                    (model, str(h), bytes(v))
+                    for h, v in rows
+                    if isinstance(h, str) and isinstance(v, bytes)
+                ]
             elif len(prefix) < 5:
                 stack += [prefix + c for c in reversed("0123456789abcdef")]
     return out
@@ -1225,17 +1391,36 @@ def restore(catalog: Catalog, got: Salvage, dims: int | None) -> dict[str, int]:
     the counts kept."""
     db = catalog.db
     meta = {str(k): str(v) for k, v in got.rows["meta"] if isinstance(k, str)}
-    roots = [r for r in got.rows["roots"] if isinstance(r[0], int) and isinstance(r[1], str)
-             and isinstance(r[2], str) and isinstance(r[3], str)]
+    roots = [
+        r
+        for r in got.rows["roots"]
+        if isinstance(r[0], int)
+        and isinstance(r[1], str)
+        and isinstance(r[2], str)
+        and isinstance(r[3], str)
+    ]
     root_ids = {r[0] for r in roots}
-    files = [r for r in got.rows["files"] if r[1] in root_ids and isinstance(r[2], str)
-             and isinstance(r[3], int) and isinstance(r[4], int) and r[6] in STATES]
+    files = [
+        r
+        for r in got.rows["files"]
+        if r[1] in root_ids
+        and isinstance(r[2], str)
+        and isinstance(r[3], int)
+        and isinstance(r[4], int)
+        and r[6] in STATES
+    ]
     file_ids = {r[0] for r in files}
-    chunks = [r for r in got.rows["chunks"] if r[1] in file_ids and isinstance(r[7], str)
-              and isinstance(r[8], str)]
+    chunks = [
+        r
+        for r in got.rows["chunks"]
+        if r[1] in file_ids and isinstance(r[7], str) and isinstance(r[8], str)
+    ]
     width = 2 * dims if dims else None
-    vectors = [v for v in got.vectors if width is None or len(v[2]) == width
-               or v[0] != meta.get("model_key")]
+    vectors = [
+        v
+        for v in got.vectors
+        if width is None or len(v[2]) == width or v[0] != meta.get("model_key")
+    ]
     by_file: dict[object, list[tuple[object, ...]]] = {}
     for c in chunks:
         by_file.setdefault(c[1], []).append(c)
@@ -1253,35 +1438,44 @@ def restore(catalog: Catalog, got: Salvage, dims: int | None) -> dict[str, int]:
             redo.add(r[0])
     with catalog.transaction():
         db.execute("DELETE FROM meta")
-        db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-                       list(meta.items()))
+        db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
         catalog.set_meta("schema_version", str(SCHEMA_VERSION))
         catalog.set_meta("generation", str(int(meta.get("generation", "0") or 0) + 1))
-        db.executemany("INSERT OR IGNORE INTO roots(id, path, includes, excludes, added_at)"
-                       " VALUES (?,?,?,?,?)", roots)
+        db.executemany(
+            "INSERT OR IGNORE INTO roots(id, path, includes, excludes, added_at)"
+            " VALUES (?,?,?,?,?)",
+            roots,
+        )
         db.executemany(
             "INSERT OR IGNORE INTO files(id, root_id, path, size, mtime_ns, content_hash,"
             " state, error, kind, title, n_chars, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(*r[:6], PENDING if r[0] in redo else r[6], *r[7:]) for r in files])
+            [(*r[:6], PENDING if r[0] in redo else r[6], *r[7:]) for r in files],
+        )
         kept = [c for c in chunks if c[1] not in redo]
         db.executemany(
             "INSERT OR IGNORE INTO chunks(id, file_id, ord, page, char_start, char_end, title,"
-            " text, embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?,?)", kept)
-        db.executemany("INSERT OR IGNORE INTO vectors(model, embed_hash, vec) VALUES (?,?,?)",
-                       vectors)
+            " text, embed_hash, n_tokens) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            kept,
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO vectors(model, embed_hash, vec) VALUES (?,?,?)", vectors
+        )
         model = meta.get("model_key")
         if model:  # indexed files with a vector lost: back to chunked, embedded on resume
             db.execute(
                 "UPDATE files SET state=? WHERE state=? AND id IN (SELECT c.file_id FROM"
                 " chunks c WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.model=?"
-                " AND v.embed_hash=c.embed_hash))", (CHUNKED, INDEXED, model))
+                " AND v.embed_hash=c.embed_hash))",
+                (CHUNKED, INDEXED, model),
+            )
         db.execute("DELETE FROM meta WHERE key='names_version'")
     with db:  # the file-name index is derived: rebuilt from the salvaged files
         ensure_ranking_schema(db)
     return {
         "roots": int(db.execute("SELECT count(*) FROM roots").fetchone()[0]),
-        "files": int(db.execute("SELECT count(*) FROM files WHERE state<>?",
-                                (PENDING,)).fetchone()[0]),
+        "files": int(
+            db.execute("SELECT count(*) FROM files WHERE state<>?", (PENDING,)).fetchone()[0]
+        ),
         "chunks": int(db.execute("SELECT count(*) FROM chunks").fetchone()[0]),
         "vectors": int(db.execute("SELECT count(*) FROM vectors").fetchone()[0]),
         "redo": len(redo),
@@ -1403,8 +1597,11 @@ def ensure_ranking_schema(db: sqlite3.Connection) -> None:
         from .chunking import is_noise
 
         db.execute("ALTER TABLE chunks ADD COLUMN noise INTEGER NOT NULL DEFAULT 0")
-        flagged = [(cid,) for cid, text, n in db.execute("SELECT id, text, n_tokens FROM chunks")
-                   if is_noise(text, n)]
+        flagged = [
+            (cid,)
+            for cid, text, n in db.execute("SELECT id, text, n_tokens FROM chunks")
+            if is_noise(text, n)
+        ]
         db.executemany("UPDATE chunks SET noise=1 WHERE id=?", flagged)
     had_names = db.execute("SELECT 1 FROM sqlite_master WHERE name='names_fts'").fetchone()
     row = db.execute("SELECT value FROM meta WHERE key='names_version'").fetchone()
@@ -1414,22 +1611,34 @@ def ensure_ranking_schema(db: sqlite3.Connection) -> None:
         had_names = None
     db.executescript(_NAMES_SCHEMA)
     if not had_names:
-        db.executemany("INSERT INTO names_fts(rowid, name) VALUES (?, ?)", [
-            (fid, name_words(path, root, title)) for fid, path, root, title in db.execute(
-                "SELECT f.id, f.path, r.path, f.title FROM files f"
-                " LEFT JOIN roots r ON r.id=f.root_id").fetchall()])
-        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('names_version', ?)",
-                   (NAMES_VERSION,))
+        db.executemany(
+            "INSERT INTO names_fts(rowid, name) VALUES (?, ?)",
+            [
+                (fid, name_words(path, root, title))
+                for fid, path, root, title in db.execute(
+                    "SELECT f.id, f.path, r.path, f.title FROM files f"
+                    " LEFT JOIN roots r ON r.id=f.root_id"
+                ).fetchall()
+            ],
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES ('names_version', ?)", (NAMES_VERSION,)
+        )
 
 
 def put_file_name(db: sqlite3.Connection, file_id: int) -> None:
     """The file's row of names_fts, from its path, root and title (see name_words)."""
-    row = db.execute("SELECT f.path, r.path, f.title FROM files f LEFT JOIN roots r"
-                     " ON r.id=f.root_id WHERE f.id=?", (file_id,)).fetchone()
+    row = db.execute(
+        "SELECT f.path, r.path, f.title FROM files f LEFT JOIN roots r"
+        " ON r.id=f.root_id WHERE f.id=?",
+        (file_id,),
+    ).fetchone()
     db.execute("DELETE FROM names_fts WHERE rowid=?", (file_id,))
     if row is not None:
-        db.execute("INSERT INTO names_fts(rowid, name) VALUES (?, ?)",
-                   (file_id, name_words(row[0], row[1], row[2])))
+        db.execute(
+            "INSERT INTO names_fts(rowid, name) VALUES (?, ?)",
+            (file_id, name_words(row[0], row[1], row[2])),
+        )
 
 
 def has_noise_flags(db: sqlite3.Connection) -> bool:

@@ -55,8 +55,14 @@ class VectorIndex:
     def _new_index(self) -> Any:
         from usearch.index import Index
 
-        return Index(ndim=self.ndim, metric="cos", dtype=DTYPE, connectivity=CONNECTIVITY,
-                     expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH)
+        return Index(
+            ndim=self.ndim,
+            metric="cos",
+            dtype=DTYPE,
+            connectivity=CONNECTIVITY,
+            expansion_add=EXPANSION_ADD,
+            expansion_search=EXPANSION_SEARCH,
+        )
 
     def _mutable(self) -> None:
         """A view cannot change: load the file into memory before the first change."""
@@ -87,8 +93,9 @@ class VectorIndex:
         return sorted(out)
 
     @classmethod
-    def open(cls, base: Path, ndim: int, catalog: Catalog, model: str, *,
-             view: bool = True) -> tuple[VectorIndex, str]:
+    def open(
+        cls, base: Path, ndim: int, catalog: Catalog, model: str, *, view: bool = True
+    ) -> tuple[VectorIndex, str]:
         """Opens the saved index if it reflects the catalog's generation (memory-mapped unless
         view=False), else rebuilds it from the stored vectors. Returns the index and what
         happened ("loaded", "rebuilt", "new")."""

@@ -60,8 +60,9 @@ class ChangeQueue(FileSystemEventHandler):
         """Whether take_if_quiet would hand over changes now (without taking them)."""
         now = time.monotonic()
         with self._lock:
-            return bool(self._paths) and (now - self._last_event >= debounce_s
-                                          or now - self._first_event >= max_wait_s)
+            return bool(self._paths) and (
+                now - self._last_event >= debounce_s or now - self._first_event >= max_wait_s
+            )
 
     def pending(self) -> int:
         with self._lock:
@@ -106,8 +107,13 @@ def collapse(paths: set[str]) -> list[str]:
 class Watcher:
     """Keeps an Engine's index current. run_forever() blocks; stop() from any thread."""
 
-    def __init__(self, engine: Any, debounce_s: float = 1.0, max_wait_s: float = 10.0,
-                 on_update: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        debounce_s: float = 1.0,
+        max_wait_s: float = 10.0,
+        on_update: Callable[[Any], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.debounce_s = debounce_s
         self.max_wait_s = max_wait_s
@@ -148,14 +154,16 @@ class Watcher:
                     self._watched.add(path)
 
     def process_pending(self, force: bool = False) -> Any:
-        paths = self.queue.take_if_quiet(0.0 if force else self.debounce_s,
-                                         0.0 if force else self.max_wait_s)
+        paths = self.queue.take_if_quiet(
+            0.0 if force else self.debounce_s, 0.0 if force else self.max_wait_s
+        )
         if not paths:
             return None
         # a stop asked for meanwhile cancels the run (the index stays consistent; the rest
         # is picked up by the next start's catch-up scan)
-        report = self.engine.index(paths=collapse(paths),
-                                   progress=lambda _d, _t: not self._stop_requested)
+        report = self.engine.index(
+            paths=collapse(paths), progress=lambda _d, _t: not self._stop_requested
+        )
         if self.on_update is not None:
             self.on_update(report)
         return report

@@ -490,8 +490,12 @@ def write_gguf(
     return types
 
 
-def _write_tokenizer(writer: gguf.GGUFWriter, config: Mapping[str, Any], vocab: Vocab,
-                     add_tokens: tuple[bool, bool, bool]) -> None:
+def _write_tokenizer(
+    writer: gguf.GGUFWriter,
+    config: Mapping[str, Any],
+    vocab: Vocab,
+    add_tokens: tuple[bool, bool, bool],
+) -> None:
     writer.add_tokenizer_model("bert")
     writer.add_tokenizer_pre("default")
     writer.add_token_list(vocab.tokens)
@@ -553,9 +557,18 @@ def convert(
     if token_embd not in tensors:
         raise ConversionError("checkpoint has no word embeddings")
 
-    types = write_gguf(out_path, config, vocab, tensors, filetype, name=name or model_dir.name,
-                       license=license, source_url=source_url, pooling=pooling,
-                       add_tokens=(vocab.add_bos, vocab.add_eos, vocab.add_sep))
+    types = write_gguf(
+        out_path,
+        config,
+        vocab,
+        tensors,
+        filetype,
+        name=name or model_dir.name,
+        license=license,
+        source_url=source_url,
+        pooling=pooling,
+        add_tokens=(vocab.add_bos, vocab.add_eos, vocab.add_sep),
+    )
     return ConversionResult(
         path=out_path,
         outtype=outtype,

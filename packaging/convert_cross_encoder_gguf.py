@@ -81,9 +81,15 @@ def _labels(config: dict[str, Any], n_labels: int) -> list[str]:
     return [str(id2label.get(str(i), id2label.get(i, f"LABEL_{i}"))) for i in range(n_labels)]
 
 
-def convert(model_dir: str | os.PathLike[str], out_path: str | os.PathLike[str],
-            outtype: str = "f16", *, name: str | None = None, license: str | None = None,
-            source_url: str | None = None) -> CrossEncoderResult:
+def convert(
+    model_dir: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    outtype: str = "f16",
+    *,
+    name: str | None = None,
+    license: str | None = None,
+    source_url: str | None = None,
+) -> CrossEncoderResult:
     model_dir, out_path = Path(model_dir), Path(out_path)
     if outtype not in cb.OUTTYPES:
         raise ConversionError(f"outtype must be one of {sorted(cb.OUTTYPES)}, not {outtype!r}")
@@ -112,13 +118,24 @@ def convert(model_dir: str | os.PathLike[str], out_path: str | os.PathLike[str],
     labels = _labels(config, n_labels)
 
     # [CLS] query [SEP] document [SEP]: bos + eos around each segment, no extra separator
-    cb.write_gguf(out_path, config, vocab, tensors, filetype, name=name or model_dir.name,
-                  license=license, source_url=source_url, pooling=gguf.PoolingType.RANK,
-                  add_tokens=(True, True, False), labels=labels)
+    cb.write_gguf(
+        out_path,
+        config,
+        vocab,
+        tensors,
+        filetype,
+        name=name or model_dir.name,
+        license=license,
+        source_url=source_url,
+        pooling=gguf.PoolingType.RANK,
+        add_tokens=(True, True, False),
+        labels=labels,
+    )
     return CrossEncoderResult(out_path, outtype, n_embd, n_labels, labels)
 
 
 # --- the NumPy reference (packaging/bert_reference.py) on a checkpoint folder ---------------
+
 
 def load_checkpoint(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(config, {normalised name: float64 array}) of a safetensors checkpoint."""
@@ -127,33 +144,88 @@ def load_checkpoint(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return config, bert_reference.float64_weights(named)
 
 
-def reference_scores(model_dir: Path, token_ids: Sequence[Sequence[int]], *,
-                     pooler: bool = True) -> list[list[float]]:
+def reference_scores(
+    model_dir: Path, token_ids: Sequence[Sequence[int]], *, pooler: bool = True
+) -> list[list[float]]:
     """BertForSequenceClassification logits for each token sequence, token type 0 throughout
     (as llama.cpp feeds it). pooler=False gives what a converter that drops the pooler
     computes (the classifier straight on [CLS]): the wrong scores this converter avoids."""
     config, f = load_checkpoint(model_dir)
     n_layer, n_head = int(config["num_hidden_layers"]), int(config["num_attention_heads"])
     eps = float(config.get("layer_norm_eps", 1e-12))
-    return [[float(v) for v in bert_reference.forward(f, ids, n_layer=n_layer, n_head=n_head,
-                                                      eps=eps, pooling="rank", pooler=pooler)]
-            for ids in token_ids]
+    return [
+        [
+            float(v)
+            for v in bert_reference.forward(
+                f, ids, n_layer=n_layer, n_head=n_head, eps=eps, pooling="rank", pooler=pooler
+            )
+        ]
+        for ids in token_ids
+    ]
 
 
 # --- a tiny random cross-encoder (plumbing tests, --selftest) ---------------------------------
 
 TINY_SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 TINY_WORDS = [
-    "the", "a", "of", "in", "is", "and", "to", "cat", "cats", "dog", "sat", "on", "mat", "kidney",
-    "stone", "stones", "heart", "attack", "risk", "vitamin", "d", "bone", "bones", "cancer",
-    "cell", "cells", "protein", "gene", "what", "causes", "treatment", "disease", "patients",
-    "study", "effect", "blood", "pressure", "sugar", "diet", ".", ",", "?", "##s", "##ing",
+    "the",
+    "a",
+    "of",
+    "in",
+    "is",
+    "and",
+    "to",
+    "cat",
+    "cats",
+    "dog",
+    "sat",
+    "on",
+    "mat",
+    "kidney",
+    "stone",
+    "stones",
+    "heart",
+    "attack",
+    "risk",
+    "vitamin",
+    "d",
+    "bone",
+    "bones",
+    "cancer",
+    "cell",
+    "cells",
+    "protein",
+    "gene",
+    "what",
+    "causes",
+    "treatment",
+    "disease",
+    "patients",
+    "study",
+    "effect",
+    "blood",
+    "pressure",
+    "sugar",
+    "diet",
+    ".",
+    ",",
+    "?",
+    "##s",
+    "##ing",
     "##ed",
 ]
 
 
-def make_random_checkpoint(model_dir: Path, *, seed: int = 0, hidden: int = 32, layers: int = 2,
-                           heads: int = 4, ff: int = 64, n_pos: int = 512) -> None:
+def make_random_checkpoint(
+    model_dir: Path,
+    *,
+    seed: int = 0,
+    hidden: int = 32,
+    layers: int = 2,
+    heads: int = 4,
+    ff: int = 64,
+    n_pos: int = 512,
+) -> None:
     """A BertForSequenceClassification checkpoint with random weights and a small vocabulary,
     written with safetensors + NumPy (no torch). Scores mean nothing; the plumbing does."""
     from safetensors.numpy import save_file
@@ -192,18 +264,28 @@ def make_random_checkpoint(model_dir: Path, *, seed: int = 0, hidden: int = 32, 
         w[p + "output.LayerNorm.bias"] = r(hidden, scale=0.1)
     model_dir.mkdir(parents=True, exist_ok=True)
     config = {
-        "architectures": ["BertForSequenceClassification"], "model_type": "bert",
-        "hidden_act": "gelu", "hidden_size": hidden, "intermediate_size": ff,
-        "num_attention_heads": heads, "num_hidden_layers": layers,
-        "max_position_embeddings": n_pos, "type_vocab_size": 2, "vocab_size": len(vocab),
-        "layer_norm_eps": 1e-12, "pad_token_id": 0, "position_embedding_type": "absolute",
-        "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0},
+        "architectures": ["BertForSequenceClassification"],
+        "model_type": "bert",
+        "hidden_act": "gelu",
+        "hidden_size": hidden,
+        "intermediate_size": ff,
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+        "max_position_embeddings": n_pos,
+        "type_vocab_size": 2,
+        "vocab_size": len(vocab),
+        "layer_norm_eps": 1e-12,
+        "pad_token_id": 0,
+        "position_embedding_type": "absolute",
+        "id2label": {"0": "LABEL_0"},
+        "label2id": {"LABEL_0": 0},
     }
     (model_dir / "config.json").write_text(json.dumps(config), encoding="utf-8")
     (model_dir / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     (model_dir / "tokenizer_config.json").write_text(
         json.dumps({"do_lower_case": True, "cls_token": "[CLS]", "sep_token": "[SEP]"}),
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     save_file(w, str(model_dir / "model.safetensors"), metadata={"format": "pt"})
 
 
@@ -219,8 +301,10 @@ def selftest(workdir: Path) -> float:
     from desktop_search.rerank import Reranker
 
     rr = Reranker(out, n_threads=1)
-    pairs = [("what causes kidney stones?", "diet and blood sugar cause kidney stones."),
-             ("heart attack risk", "the cat sat on the mat.")]
+    pairs = [
+        ("what causes kidney stones?", "diet and blood sugar cause kidney stones."),
+        ("heart attack risk", "the cat sat on the mat."),
+    ]
     ours = rr.score_pairs(pairs)
     ids = [rr.pair_tokens(q, d) for q, d in pairs]
     ref = [s[0] for s in reference_scores(ckpt, ids)]
@@ -236,11 +320,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--name", default=None)
     parser.add_argument("--license", default=None)
     parser.add_argument("--source-url", default=None)
-    parser.add_argument("--selftest", action="store_true",
-                        help="convert a random tiny cross-encoder and compare with NumPy")
-    parser.add_argument("--make-random", type=Path, metavar="DIR", default=None,
-                        help="write a random tiny cross-encoder checkpoint into DIR (for "
-                        "plumbing tests; its scores mean nothing)")
+    parser.add_argument(
+        "--selftest",
+        action="store_true",
+        help="convert a random tiny cross-encoder and compare with NumPy",
+    )
+    parser.add_argument(
+        "--make-random",
+        type=Path,
+        metavar="DIR",
+        default=None,
+        help="write a random tiny cross-encoder checkpoint into DIR (for "
+        "plumbing tests; its scores mean nothing)",
+    )
     args = parser.parse_args(argv)
     if args.make_random is not None:
         make_random_checkpoint(args.make_random)
@@ -255,13 +347,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.model_dir is None or args.out_path is None:
         parser.error("MODEL_DIR and OUT_PATH are required (or --selftest)")
     try:
-        res = convert(args.model_dir, args.out_path, args.outtype, name=args.name,
-                      license=args.license, source_url=args.source_url)
+        res = convert(
+            args.model_dir,
+            args.out_path,
+            args.outtype,
+            name=args.name,
+            license=args.license,
+            source_url=args.source_url,
+        )
     except ConversionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {res.path} ({res.outtype}, n_embd={res.n_embd}, labels={res.labels}, "
-          "pooling=rank)")
+    print(
+        f"wrote {res.path} ({res.outtype}, n_embd={res.n_embd}, labels={res.labels}, pooling=rank)"
+    )
     return 0
 
 

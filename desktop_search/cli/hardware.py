@@ -10,8 +10,11 @@ from typing import Any
 def add_hardware(sub: Any) -> None:
     h = sub.add_parser("hardware", help="what this machine can run, and how fast")
     h.add_argument("--json", action="store_true")
-    h.add_argument("--no-measure", action="store_true",
-                   help="do not time the models (instant; speeds are then 0)")
+    h.add_argument(
+        "--no-measure",
+        action="store_true",
+        help="do not time the models (instant; speeds are then 0)",
+    )
     h.set_defaults(handler=cmd_hardware)
 
 

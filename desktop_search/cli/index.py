@@ -19,8 +19,9 @@ from .progress import ProgressBar
 def add_index(sub: Any) -> None:
     i = sub.add_parser("index", help="bring the index up to date once")
     i.add_argument("--json", action="store_true")
-    i.add_argument("--yes", action="store_true",
-                   help="agree to switch models (re-embeds; asked on a terminal)")
+    i.add_argument(
+        "--yes", action="store_true", help="agree to switch models (re-embeds; asked on a terminal)"
+    )
     i.set_defaults(handler=cmd_index)
 
 
@@ -38,8 +39,11 @@ def add_watch(sub: Any) -> None:
 
 
 def add_repair(sub: Any) -> None:
-    r = sub.add_parser("repair", help="rebuild a damaged index: the damaged catalog is kept "
-                       "aside, what can be read is salvaged, the rest re-indexed")
+    r = sub.add_parser(
+        "repair",
+        help="rebuild a damaged index: the damaged catalog is kept "
+        "aside, what can be read is salvaged, the rest re-indexed",
+    )
     r.set_defaults(handler=cmd_repair)
 
 
@@ -63,17 +67,24 @@ def cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"home:    {st.home}")
     print("folders: " + (", ".join(st.roots) if st.roots else "none"))
-    print("files:   " + ", ".join(f"{n} {s}" for s, n in st.files.items() if n) if any(
-        st.files.values()) else "files:   none")
+    print(
+        "files:   " + ", ".join(f"{n} {s}" for s, n in st.files.items() if n)
+        if any(st.files.values())
+        else "files:   none"
+    )
     print(f"chunks:  {st.chunks} ({st.vectors} with vectors)")
     m = st.meaning
     if m.get("passages"):
-        line = (f"meaning: {m['passages_with_meaning']:,} of {m['passages']:,} passages; "
-                f"{m['files_findable_by_words']:,} files findable by words, "
-                f"{m['files_with_meaning']:,} by meaning")
+        line = (
+            f"meaning: {m['passages_with_meaning']:,} of {m['passages']:,} passages; "
+            f"{m['files_findable_by_words']:,} files findable by words, "
+            f"{m['files_with_meaning']:,} by meaning"
+        )
         if m.get("eta_s"):
-            line += (f"; about {duration(m['eta_s'])} of embedding left at "
-                     f"{m['passages_per_s']} passages/s")
+            line += (
+                f"; about {duration(m['eta_s'])} of embedding left at "
+                f"{m['passages_per_s']} passages/s"
+            )
         print(line)
     m = st.model
     print(f"model:   {m.get('name') or '-'} ({m.get('dims') or '?'} dims)  {m.get('path') or ''}")
@@ -96,8 +107,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
         def on_update(r: Any) -> None:
             if r.indexed or r.removed or r.renamed or r.failed or r.skipped:
-                print(f"{time.strftime('%H:%M:%S')} updated: {r.indexed} indexed, {r.removed} "
-                      f"removed, {r.renamed} renamed, {len(r.failed)} failed", file=sys.stderr)
+                print(
+                    f"{time.strftime('%H:%M:%S')} updated: {r.indexed} indexed, {r.removed} "
+                    f"removed, {r.renamed} renamed, {len(r.failed)} failed",
+                    file=sys.stderr,
+                )
 
         w = Watcher(eng, debounce_s=args.debounce, on_update=on_update)
 

@@ -41,7 +41,8 @@ def _rows(models_dir: Path, settings: Any) -> tuple[list[dict[str, Any]], list[s
         row["installed"] = [str(i.path) for i in have]
         row["bundled"] = any(i.bundled for i in have)
         row["in_use"] = any(str(i.path) in in_use for i in have) or (
-            m.kind == "embedding" and row["bundled"] and not settings.model_path)
+            m.kind == "embedding" and row["bundled"] and not settings.model_path
+        )
         rows.append(row)
     unknown = [str(i.path) for i in installed if i.known is None]
     return rows, unknown
@@ -63,24 +64,37 @@ def cmd_models(args: argparse.Namespace) -> int:
             return {"list": _list, "use": _use, "prune": _prune}[action](args, eng)
     rows, unknown = _rows(paths.models_dir, load_settings(paths.config))
     if args.json:
-        print(json.dumps({"models_dir": str(paths.models_dir), "catalog": rows,
-                          "other_installed": unknown}, indent=2, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"models_dir": str(paths.models_dir), "catalog": rows, "other_installed": unknown},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return 0
     print(f"{'NAME':<26}{'KIND':<11}{'DIMS':>5}{'CONTEXT':>9}{'SIZE':>9}  {'LICENCE':<11}STATE")
     for r in rows:
-        state = ("bundled" if r["bundled"] else "installed" if r["installed"] else
-                 "downloadable" if r["downloadable"] else "convert (see note)")
+        state = (
+            "bundled"
+            if r["bundled"]
+            else "installed"
+            if r["installed"]
+            else "downloadable"
+            if r["downloadable"]
+            else "convert (see note)"
+        )
         if r["in_use"]:
             state += ", in use"
         dims = str(r["dims"]) if r["dims"] else "-"
-        print(f"{r['name']:<26}{r['kind']:<11}{dims:>5}{r['context']:>9}"
-              f"{size_text(r['size_mb'] * 1e6):>9}  {r['licence']:<11}{state}")
+        print(
+            f"{r['name']:<26}{r['kind']:<11}{dims:>5}{r['context']:>9}"
+            f"{size_text(r['size_mb'] * 1e6):>9}  {r['licence']:<11}{state}"
+        )
         print(f"{'':<26}{r['quality']}" + (f"; {r['note']}" if r["note"] else ""))
     for p in unknown:
         print(f"also installed (not in the catalog): {p}")
     print(f"models folder: {paths.models_dir}")
-    print("get one with `desktop-search models download NAME` (the only command that goes "
-          "online)")
+    print("get one with `desktop-search models download NAME` (the only command that goes online)")
     return 0
 
 
@@ -88,8 +102,9 @@ def _download(args: argparse.Namespace, models_dir: Path) -> int:
     model = find_model(args.name)
     if model is None:
         names = ", ".join(m.name for m in CATALOG if m.downloadable)
-        raise DesktopSearchError(f"no model called {args.name!r} in the catalog; downloadable: "
-                                 f"{names}")
+        raise DesktopSearchError(
+            f"no model called {args.name!r} in the catalog; downloadable: {names}"
+        )
     dest = models_dir / model.file if model.file else None
     if dest is not None and dest.exists() and not args.force:
         print(f"{model.name} is already installed: {dest}")
@@ -107,8 +122,10 @@ def _download(args: argparse.Namespace, models_dir: Path) -> int:
 def _how_to_use(model: KnownModel | None, path: Path) -> str:
     if model is not None and model.kind == "reranker":
         return "`desktop-search search QUERY --rerank` now uses it"
-    return (f"switch to it with `desktop-search models use {path.name}` (it says first what "
-            "re-embedding costs; the old index answers until the new one is complete)")
+    return (
+        f"switch to it with `desktop-search models use {path.name}` (it says first what "
+        "re-embedding costs; the old index answers until the new one is complete)"
+    )
 
 
 def _install(args: argparse.Namespace, models_dir: Path) -> int:
@@ -134,21 +151,42 @@ def model_rows(eng: Any) -> dict[str, Any]:
         except OSError:
             continue
         seen.add(key)
-        rows.append({"name": m.path.name, "path": str(m.path), "key": key,
-                     "kind": m.known.kind if m.known else "", "bundled": m.bundled,
-                     "active": key == active, "configured": key == configured,
-                     "vectors": stored.get(key, 0)})
+        rows.append(
+            {
+                "name": m.path.name,
+                "path": str(m.path),
+                "key": key,
+                "kind": m.known.kind if m.known else "",
+                "bundled": m.bundled,
+                "active": key == active,
+                "configured": key == configured,
+                "vectors": stored.get(key, 0),
+            }
+        )
     for key, n in stored.items():
         if key not in seen:  # vectors of a model not in models/ (a GGUF elsewhere, or gone)
             where = eng.catalog.get_meta(f"path:{key}") or ""
             path = where if where and Path(where).is_file() else None
-            rows.append({"name": Path(where).name if where else f"(key {key})", "path": path,
-                         "key": key, "kind": "embedding", "bundled": False,
-                         "active": key == active, "configured": key == configured,
-                         "vectors": n})
-    return {"active": active, "configured": st.model.get("configured"),
-            "switching": bool(st.model.get("switching")), "models": rows,
-            "stored": stored, "notices": st.notices}
+            rows.append(
+                {
+                    "name": Path(where).name if where else f"(key {key})",
+                    "path": path,
+                    "key": key,
+                    "kind": "embedding",
+                    "bundled": False,
+                    "active": key == active,
+                    "configured": key == configured,
+                    "vectors": n,
+                }
+            )
+    return {
+        "active": active,
+        "configured": st.model.get("configured"),
+        "switching": bool(st.model.get("switching")),
+        "models": rows,
+        "stored": stored,
+        "notices": st.notices,
+    }
 
 
 def _list(args: argparse.Namespace, eng: Any) -> int:
@@ -161,14 +199,23 @@ def _list(args: argparse.Namespace, eng: Any) -> int:
         if r["kind"] == "reranker":
             state = "reranker"
         else:
-            marks = [w for w, on in (("active", r["active"]), ("configured", r["configured"]),
-                                     ("bundled", r["bundled"])) if on]
+            marks = [
+                w
+                for w, on in (
+                    ("active", r["active"]),
+                    ("configured", r["configured"]),
+                    ("bundled", r["bundled"]),
+                )
+                if on
+            ]
             state = ", ".join(marks) + ("" if r["path"] else " (file not found)")
         print(f"{r['name'][:39]:<40}{r['kind'] or '?':<11}{r['vectors']:>9,}  {state}")
     for n in info["notices"]:
         print(f"note: {n}")
-    print("active: what searches use; configured: what config.toml names. Switch with "
-          "`desktop-search models use NAME`; `models prune` drops the vectors of the others")
+    print(
+        "active: what searches use; configured: what config.toml names. Switch with "
+        "`desktop-search models use NAME`; `models prune` drops the vectors of the others"
+    )
     return 0
 
 
@@ -180,8 +227,10 @@ def _use(args: argparse.Namespace, eng: Any) -> int:
     eng.use_model(path)
     st = eng.status()
     if change is None or st.model.get("key") == change.key:
-        print(f"using {path.name}" + (" (switched at once: its vectors were stored)"
-                                      if change is not None else ""))
+        print(
+            f"using {path.name}"
+            + (" (switched at once: its vectors were stored)" if change is not None else "")
+        )
         return 0
     if not eng.roots():
         print(f"configured {path.name}; `desktop-search index` embeds with it")
@@ -189,8 +238,11 @@ def _use(args: argparse.Namespace, eng: Any) -> int:
     rep = index_with_progress(eng, "index")
     print_report(rep, sys.stdout)
     done = eng.status().model.get("key") == change.key
-    print(f"using {path.name}" if done else
-          f"the switch to {path.name} continues with the next `desktop-search index`")
+    print(
+        f"using {path.name}"
+        if done
+        else f"the switch to {path.name} continues with the next `desktop-search index`"
+    )
     return 0
 
 
@@ -200,12 +252,15 @@ def _prune(args: argparse.Namespace, eng: Any) -> int:
         print(json.dumps({"removed": removed, "freed_bytes": freed}, indent=2))
         return 0
     if not removed:
-        print(f"nothing to prune: only the active and configured models have vectors; "
-              f"{size_text(freed)} freed")
+        print(
+            f"nothing to prune: only the active and configured models have vectors; "
+            f"{size_text(freed)} freed"
+        )
         return 0
     n = sum(removed.values())
-    print(f"removed {n:,} vectors of {len(removed)} model(s) no longer used; "
-          f"{size_text(freed)} freed")
+    print(
+        f"removed {n:,} vectors of {len(removed)} model(s) no longer used; {size_text(freed)} freed"
+    )
     return 0
 
 
@@ -218,9 +273,12 @@ def settle_model(eng: Any, named: str | None, yes: bool) -> int | None:
     if named is None and not yes and not tty:
         change = eng.model_change(measure=False)
         if change is not None and not change.confirmed:
-            print(f"note: config.toml names {change.name}, but indexing keeps using "
-                  f"{change.active_name}; `desktop-search models use {change.name}` switches "
-                  f"({change.cost()})", file=sys.stderr)
+            print(
+                f"note: config.toml names {change.name}, but indexing keeps using "
+                f"{change.active_name}; `desktop-search models use {change.name}` switches "
+                f"({change.cost()})",
+                file=sys.stderr,
+            )
         return None
     change = eng.model_change()
     if change is None:
@@ -231,8 +289,11 @@ def settle_model(eng: Any, named: str | None, yes: bool) -> int | None:
         print(f"continuing: {change.cost()}", file=sys.stderr)
         return None
     if not yes and not tty:
-        print(f"desktop-search: not switched: {change.cost()}; confirm with --yes, or run "
-              f"`desktop-search models use {change.name}`", file=sys.stderr)
+        print(
+            f"desktop-search: not switched: {change.cost()}; confirm with --yes, or run "
+            f"`desktop-search models use {change.name}`",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     print(change.cost(), file=sys.stderr)
     if not yes:
@@ -240,8 +301,10 @@ def settle_model(eng: Any, named: str | None, yes: bool) -> int | None:
         sys.stderr.flush()
         if sys.stdin.readline().strip().lower() not in ("y", "yes"):
             if named is not None:
-                print(f"not switched: the index keeps {change.active_name}; nothing was "
-                      "indexed", file=sys.stderr)
+                print(
+                    f"not switched: the index keeps {change.active_name}; nothing was indexed",
+                    file=sys.stderr,
+                )
                 return EXIT_FAIL
             print(f"not switched: indexing with {change.active_name}", file=sys.stderr)
             return None
@@ -250,25 +313,41 @@ def settle_model(eng: Any, named: str | None, yes: bool) -> int | None:
 
 
 def add_models(sub: Any) -> None:
-    m = sub.add_parser("models", help="the model catalog and what is installed",
-                       description="Lists known embedding and reranker models, what is installed "
-                       "in this home's models folder, and the bundled model.")
+    m = sub.add_parser(
+        "models",
+        help="the model catalog and what is installed",
+        description="Lists known embedding and reranker models, what is installed "
+        "in this home's models folder, and the bundled model.",
+    )
     m.add_argument("--json", action="store_true")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION")
-    d = msub.add_parser("download", help="fetch a model's GGUF from the Hugging Face hub "
-                        "(set HF_ENDPOINT for a mirror)")
+    d = msub.add_parser(
+        "download",
+        help="fetch a model's GGUF from the Hugging Face hub (set HF_ENDPOINT for a mirror)",
+    )
     d.add_argument("name", metavar="NAME")
     d.add_argument("--force", action="store_true", help="download again even if installed")
-    i = msub.add_parser("install", help="copy a GGUF embedding model you have into this home's "
-                        "models folder (checked with llama.cpp first)")
+    i = msub.add_parser(
+        "install",
+        help="copy a GGUF embedding model you have into this home's "
+        "models folder (checked with llama.cpp first)",
+    )
     i.add_argument("path", metavar="PATH")
-    ls = msub.add_parser("list", help="installed models: which one searches use (active), "
-                         "which one config.toml names, vectors stored for each")
+    ls = msub.add_parser(
+        "list",
+        help="installed models: which one searches use (active), "
+        "which one config.toml names, vectors stored for each",
+    )
     ls.add_argument("--json", action="store_true")
-    u = msub.add_parser("use", help="switch to a model: saved in config.toml, then re-embeds "
-                        "(nothing when its vectors are stored); the old index answers meanwhile")
+    u = msub.add_parser(
+        "use",
+        help="switch to a model: saved in config.toml, then re-embeds "
+        "(nothing when its vectors are stored); the old index answers meanwhile",
+    )
     u.add_argument("name", metavar="NAME|PATH")
-    pr = msub.add_parser("prune", help="remove the vectors of models neither active nor "
-                         "configured, and give the space back")
+    pr = msub.add_parser(
+        "prune",
+        help="remove the vectors of models neither active nor configured, and give the space back",
+    )
     pr.add_argument("--json", action="store_true")
     m.set_defaults(handler=cmd_models)

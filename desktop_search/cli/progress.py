@@ -14,8 +14,14 @@ from ..index_progress import EMBEDDING, IndexProgress
 class ProgressBar:
     """Counts, rate and ETA on one line, redrawn on a terminal; quiet lines otherwise."""
 
-    def __init__(self, label: str, stream: TextIO | None = None, enabled: bool | None = None,
-                 unit: str = "files", state: Callable[[], IndexProgress | None] | None = None):
+    def __init__(
+        self,
+        label: str,
+        stream: TextIO | None = None,
+        enabled: bool | None = None,
+        unit: str = "files",
+        state: Callable[[], IndexProgress | None] | None = None,
+    ):
         self.label = label
         self.unit = unit
         # an indexing run's own picture (words, then meaning, ETA by tokens) when given
@@ -48,8 +54,10 @@ class ProgressBar:
         bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
         rate = self.done / el if el > 0 else 0.0
         eta = (self.total - self.done) / rate if rate > 0 else 0.0
-        return (f"{self.label} [{bar}] {self.done}/{self.total} {self.unit}  {rate:.1f}/s  "
-                f"elapsed {_dur(el)}  ETA {_dur(eta) if self.done else '?'}")
+        return (
+            f"{self.label} [{bar}] {self.done}/{self.total} {self.unit}  {rate:.1f}/s  "
+            f"elapsed {_dur(el)}  ETA {_dur(eta) if self.done else '?'}"
+        )
 
     def finish(self) -> None:
         if self.tty:
@@ -67,9 +75,11 @@ def _index_line(label: str, st: IndexProgress, elapsed: float) -> str:
     width = 20
     bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
     eta = st.eta_s()
-    return (f"{label} {words} · meaning [{bar}] {st.passages_done:,}/{st.passages_total:,} "
-            f"passages  {st.passages_per_s():.1f}/s  elapsed {_dur(elapsed)}  "
-            f"ETA {_dur(eta) if eta is not None else '?'}")
+    return (
+        f"{label} {words} · meaning [{bar}] {st.passages_done:,}/{st.passages_total:,} "
+        f"passages  {st.passages_per_s():.1f}/s  elapsed {_dur(elapsed)}  "
+        f"ETA {_dur(eta) if eta is not None else '?'}"
+    )
 
 
 def _dur(s: float) -> str:

@@ -16,10 +16,17 @@ def add_search(sub: Any) -> None:
     s.add_argument("query", metavar="QUERY")
     s.add_argument("--k", type=int, default=10, help="number of files (default 10)")
     s.add_argument("--mode", choices=("hybrid", "dense", "keyword", "rerank"), default="hybrid")
-    s.add_argument("--rerank", action="store_true",
-                   help="rerank the top passages with a cross-encoder (slower, sharper)")
-    s.add_argument("--reranker", metavar="GGUF", default=None,
-                   help="the cross-encoder to use (default: the configured or installed one)")
+    s.add_argument(
+        "--rerank",
+        action="store_true",
+        help="rerank the top passages with a cross-encoder (slower, sharper)",
+    )
+    s.add_argument(
+        "--reranker",
+        metavar="GGUF",
+        default=None,
+        help="the cross-encoder to use (default: the configured or installed one)",
+    )
     s.add_argument("--json", action="store_true", help="print a JSON array, best first")
     s.add_argument("--type", action="append", metavar="KIND", help="only this file type")
     s.add_argument("--folder", action="append", metavar="DIR", help="only under this folder")
@@ -34,8 +41,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     with open_engine(args) as eng:
         if args.reranker:
             eng.settings.reranker_path = args.reranker
-        opts = SearchOptions(k=args.k, mode=args.mode, kinds=args.type or [],
-                             folders=args.folder or [], rerank=args.rerank)
+        opts = SearchOptions(
+            k=args.k,
+            mode=args.mode,
+            kinds=args.type or [],
+            folders=args.folder or [],
+            rerank=args.rerank,
+        )
         if args.after or args.before:
             from ..query import parse_date
 
@@ -46,8 +58,11 @@ def cmd_search(args: argparse.Namespace) -> int:
             print(json.dumps([r.to_json() for r in results], indent=2, ensure_ascii=False))
             return EXIT_OK
         if not results:
-            print("nothing indexed yet: `desktop-search add FOLDER` then `desktop-search index`"
-                  if not eng.status().chunks else "no results")
+            print(
+                "nothing indexed yet: `desktop-search add FOLDER` then `desktop-search index`"
+                if not eng.status().chunks
+                else "no results"
+            )
             return EXIT_OK
     tty = sys.stdout.isatty()
     if not any(r.good_match for r in results):
@@ -61,7 +76,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def result_label(r: Any) -> str:
-    """"relevance 72, words+meaning": what the score means, in words."""
+    """ "relevance 72, words+meaning": what the score means, in words."""
     if r.match == "name":
         from ..reasons import plain_reason
 

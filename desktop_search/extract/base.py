@@ -49,8 +49,9 @@ _NON_TITLES = re.compile(
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
-_GUID = re.compile(r"^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$",
-                   re.IGNORECASE)
+_GUID = re.compile(
+    r"^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$", re.IGNORECASE
+)
 _WORD_CHARS = re.compile(r"[^\W\d_]{2,}")
 
 

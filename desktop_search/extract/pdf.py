@@ -41,8 +41,10 @@ PAGE_SEPARATOR = "\n\n"
 _MAX_NOTES = 20
 # pypdf refuses arrays and dictionaries over 100,000 elements by default; real 10-Q filings
 # have larger ones. Its other limits (decompressed sizes) still guard against bombs.
-_PYPDF_LIMITS: dict[str, object] = {"array_maximum_element_count": 10_000_000,
-                                    "dictionary_maximum_element_count": 10_000_000}
+_PYPDF_LIMITS: dict[str, object] = {
+    "array_maximum_element_count": 10_000_000,
+    "dictionary_maximum_element_count": 10_000_000,
+}
 
 _local = threading.local()
 # PDFium is not thread-safe: one document at a time per process (the preview and, when
@@ -126,8 +128,9 @@ class _NoText(Exception):
     """One page whose text cannot be read: noted, and the other pages still read."""
 
 
-def _read_pages(count: int, name: str, limits: Limits,
-                read: Callable[[int], str]) -> tuple[list[str], list[str]]:
+def _read_pages(
+    count: int, name: str, limits: Limits, read: Callable[[int], str]
+) -> tuple[list[str], list[str]]:
     """Every page's text through `read` (either reader's), within the time budget (which grows
     with the pages) and max_chars, telling limits.progress as it goes. Returns the pages'
     texts and the warnings."""
@@ -154,14 +157,23 @@ def _read_pages(count: int, name: str, limits: Limits,
     return texts, warnings
 
 
-def _add_page(texts: list[str], page_text: str, total: int, limits: Limits,
-              warnings: list[str], index: int, count: int) -> bool:
+def _add_page(
+    texts: list[str],
+    page_text: str,
+    total: int,
+    limits: Limits,
+    warnings: list[str],
+    index: int,
+    count: int,
+) -> bool:
     """Appends a page's text within max_chars; False once the limit cut it short."""
     room = limits.max_chars - total - (len(PAGE_SEPARATOR) if texts else 0)
     if len(page_text) > room:
         texts.append(page_text[: max(room, 0)])
-        warnings.append(f"truncated: kept the first {limits.max_chars} characters"
-                        f" (stopped at page {index + 1} of {count})")
+        warnings.append(
+            f"truncated: kept the first {limits.max_chars} characters"
+            f" (stopped at page {index + 1} of {count})"
+        )
         return False
     texts.append(page_text)
     return True

@@ -155,8 +155,13 @@ def _serve(conn: Channel, parent_pid: int, memory_mb: int) -> None:
         path, max_bytes, max_chars, budget = request
         reply: tuple[Any, ...]
         try:
-            doc = extract(path, max_bytes=max_bytes, max_chars=max_chars, time_budget=budget,
-                          on_progress=_progress_sender(conn, budget))
+            doc = extract(
+                path,
+                max_bytes=max_bytes,
+                max_chars=max_chars,
+                time_budget=budget,
+                on_progress=_progress_sender(conn, budget),
+            )
             reply = ("ok", doc)
         except ExtractionError as e:
             reply = ("error", type(e).__name__, str(e), e.reason)
@@ -174,8 +179,7 @@ def _serve(conn: Channel, parent_pid: int, memory_mb: int) -> None:
                 conn.send(reply)
             except MemoryError:
                 del reply
-                conn.send(("error", "FileTooLarge", f"{Path(path).name}: {TOO_LARGE}",
-                           "too-large"))
+                conn.send(("error", "FileTooLarge", f"{Path(path).name}: {TOO_LARGE}", "too-large"))
         except MemoryError:
             os._exit(OUT_OF_MEMORY_EXIT)  # the parent maps this to the same reason
 
@@ -395,8 +399,10 @@ class ExtractWorker:
             self.kills += 1
             self._kill()
             if reply[0] == "stuck" and reply[2]:
-                raise ExtractionTimeout(f"{name}: no progress for {timeout:g} s after page "
-                                        f"{reply[1]} of {reply[2]}, stopped")
+                raise ExtractionTimeout(
+                    f"{name}: no progress for {timeout:g} s after page "
+                    f"{reply[1]} of {reply[2]}, stopped"
+                )
             raise ExtractionTimeout(f"{name}: extraction took longer than {reply[-1]:g} s, stopped")
         self._served += 1
         self._maybe_recycle()
@@ -407,9 +413,9 @@ class ExtractWorker:
         raise _rebuild_error(cls_name, message, reason)
 
     @staticmethod
-    def _await_reply(conn: Channel, timeout: float,
-                     on_progress: Callable[[int, int], None] | None = None
-                     ) -> tuple[Any, ...]:
+    def _await_reply(
+        conn: Channel, timeout: float, on_progress: Callable[[int, int], None] | None = None
+    ) -> tuple[Any, ...]:
         """The worker's reply; ("stuck", page, pages) when it reported no progress for
         `timeout` s, ("late", s) past the budget its page count earns (page_budget)."""
         start = time.monotonic()

@@ -16,12 +16,16 @@ SCREENSHOT_SIZE = (1280, 800)
 
 
 def _needs_offscreen() -> bool:
-    return (sys.platform.startswith("linux") and not os.environ.get("DISPLAY")
-            and not os.environ.get("WAYLAND_DISPLAY"))
+    return (
+        sys.platform.startswith("linux")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    )
 
 
-def run_gui(home: str | None = None, query: str | None = None,
-            screenshot: str | None = None) -> int:
+def run_gui(
+    home: str | None = None, query: str | None = None, screenshot: str | None = None
+) -> int:
     if screenshot and _needs_offscreen():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a headless screenshot works
     from PySide6.QtWidgets import QApplication
@@ -71,8 +75,9 @@ class ScreenshotDriver:
         b.query_failed.connect(lambda _s, m: self._fail(f"the query failed: {m}"))
         win.search_page.results_shown.connect(self._results)
         win.search_page.preview_shown.connect(lambda _p: self._settle())
-        QTimer.singleShot(SCREENSHOT_TIMEOUT_MS,
-                          lambda: self._fail("timed out waiting for results"))
+        QTimer.singleShot(
+            SCREENSHOT_TIMEOUT_MS, lambda: self._fail("timed out waiting for results")
+        )
 
     def _opened(self, _snap: object) -> None:
         if self.query:
@@ -122,7 +127,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="desktop-search-gui", description="Open the search window.")
     p.add_argument("--home", default=None, help="where the settings and index live")
     p.add_argument("--query", default=None, help="search for this at start")
-    p.add_argument("--screenshot", default=None, metavar="FILE",
-                   help="run --query, save a PNG of the window to FILE and exit")
+    p.add_argument(
+        "--screenshot",
+        default=None,
+        metavar="FILE",
+        help="run --query, save a PNG of the window to FILE and exit",
+    )
     args = p.parse_args(argv)
     return run_gui(home=args.home, query=args.query, screenshot=args.screenshot)

@@ -47,6 +47,7 @@ def load_writer_model(engine: Engine) -> None:
     with MODEL_LOAD_LOCK, contextlib.suppress(DesktopSearchError):
         engine.embedder()
 
+
 PROGRESS_EVERY_S = 0.1  # at most ten progress repaints a second
 WATCH_POLL_MS = 250
 COUNTS_EVERY_S = 1.0
@@ -63,8 +64,9 @@ def lower_thread_priority() -> None:
         return
     with contextlib.suppress(OSError):
         tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid,
-                       max(os.getpriority(os.PRIO_PROCESS, tid), INDEXING_NICENESS))
+        os.setpriority(
+            os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), INDEXING_NICENESS)
+        )
 
 
 def describe(e: BaseException) -> str:
@@ -150,12 +152,15 @@ def diff_settings(old: Settings, new: Settings) -> SettingsChange:
     if model:
         reasons.append("the embedding model changed: every file is embedded again")
     if chunking:
-        reasons.append("the passage size changed: every file is split and embedded again; "
-                       "each keeps its old passages, searchable by words and meaning, until "
-                       "its new ones are in")
+        reasons.append(
+            "the passage size changed: every file is split and embedded again; "
+            "each keeps its old passages, searchable by words and meaning, until "
+            "its new ones are in"
+        )
     reopen = model or (old.n_threads, old.n_gpu_layers) != (new.n_threads, new.n_gpu_layers)
-    return SettingsChange(new, reopen=reopen, reindex=model or chunking, reasons=reasons,
-                          model=model)
+    return SettingsChange(
+        new, reopen=reopen, reindex=model or chunking, reasons=reasons, model=model
+    )
 
 
 def _find_reranker(eng: Engine) -> str | None:
@@ -179,8 +184,10 @@ def rerank_support(snap: Snapshot | None) -> tuple[bool, str]:
     if snap.reranker is None:
         if snap.settings.reranker_path:
             return False, f"The reranker model is missing: {snap.settings.reranker_path}"
-        return False, ("No reranker model: choose one in Settings (a GGUF cross-encoder such "
-                       "as ms-marco-MiniLM-L-6-v2) to enable the reranked list.")
+        return False, (
+            "No reranker model: choose one in Settings (a GGUF cross-encoder such "
+            "as ms-marco-MiniLM-L-6-v2) to enable the reranked list."
+        )
     return True, f"Re-order the results with {Path(snap.reranker).name} (Ctrl+Enter)"
 
 
@@ -203,9 +210,15 @@ class Backend(QObject):
     counts_changed = Signal(object)  # {state: files}, read on the query lane during a run
     folders_ready = Signal(object)  # list[str]: the folders that hold files
 
-    def __init__(self, home: str | None = None, *, watch: bool = True,
-                 index_on_start: bool = True, watch_debounce_s: float = 0.5,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        home: str | None = None,
+        *,
+        watch: bool = True,
+        index_on_start: bool = True,
+        watch_debounce_s: float = 0.5,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.home = home
         self.watch = watch
@@ -254,7 +267,9 @@ class Backend(QObject):
         roots = eng.roots()
         docs = Path.home() / "Documents"
         return Snapshot(
-            roots=roots, status=st, settings=copy.deepcopy(eng.settings),
+            roots=roots,
+            status=st,
+            settings=copy.deepcopy(eng.settings),
             files=sum(st.files.values()),
             root_files=eng.root_file_counts(),
             documents_dir=str(docs) if docs.is_dir() else None,
@@ -292,6 +307,7 @@ class Backend(QObject):
 
     def warm_up(self) -> None:
         """Loads the query model ahead of the first keystroke (no-op once loaded)."""
+
         def work() -> None:
             searcher = self.eng.searcher()
             with MODEL_LOAD_LOCK:
@@ -371,6 +387,7 @@ class Backend(QObject):
         self._index_busy = True
         self.state = IndexState(running=True, scanning=True, started=time.monotonic())
         self.index_state.emit(self.state)
+
         def work() -> Any:
             self._interrupt = False
             return self._run_index(None)
@@ -407,6 +424,7 @@ class Backend(QObject):
     def _read_counts(self) -> None:
         """File counts by state through the query lane's read connection: the writer lane is
         busy indexing, and a reader never waits for it (WAL)."""
+
         def work() -> tuple[dict[str, int], int]:
             counts: tuple[dict[str, int], int] = self.eng.counts()
             return counts
@@ -427,8 +445,11 @@ class Backend(QObject):
         # paused also when the run ended on its own after Pause: the watcher waits too
         paused = self._paused and not self._closed
         # a paused run keeps its counts, so the page can say how far it got
-        self.state = (IndexState(paused=True, done=prev.done, total=prev.total,
-                                 progress=prev.progress) if paused else IndexState())
+        self.state = (
+            IndexState(paused=True, done=prev.done, total=prev.total, progress=prev.progress)
+            if paused
+            else IndexState()
+        )
         self.index_state.emit(self.state)
         if report is not None:
             self.index_finished.emit(report)
@@ -491,8 +512,12 @@ class Backend(QObject):
             return
         if self._index_busy:
             p = self.state.progress
-            if (not self.state.live and p is not None and p.phase == EMBEDDING
-                    and w.queue.quiet(w.debounce_s, w.max_wait_s)):
+            if (
+                not self.state.live
+                and p is not None
+                and p.phase == EMBEDDING
+                and w.queue.quiet(w.debounce_s, w.max_wait_s)
+            ):
                 # a file saved now gets its words and meaning before the backlog: the full
                 # run stops after its slice, the change goes in, then the run resumes
                 self._interrupt = True
@@ -504,10 +529,10 @@ class Backend(QObject):
 
     def _submit_changes(self, w: Any) -> None:
         self._index_busy = True
-        self.state = IndexState(running=True, scanning=True, started=time.monotonic(),
-                                live=True)
-        self.writer.submit(lambda: self._process_changes(w), self._on_index_done,
-                           self._on_index_failed)
+        self.state = IndexState(running=True, scanning=True, started=time.monotonic(), live=True)
+        self.writer.submit(
+            lambda: self._process_changes(w), self._on_index_done, self._on_index_failed
+        )
 
     def _process_changes(self, w: Any) -> Any:
         from ..watcher import collapse
@@ -519,9 +544,13 @@ class Backend(QObject):
         return self._run_index(collapse(paths))
 
     # folders ---------------------------------------------------------------------------
-    def add_root(self, path: str, includes: list[str] | None = None,
-                 excludes: list[str] | None = None,
-                 on_error: Callable[[str], None] | None = None) -> None:
+    def add_root(
+        self,
+        path: str,
+        includes: list[str] | None = None,
+        excludes: list[str] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self._interrupt = self._index_busy
 
         def work() -> Snapshot:
@@ -551,8 +580,7 @@ class Backend(QObject):
         self.content_changed.emit()
         self.index_all()
 
-    def _error_to(self, on_error: Callable[[str], None] | None
-                  ) -> Callable[[BaseException], None]:
+    def _error_to(self, on_error: Callable[[str], None] | None) -> Callable[[BaseException], None]:
         def fail(e: BaseException) -> None:
             self._interrupt = False
             if on_error is not None:
@@ -565,9 +593,12 @@ class Backend(QObject):
         return fail
 
     # settings --------------------------------------------------------------------------
-    def apply_settings(self, change: SettingsChange,
-                       on_done: Callable[[Snapshot], None] | None = None,
-                       on_error: Callable[[str], None] | None = None) -> None:
+    def apply_settings(
+        self,
+        change: SettingsChange,
+        on_done: Callable[[Snapshot], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
         self._interrupt = self._index_busy
         new = change.settings
 
@@ -614,11 +645,13 @@ class Backend(QObject):
 
         self.writer.submit(work, done, self._error_to(on_error))
 
-    def model_change(self, path: str, on_done: Callable[[Any], None],
-                     on_error: Callable[[str], None]) -> None:
+    def model_change(
+        self, path: str, on_done: Callable[[Any], None], on_error: Callable[[str], None]
+    ) -> None:
         """What switching to `path` ("" = the bundled model) costs (engine.ModelChange, or
         None when the index already uses it), worked out on the reader lane: the model is
         loaded and timed there while indexing goes on."""
+
         def work() -> Any:
             from ..models import bundled_model_path
 
@@ -628,14 +661,23 @@ class Backend(QObject):
         self.reader.submit(work, on_done, lambda e: on_error(describe(e)))
 
     # other work ------------------------------------------------------------------------
-    def run_reader(self, fn: Callable[[], Any], on_done: Callable[[Any], None],
-                   on_error: Callable[[BaseException], None] | None = None) -> None:
+    def run_reader(
+        self,
+        fn: Callable[[], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
         """Read-only work (previews, hardware facts) on its own lane."""
         self.reader.submit(fn, on_done, on_error or self._report)
 
-    def run_writer(self, fn: Callable[[Any], Any], on_done: Callable[[Any], None],
-                   on_error: Callable[[BaseException], None] | None = None) -> None:
+    def run_writer(
+        self,
+        fn: Callable[[Any], Any],
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
         """Work that needs the engine's writer side (e.g. the indexing model): fn(engine)."""
+
         def work() -> Any:
             load_writer_model(self.eng)
             return fn(self.eng)
@@ -662,5 +704,12 @@ class Backend(QObject):
 
 
 def _changed(report: Any) -> bool:
-    return bool(report.indexed or report.removed or report.renamed or report.failed
-                or report.skipped or report.new or report.changed)
+    return bool(
+        report.indexed
+        or report.removed
+        or report.renamed
+        or report.failed
+        or report.skipped
+        or report.new
+        or report.changed
+    )

@@ -42,8 +42,10 @@ class FoldersPage(QWidget):
 
         title = QLabel("Folders")
         title.setObjectName("h1")
-        intro = QLabel("Desktop Search reads the supported files in these folders and keeps "
-                       "up with changes while the window is open.")
+        intro = QLabel(
+            "Desktop Search reads the supported files in these folders and keeps "
+            "up with changes while the window is open."
+        )
         intro.setObjectName("muted")
         intro.setWordWrap(True)
 
@@ -78,8 +80,10 @@ class FoldersPage(QWidget):
         self.editing.setObjectName("h2")
         self.excludes = QLineEdit()
         self.excludes.setPlaceholderText("e.g. Archive, *.log, drafts-*")
-        self.excludes.setToolTip("Files or folders whose name matches any of these patterns "
-                                 "are left out (comma separated; * and ? work)")
+        self.excludes.setToolTip(
+            "Files or folders whose name matches any of these patterns "
+            "are left out (comma separated; * and ? work)"
+        )
         self.includes = QLineEdit()
         self.includes.setPlaceholderText("everything supported (e.g. *.md, *.pdf to narrow)")
         self.save_btn = QPushButton("Save and re-index")
@@ -128,8 +132,13 @@ class FoldersPage(QWidget):
             left_out = ", ".join(r.excludes) or "—"
             if r.includes:
                 left_out += f"   (only {', '.join(r.includes)})"
-            item = QTreeWidgetItem([short_folder(os.path.join(r.path, "x")),
-                                    f"{snap.root_files.get(r.path, 0):,}", left_out])
+            item = QTreeWidgetItem(
+                [
+                    short_folder(os.path.join(r.path, "x")),
+                    f"{snap.root_files.get(r.path, 0):,}",
+                    left_out,
+                ]
+            )
             item.setData(0, Qt.ItemDataRole.UserRole, r.path)
             item.setToolTip(0, r.path)
             item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -142,8 +151,11 @@ class FoldersPage(QWidget):
         shown = ", ".join(snap.settings.excludes[:12])
         more = len(snap.settings.excludes) - 12
         self.global_note.setText(
-            "Always left out, in every folder: " + html.escape(shown)
-            + (f" and {more} more" if more > 0 else "") + ".")
+            "Always left out, in every folder: "
+            + html.escape(shown)
+            + (f" and {more} more" if more > 0 else "")
+            + "."
+        )
         self._on_select()
 
     def selected_path(self) -> str | None:
@@ -188,11 +200,13 @@ class FoldersPage(QWidget):
             return
         n = self.snapshot.root_files.get(path, 0) if self.snapshot else 0
         ok = QMessageBox.question(
-            self, "Remove folder",
+            self,
+            "Remove folder",
             f"Stop searching {path}?\n\nIts text ({n:,} files) is deleted from the index. "
             "The files themselves are not touched.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
+            QMessageBox.StandardButton.Cancel,
+        )
         if ok == QMessageBox.StandardButton.Yes:
             self.remove_folder(path)
 
@@ -206,7 +220,10 @@ class FoldersPage(QWidget):
         if not path:
             return
         self.show_error("")
-        self.backend.add_root(path, includes=split_patterns(self.includes.text()),
-                              excludes=split_patterns(self.excludes.text()),
-                              on_error=self.show_error)
+        self.backend.add_root(
+            path,
+            includes=split_patterns(self.includes.text()),
+            excludes=split_patterns(self.excludes.text()),
+            on_error=self.show_error,
+        )
         self.status_message.emit("Saved; re-checking the folder…")

@@ -54,15 +54,23 @@ def measure(eng: Engine) -> Measurement:
 
     emb = eng.embedder()
     with MODEL_LOAD_LOCK:  # detect() loads the bundled model to time it
-        rep = hardware.detect(measure=True, models_dir=eng.paths.models_dir,
-                              threads=eng.settings.n_threads, measure_installed=False)
+        rep = hardware.detect(
+            measure=True,
+            models_dir=eng.paths.models_dir,
+            threads=eng.settings.n_threads,
+            measure_installed=False,
+        )
     sample = rep.bundled_speed
-    same = (eng.model_path().resolve() == bundled_model_path().resolve()
-            and not emb.n_gpu_layers and emb.n_threads == rep.threads)
+    same = (
+        eng.model_path().resolve() == bundled_model_path().resolve()
+        and not emb.n_gpu_layers
+        and emb.n_threads == rep.threads
+    )
     if sample is None or not same:  # the indexing model differs from what detect() timed
         sample = hardware.measure_embedding_speed(emb)
-    return Measurement(report=rep, speed=sample, model=emb.info.name,
-                       gpu_layers=int(emb.n_gpu_layers))
+    return Measurement(
+        report=rep, speed=sample, model=emb.info.name, gpu_layers=int(emb.n_gpu_layers)
+    )
 
 
 def fact_rows(rep: HardwareReport) -> list[tuple[str, str]]:
@@ -70,13 +78,23 @@ def fact_rows(rep: HardwareReport) -> list[tuple[str, str]]:
     return [
         ("Processor", rep.cpu_model or "unknown"),
         ("Cores", f"{rep.cores}; indexing uses {rep.threads} threads"),
-        ("Vector units", f"{hardware.vector_units(rep.cpu_features)} "
-                         f"({', '.join(rep.cpu_features) or 'none reported'}). "
-                         "The wider they are, the faster models run on the processor."),
-        ("Memory", f"{hardware.gb_text(rep.ram_bytes)} "
-                   f"({hardware.gb_text(rep.ram_available_bytes)} free now)"),
-        ("GPU offload", "yes: this llama.cpp build can run models on a graphics card"
-         if rep.gpu_offload else "no: this llama.cpp build runs models on the processor only"),
+        (
+            "Vector units",
+            f"{hardware.vector_units(rep.cpu_features)} "
+            f"({', '.join(rep.cpu_features) or 'none reported'}). "
+            "The wider they are, the faster models run on the processor.",
+        ),
+        (
+            "Memory",
+            f"{hardware.gb_text(rep.ram_bytes)} "
+            f"({hardware.gb_text(rep.ram_available_bytes)} free now)",
+        ),
+        (
+            "GPU offload",
+            "yes: this llama.cpp build can run models on a graphics card"
+            if rep.gpu_offload
+            else "no: this llama.cpp build runs models on the processor only",
+        ),
         ("GPUs seen", ", ".join(rep.gpu_devices) or "none"),
         ("llama.cpp", f"llama-cpp-python {rep.llama_cpp_version}"),
         ("System", rep.os),
@@ -95,8 +113,10 @@ def _size(mb: float) -> str:
 
 
 def verdict_table(models: list[ModelVerdict]) -> str:
-    head = "".join(f"<th align='left'>{h}</th>" for h in
-                   ("Model", "Used for", "Size", "Fits in<br>memory", "Verdict", "Speed here"))
+    head = "".join(
+        f"<th align='left'>{h}</th>"
+        for h in ("Model", "Used for", "Size", "Fits in<br>memory", "Verdict", "Speed here")
+    )
     rows = []
     for m in models:
         name = f"<b>{html.escape(m.name)}</b>"
@@ -108,9 +128,13 @@ def verdict_table(models: list[ModelVerdict]) -> str:
             f"<td>{'search' if m.kind == 'embedding' else 're-ranking'}</td>"
             f"<td>{_size(m.size_mb)}</td><td>{_fits(m)}</td>"
             f"<td style='color:{color}; white-space:nowrap'><b>{html.escape(m.verdict)}</b></td>"
-            f"<td>{html.escape(m.reason)}</td></tr>")  # wraps: the page fits 900 px
-    return (f"<table cellspacing='0' cellpadding='4'><tr style='color:{MUTED}'>{head}</tr>"
-            + "".join(rows) + "</table>")
+            f"<td>{html.escape(m.reason)}</td></tr>"
+        )  # wraps: the page fits 900 px
+    return (
+        f"<table cellspacing='0' cellpadding='4'><tr style='color:{MUTED}'>{head}</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def shown_notes(rep: HardwareReport) -> list[str]:
@@ -131,8 +155,10 @@ class HardwarePage(QWidget):
 
         title = QLabel("Hardware")
         title.setObjectName("h1")
-        intro = QLabel("What this computer offers the search, how fast the current model "
-                       "runs on it, and which other models would run well.")
+        intro = QLabel(
+            "What this computer offers the search, how fast the current model "
+            "runs on it, and which other models would run well."
+        )
         intro.setObjectName("muted")
         intro.setWordWrap(True)
 
@@ -153,8 +179,9 @@ class HardwarePage(QWidget):
         st = QLabel("Measured speed")
         st.setObjectName("h2")
         self.measure_btn = QPushButton("Measure")
-        self.measure_btn.setToolTip("Times the indexing model on a few sample passages "
-                                    "(a few seconds)")
+        self.measure_btn.setToolTip(
+            "Times the indexing model on a few sample passages (a few seconds)"
+        )
         self.measure_btn.clicked.connect(self.measure)
         head.addWidget(st)
         head.addStretch(1)
@@ -213,8 +240,9 @@ class HardwarePage(QWidget):
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         wide = event.size().width() >= SIDE_BY_SIDE_MIN
-        self.cards.setDirection(QBoxLayout.Direction.LeftToRight if wide
-                                else QBoxLayout.Direction.TopToBottom)
+        self.cards.setDirection(
+            QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        )
         super().resizeEvent(event)
 
     def load(self) -> None:
@@ -232,8 +260,9 @@ class HardwarePage(QWidget):
         models_dir = resolve_home(self.backend.home).models_dir
 
         def work() -> HardwareReport:
-            return hardware.detect(measure=False, models_dir=models_dir, threads=threads,
-                                   measure_installed=False)
+            return hardware.detect(
+                measure=False, models_dir=models_dir, threads=threads, measure_installed=False
+            )
 
         self.backend.run_reader(work, self.show_report, self._facts_failed)
 
@@ -244,20 +273,27 @@ class HardwarePage(QWidget):
 
     def show_report(self, rep: HardwareReport) -> None:
         self._loading = False
-        if self.report is not None and self.report.bundled_speed is not None \
-                and rep.bundled_speed is None:
+        if (
+            self.report is not None
+            and self.report.bundled_speed is not None
+            and rep.bundled_speed is None
+        ):
             return  # a measured report came first: keep it
         self.report = rep
         self._show_rows(fact_rows(rep))
         if rep.bundled_speed is None:
-            caption = ("Speeds below are guessed from the number of cores until the model "
-                       "is measured.")
+            caption = (
+                "Speeds below are guessed from the number of cores until the model is measured."
+            )
         else:
-            caption = ("Measured: timed just now on this computer. Estimated: scaled from "
-                       "that measurement by the size of each model.")
+            caption = (
+                "Measured: timed just now on this computer. Estimated: scaled from "
+                "that measurement by the size of each model."
+            )
         self.verdict_caption.setText(
             "Whether each model the app knows fits in memory here, and how fast it indexes. "
-            f"A passage is a few paragraphs; 10,000 passages is about 3,000 documents. {caption}")
+            f"A passage is a few paragraphs; 10,000 passages is about 3,000 documents. {caption}"
+        )
         self.verdicts.setText(verdict_table(rep.models))
         notes = shown_notes(rep)
         self.notes.setText("\n".join(f"Note: {n[0].upper()}{n[1:]}." for n in notes))
@@ -293,8 +329,9 @@ class HardwarePage(QWidget):
     def measure(self) -> None:
         self.measure_btn.setEnabled(False)
         busy = self.backend.state.running
-        self.speed_label.setText("Measuring… (waits for the current indexing step)" if busy
-                                 else "Measuring…")
+        self.speed_label.setText(
+            "Measuring… (waits for the current indexing step)" if busy else "Measuring…"
+        )
         self.backend.run_writer(measure, self.show_measurement, self._speed_failed)
 
     def _speed_failed(self, e: BaseException) -> None:
@@ -305,13 +342,21 @@ class HardwarePage(QWidget):
         self.measure_btn.setEnabled(True)
         self.speed = s = m.speed
         self.show_report(m.report)
-        where = (f"the graphics card ({m.gpu_layers} layers offloaded)" if m.gpu_layers
-                 else "the processor")
-        per_1000 = (f"A thousand passages (a few hundred pages) take about "
-                    f"{duration(1000 / s.chunks_per_s)}." if s.chunks_per_s > 0 else "")
+        where = (
+            f"the graphics card ({m.gpu_layers} layers offloaded)"
+            if m.gpu_layers
+            else "the processor"
+        )
+        per_1000 = (
+            f"A thousand passages (a few hundred pages) take about "
+            f"{duration(1000 / s.chunks_per_s)}."
+            if s.chunks_per_s > 0
+            else ""
+        )
         self.speed_label.setText(
             f"<span style='font-size:16pt; font-weight:600'>{s.chunks_per_s:.1f}</span>"
             f" passages/s &nbsp;·&nbsp; {s.tokens_per_s:,.0f} tokens/s"
             f"<br><span style='color:{MUTED}'>{html.escape(m.model)} on {where}, "
-            f"{s.threads} threads, {s.chunks} passages of about 200 tokens. {per_1000}</span>")
+            f"{s.threads} threads, {s.chunks} passages of about 200 tokens. {per_1000}</span>"
+        )
         self.measured.emit(m)

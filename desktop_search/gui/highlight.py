@@ -92,17 +92,28 @@ def build_preview(path: str, result: SearchResult | None) -> PreviewData:
         centre = passages[0][0] if passages else 0
         offset = max(0, min(len(text) - PREVIEW_MAX_CHARS, centre - PREVIEW_MAX_CHARS // 2))
         text = text[offset : offset + PREVIEW_MAX_CHARS]
-    passages = [(a - offset, b - offset) for a, b in passages
-                if a - offset >= 0 and b - offset <= len(text)]
+    passages = [
+        (a - offset, b - offset) for a, b in passages if a - offset >= 0 and b - offset <= len(text)
+    ]
     words = matched_words(result) if result else []
     hits = find_hits(text, words)
     first = 0
     if hits and passages:
         # start at the first hit inside the best passage: that is what the result showed
         a0, b0 = passages[0]
-        first = next((i for i, (a, _b) in enumerate(hits) if a0 <= a < b0),
-                     next((i for i, (a, _b) in enumerate(hits) if a >= a0), 0))
+        first = next(
+            (i for i, (a, _b) in enumerate(hits) if a0 <= a < b0),
+            next((i for i, (a, _b) in enumerate(hits) if a >= a0), 0),
+        )
     pages = [(p.number, p.start - offset, p.end - offset) for p in doc.pages]
-    return PreviewData(path=path, text=text, offset=offset, total_chars=len(doc.text),
-                       hits=hits, passages=passages, first=first, pages=pages,
-                       warnings=list(doc.warnings))
+    return PreviewData(
+        path=path,
+        text=text,
+        offset=offset,
+        total_chars=len(doc.text),
+        hits=hits,
+        passages=passages,
+        first=first,
+        pages=pages,
+        warnings=list(doc.warnings),
+    )

@@ -43,11 +43,14 @@ def progress_text(state: IndexState) -> tuple[str, str]:
     if state.running:
         p = state.progress
         if state.scanning or p is None or p.phase == SCANNING:
-            return ("Checking your folders for changes…" if not state.live
-                    else "Updating changed files…", "")
+            return (
+                "Checking your folders for changes…"
+                if not state.live
+                else "Updating changed files…",
+                "",
+            )
         if p.phase == READING:
-            return (f"Reading files: {p.files_read:,} of {p.files_total:,} findable by words",
-                    "")
+            return (f"Reading files: {p.files_read:,} of {p.files_total:,} findable by words", "")
         head = f"Adding meaning: {p.passages_done:,} of {p.passages_total:,} passages"
         parts = []
         if p.files_total:
@@ -60,14 +63,17 @@ def progress_text(state: IndexState) -> tuple[str, str]:
         return head, " · ".join(parts)
     if state.paused:
         p = state.progress
-        got = "" if p is None or p.phase in (SCANNING, DONE) else (
-            p.words_line() if p.phase == READING else p.meaning_line()) + ". "
+        got = (
+            ""
+            if p is None or p.phase in (SCANNING, DONE)
+            else (p.words_line() if p.phase == READING else p.meaning_line()) + ". "
+        )
         return "Indexing paused", f"{got}Resume continues where it stopped."
     return "", ""
 
 
 def current_file_text(state: IndexState) -> str:
-    """"now reading report.pdf (page 12 of 80)": the file the run is working on."""
+    """ "now reading report.pdf (page 12 of 80)": the file the run is working on."""
     p = state.progress
     if not state.running or p is None or not p.current or p.phase == SCANNING:
         return ""
@@ -82,8 +88,12 @@ def current_file_text(state: IndexState) -> str:
 def bar_range(state: IndexState) -> tuple[int, int] | None:
     """(value, maximum) for a progress bar; None while nothing can be counted yet."""
     p = state.progress
-    if not (state.running or state.paused) or state.scanning or p is None \
-            or p.phase in (SCANNING, DONE):
+    if (
+        not (state.running or state.paused)
+        or state.scanning
+        or p is None
+        or p.phase in (SCANNING, DONE)
+    ):
         return None
     if p.phase == READING:
         return p.files_read, max(p.files_total, 1)
@@ -141,8 +151,10 @@ class IndexingPage(QWidget):
         self.notice = QLabel()
         self.notice.setObjectName("notice")
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("QLabel { background:#fffaeb; border:1px solid #fedf89;"
-                                  " border-radius:6px; padding:8px 10px; }")
+        self.notice.setStyleSheet(
+            "QLabel { background:#fffaeb; border:1px solid #fedf89;"
+            " border-radius:6px; padding:8px 10px; }"
+        )
         self.notice.hide()
 
         self.problems_title = QLabel("Files not indexed, or indexed in part")
@@ -219,20 +231,22 @@ class IndexingPage(QWidget):
             self.bar.setValue(state.done)
         self.bar.setVisible(state.running or state.paused)
         self.pause_btn.setText("Resume" if state.paused else "Pause")
-        self.pause_btn.setToolTip("Stops after the file being worked on; Resume continues "
-                                  "from there" if not state.paused else
-                                  "Continues where indexing stopped")
+        self.pause_btn.setToolTip(
+            "Stops after the file being worked on; Resume continues from there"
+            if not state.paused
+            else "Continues where indexing stopped"
+        )
         self.pause_btn.setEnabled(state.running or state.paused)
-        self.index_btn.setEnabled(not state.running and bool(self.snapshot and
-                                                             self.snapshot.roots))
+        self.index_btn.setEnabled(not state.running and bool(self.snapshot and self.snapshot.roots))
 
     def _elide_current(self) -> None:
         text = self._current_text
         self.current.setVisible(bool(text))
         # the headline sits in the same column and is always shown: its width is the room
         width = max(self.headline.width(), 50)
-        self.current.setText(self.current.fontMetrics().elidedText(
-            text, Qt.TextElideMode.ElideMiddle, width))
+        self.current.setText(
+            self.current.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, width)
+        )
         self.current.setToolTip(text)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
@@ -261,7 +275,8 @@ class IndexingPage(QWidget):
         cells = "".join(
             f"<td style='padding-right:28px'><span style='font-size:14pt;font-weight:600'>"
             f"{n:,}</span><br><span style='color:#667085'>{label}</span></td>"
-            for label, n, _ in parts)
+            for label, n, _ in parts
+        )
         extra = [f"{st.chunks:,} passages"]
         if not self.backend.state.running:  # these are read after a run, not during it
             extra.append(f"{st.vectors:,} vectors")
@@ -270,7 +285,8 @@ class IndexingPage(QWidget):
             extra.append(f"{st.index_bytes / 1e6:.1f} MB on disk")
         self.counts.setText(
             f"<table><tr>{cells}</tr></table>"
-            f"<div style='color:#667085; margin-top:6px'>{' · '.join(extra)}</div>")
+            f"<div style='color:#667085; margin-top:6px'>{' · '.join(extra)}</div>"
+        )
 
     def _details_toggled(self, _on: bool) -> None:
         if self.snapshot is not None:
@@ -289,9 +305,13 @@ class IndexingPage(QWidget):
             # failed / skipped / partial (indexed, but some of its text could not be read)
             label = {"partial": "in part"}.get(p["state"], p["state"])
             state = QTableWidgetItem(label)
-            state.setForeground(Qt.GlobalColor.darkRed if p["state"] == "failed"
-                                else Qt.GlobalColor.darkYellow if p["state"] == "partial"
-                                else Qt.GlobalColor.darkGray)
+            state.setForeground(
+                Qt.GlobalColor.darkRed
+                if p["state"] == "failed"
+                else Qt.GlobalColor.darkYellow
+                if p["state"] == "partial"
+                else Qt.GlobalColor.darkGray
+            )
             raw = str(p["reason"])
             reason = QTableWidgetItem(raw if self.details.isChecked() else plain_reason(raw))
             reason.setToolTip(raw)
@@ -300,7 +320,9 @@ class IndexingPage(QWidget):
         self.table.setVisible(bool(probs))
         self.details.setVisible(bool(probs))
         self.problems_hint.setText(
-            "None: every file in your folders could be read." if not probs else
-            "Failed files are retried when they change; skipped files are of a kind that is "
+            "None: every file in your folders could be read."
+            if not probs
+            else "Failed files are retried when they change; skipped files are of a kind that is "
             "not read (images, archives, binaries) or too large; files indexed in part are "
-            "searchable, but some of their text could not be read.")
+            "searchable, but some of their text could not be read."
+        )

@@ -19,8 +19,10 @@ from PySide6.QtGui import QDesktopServices
 
 LAUNCHER_WATCH_S = 5.0  # how long a launcher that gives up (no application) is listened to
 
-NO_LAUNCHER = ("no program to open files is set up on this computer (xdg-open is missing); "
-               "copy the path and open it from your file manager")
+NO_LAUNCHER = (
+    "no program to open files is set up on this computer (xdg-open is missing); "
+    "copy the path and open it from your file manager"
+)
 
 
 @dataclass(frozen=True)
@@ -46,31 +48,41 @@ def _launch(path: str, name: str, on_failure: Callable[[str], None] | None) -> L
     url = file_url(path)
     if sys.platform.startswith(("win", "darwin")):
         ok = QDesktopServices.openUrl(url)
-        return Launched(ok, f"Opening {name}" if ok else f"Cannot open {name}: no application "
-                                                         "is set to open it")
+        return Launched(
+            ok, f"Opening {name}" if ok else f"Cannot open {name}: no application is set to open it"
+        )
     exe = _xdg_open()
     if exe is None:
         return Launched(False, f"Cannot open {name}: {NO_LAUNCHER}")
     try:
-        proc = subprocess.Popen([exe, url.toString(QUrl.ComponentFormattingOption.FullyEncoded)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [exe, url.toString(QUrl.ComponentFormattingOption.FullyEncoded)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     except OSError as e:
         return Launched(False, f"Cannot open {name}: the launcher did not start ({e.strerror})")
     _watch(proc, name, on_failure)
     return Launched(True, f"Opening {name}")
 
 
-def _watch(proc: subprocess.Popen[bytes], name: str, on_failure: Callable[[str], None] | None,
-           until: float | None = None) -> None:
+def _watch(
+    proc: subprocess.Popen[bytes],
+    name: str,
+    on_failure: Callable[[str], None] | None,
+    until: float | None = None,
+) -> None:
     """xdg-open exits non-zero when no application takes the file: said when it happens."""
     until = until if until is not None else time.monotonic() + LAUNCHER_WATCH_S
     code = proc.poll()
     if code is None and time.monotonic() < until:
         QTimer.singleShot(100, lambda: _watch(proc, name, on_failure, until))
     elif code and on_failure is not None:
-        on_failure(f"Cannot open {name}: no application is set to open it (try Open with…, "
-                   "or Copy path)")
+        on_failure(
+            f"Cannot open {name}: no application is set to open it (try Open with…, or Copy path)"
+        )
 
 
 def open_file(path: str, on_failure: Callable[[str], None] | None = None) -> Launched:
@@ -104,8 +116,12 @@ def _select_with_file_manager(path: str) -> bool:
     bus = QDBusConnection.connectToBus(address, f"desktop-search {address}")
     if not bus.isConnected():
         return False
-    iface = QDBusInterface("org.freedesktop.FileManager1", "/org/freedesktop/FileManager1",
-                           "org.freedesktop.FileManager1", bus)
+    iface = QDBusInterface(
+        "org.freedesktop.FileManager1",
+        "/org/freedesktop/FileManager1",
+        "org.freedesktop.FileManager1",
+        bus,
+    )
     if not iface.isValid():
         return False
     iface.setTimeout(3000)  # a file manager that hangs must not hang the window for long
@@ -121,6 +137,5 @@ def open_with(program: str, path: str) -> Launched:
         return Launched(False, f"Cannot open {name} with {program}: no such program")
     ok, _pid = QProcess.startDetached(exe, [path])
     if not ok:
-        return Launched(False, f"Cannot open {name} with {os.path.basename(exe)}: it did not "
-                               "start")
+        return Launched(False, f"Cannot open {name} with {os.path.basename(exe)}: it did not start")
     return Launched(True, f"Opening {name} with {os.path.basename(exe)}")

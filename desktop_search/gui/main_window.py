@@ -58,14 +58,25 @@ class Banner(QFrame):
 class MainWindow(QMainWindow):
     closed = Signal()
 
-    def __init__(self, home: str | None = None, *, watch: bool = True,
-                 index_on_start: bool = True, watch_debounce_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        home: str | None = None,
+        *,
+        watch: bool = True,
+        index_on_start: bool = True,
+        watch_debounce_s: float = 0.5,
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Desktop Search")
         self.setWindowIcon(app_icon())
         self.setMinimumSize(900, 600)
-        self.backend = Backend(home, watch=watch, index_on_start=index_on_start,
-                               watch_debounce_s=watch_debounce_s, parent=self)
+        self.backend = Backend(
+            home,
+            watch=watch,
+            index_on_start=index_on_start,
+            watch_debounce_s=watch_debounce_s,
+            parent=self,
+        )
         b = self.backend
 
         self.search_page = SearchPage(b)
@@ -78,8 +89,13 @@ class MainWindow(QMainWindow):
         self.indexing_page = IndexingPage(b)
         self.settings_page = SettingsPage(b)
         self.hardware_page = HardwarePage(b)
-        self.pages: list[QWidget] = [self.search_page, self.folders_page, self.indexing_page,
-                                     self.settings_page, self.hardware_page]
+        self.pages: list[QWidget] = [
+            self.search_page,
+            self.folders_page,
+            self.indexing_page,
+            self.settings_page,
+            self.hardware_page,
+        ]
         self.stack = QStackedWidget()
         for p in self.pages:
             self.stack.addWidget(p)
@@ -168,8 +184,7 @@ class MainWindow(QMainWindow):
         QShortcut(QKeySequence("Ctrl+F"), self, self.focus_search)
         QShortcut(QKeySequence("Ctrl+Q"), self, self.close)
         for i in range(len(PAGES)):
-            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self,
-                      lambda i=i: self.nav.setCurrentRow(i))
+            QShortcut(QKeySequence(f"Ctrl+{i + 1}"), self, lambda i=i: self.nav.setCurrentRow(i))
         self.nav.setCurrentRow(0)
         self.state_label.setText("Opening the index…")
         b.start()
@@ -192,8 +207,7 @@ class MainWindow(QMainWindow):
 
     # backend events --------------------------------------------------------------------
     def _on_snapshot(self, snap: Snapshot) -> None:
-        for page in (self.search_page, self.folders_page, self.indexing_page,
-                     self.settings_page):
+        for page in (self.search_page, self.folders_page, self.indexing_page, self.settings_page):
             page.set_snapshot(snap)
         self._update_totals(snap)
         self._on_index_state(self.backend.state)
@@ -213,8 +227,10 @@ class MainWindow(QMainWindow):
         watching = " · watching for changes" if self.backend.watch and n else ""
         findable = snap.indexed + snap.words_only
         by_meaning = f" ({snap.indexed:,} by meaning)" if snap.words_only else ""
-        self.totals.setText(f"{findable:,} files searchable{by_meaning} in {n} "
-                            f"folder{'s' if n != 1 else ''}{watching}")
+        self.totals.setText(
+            f"{findable:,} files searchable{by_meaning} in {n} "
+            f"folder{'s' if n != 1 else ''}{watching}"
+        )
         problems = len(snap.status.problems)
         self.nav.item(2).setText(f"Indexing  ({problems})" if problems else "Indexing")
 
@@ -222,18 +238,23 @@ class MainWindow(QMainWindow):
         """The catalog is damaged: say so once, in a dialog, with the command that repairs it."""
         if self.damaged_dialog is not None:
             return
-        box = QMessageBox(QMessageBox.Icon.Critical, "The index is damaged", message,
-                          QMessageBox.StandardButton.Ok, self)
-        box.setInformativeText("Close this window, then run this in a terminal:\n\n"
-                               "    desktop-search repair")
+        box = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "The index is damaged",
+            message,
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setInformativeText(
+            "Close this window, then run this in a terminal:\n\n    desktop-search repair"
+        )
         box.setWindowModality(Qt.WindowModality.WindowModal)
         self.damaged_dialog = box
         box.open()
 
     def _on_open_failed(self, message: str) -> None:
         self.banner.show_error(f"The index cannot be opened: {message}")
-        self.search_page.message.show_message("The index cannot be opened",
-                                              html.escape(message))
+        self.search_page.message.show_message("The index cannot be opened", html.escape(message))
         self.state_label.setText("Not ready")
 
     def _on_index_state(self, state: IndexState) -> None:
@@ -242,7 +263,8 @@ class MainWindow(QMainWindow):
         # a watcher update of a few files is too quick to be worth a progress bar
         p = state.progress
         visible = state.running and not (
-            state.live and (p is None or p.files_total + p.passages_total < 20))
+            state.live and (p is None or p.files_total + p.passages_total < 20)
+        )
         if visible:
             self.state_label.setText(head + (f" · {detail}" if detail else ""))
             counted = bar_range(state)
@@ -255,8 +277,13 @@ class MainWindow(QMainWindow):
             self.state_label.setText("Indexing paused")
         else:
             snap = self.backend.snapshot
-            self.state_label.setText("Ready" if snap and snap.roots else
-                                     "Add a folder to start" if snap else "Opening the index…")
+            self.state_label.setText(
+                "Ready"
+                if snap and snap.roots
+                else "Add a folder to start"
+                if snap
+                else "Opening the index…"
+            )
         self.bar.setVisible(visible)
         self.pause_btn.setVisible(visible or state.paused)
         self.pause_btn.setText("Resume" if state.paused else "Pause")

@@ -57,8 +57,7 @@ class ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         width = max(self.width(), 40)
-        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle,
-                                                   width))
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle, width))
 
 
 class PreviewPane(QFrame):
@@ -121,7 +120,8 @@ class PreviewPane(QFrame):
         self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.text.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
-            | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
         self.text.document().setDocumentMargin(14)
 
         self.placeholder = QLabel()
@@ -196,8 +196,12 @@ class PreviewPane(QFrame):
         self.result = r
         self.title.set_full_text(os.path.basename(r.path))
         self.title.setToolTip(r.path)
-        bits = [short_folder(r.path), kind_label(r.kind, r.path),
-                "modified " + friendly_date(r.mtime), size_text(r.size)]
+        bits = [
+            short_folder(r.path),
+            kind_label(r.kind, r.path),
+            "modified " + friendly_date(r.mtime),
+            size_text(r.size),
+        ]
         # keep each item on one line; wrap only between them
         self.meta.setText("  ·  ".join([bits[0], *(b.replace(" ", "\u00a0") for b in bits[1:])]))
         self._set_actions(True)
@@ -219,11 +223,14 @@ class PreviewPane(QFrame):
         why = html.escape(plain_reason(raw) or "its text is not in the index")
         detail = ""
         if raw and plain_reason(raw) != raw:
-            detail = ('<br><br><a href="details" style="color:#5b6472;">Details</a>'
-                      if not self._details else
-                      f'<br><br><span style="color:#5b6472;">{html.escape(raw)}</span>')
-        self.placeholder.setText("<b>Found by its name.</b> Its text cannot be searched: "
-                                 f"{why}.{detail}")
+            detail = (
+                '<br><br><a href="details" style="color:#5b6472;">Details</a>'
+                if not self._details
+                else f'<br><br><span style="color:#5b6472;">{html.escape(raw)}</span>'
+            )
+        self.placeholder.setText(
+            f"<b>Found by its name.</b> Its text cannot be searched: {why}.{detail}"
+        )
         self.body.setCurrentWidget(self.placeholder)
         self._update_nav()
 
@@ -235,8 +242,10 @@ class PreviewPane(QFrame):
     def show_error(self, r: SearchResult, message: str) -> None:
         self.show_result_header(r)
         self.data = None
-        self.placeholder.setText(f'<span style="color:#b42318;">Cannot show this file.</span>'
-                                 f"<br><br>{html.escape(message)}")
+        self.placeholder.setText(
+            f'<span style="color:#b42318;">Cannot show this file.</span>'
+            f"<br><br>{html.escape(message)}"
+        )
         self.body.setCurrentWidget(self.placeholder)
         self._update_nav()
 
@@ -250,8 +259,10 @@ class PreviewPane(QFrame):
         self._apply_marks()
         self._update_nav()
         if data.offset:
-            self.meta.setText(self.meta.text() + f"  ·  showing {len(data.text):,} of "
-                              f"{data.total_chars:,} characters around the hit")
+            self.meta.setText(
+                self.meta.text() + f"  ·  showing {len(data.text):,} of "
+                f"{data.total_chars:,} characters around the hit"
+            )
         self.shown.emit(data.path)
 
     # hits --------------------------------------------------------------------------------

@@ -38,9 +38,18 @@ PAD_X, PAD_Y = 14, 10
 COMPACT_PAD_Y = 5
 
 KIND_LABELS = {
-    "text": "Text", "code": "Code", "markdown": "Markdown", "rst": "reStructuredText",
-    "html": "HTML", "pdf": "PDF", "docx": "Word", "pptx": "PowerPoint", "odt": "OpenDocument",
-    "ods": "Spreadsheet", "odp": "Presentation", "epub": "EPUB",
+    "text": "Text",
+    "code": "Code",
+    "markdown": "Markdown",
+    "rst": "reStructuredText",
+    "html": "HTML",
+    "pdf": "PDF",
+    "docx": "Word",
+    "pptx": "PowerPoint",
+    "odt": "OpenDocument",
+    "ods": "Spreadsheet",
+    "odp": "Presentation",
+    "epub": "EPUB",
 }
 
 
@@ -77,12 +86,16 @@ def short_folder(path: str) -> str:
     folder = os.path.dirname(path)
     home = os.path.expanduser("~")
     if folder == home or folder.startswith(home + os.sep):
-        folder = "~" + folder[len(home):]
+        folder = "~" + folder[len(home) :]
     return folder
 
 
-MATCH_LABELS = {"words+meaning": "words + meaning", "meaning": "meaning only",
-                "words": "words only", "name": "by its name"}
+MATCH_LABELS = {
+    "words+meaning": "words + meaning",
+    "meaning": "meaning only",
+    "words": "words only",
+    "name": "by its name",
+}
 
 
 def relevance_label(r: SearchResult) -> str:
@@ -108,34 +121,49 @@ def match_tag_html(r: SearchResult) -> str:
         tags.append(f'<span style="color:{MUTED};">{MATCH_LABELS.get(r.match, r.match)}</span>')
     if not tags:
         return ""
-    return ('<span style="font-size:8.5pt; font-weight:400;">&nbsp;&nbsp;'
-            + " &nbsp;·&nbsp; ".join(tags) + "</span>")
+    return (
+        '<span style="font-size:8.5pt; font-weight:400;">&nbsp;&nbsp;'
+        + " &nbsp;·&nbsp; ".join(tags)
+        + "</span>"
+    )
 
 
 def result_html(r: SearchResult, max_passages: int = 3) -> str:
     name = os.path.basename(r.path)
     # wrap between the items only, never inside "modified today 05:49"
-    meta = [html.escape(short_folder(r.path)),
-            *(m.replace(" ", "&nbsp;") for m in (kind_label(r.kind, r.path),
-                                                  "modified " + friendly_date(r.mtime)))]
+    meta = [
+        html.escape(short_folder(r.path)),
+        *(
+            m.replace(" ", "&nbsp;")
+            for m in (kind_label(r.kind, r.path), "modified " + friendly_date(r.mtime))
+        ),
+    ]
     title = ""
     stem = os.path.splitext(name)[0]
     if r.title and r.title.strip() and r.title.strip().lower() != stem.lower():
-        title = (f'<div style="color:#3b4452; margin-top:1px;">'
-                 f"{html.escape(r.title.strip()[:140])}</div>")
+        title = (
+            f'<div style="color:#3b4452; margin-top:1px;">'
+            f"{html.escape(r.title.strip()[:140])}</div>"
+        )
     parts = [
         f'<div style="font-size:11pt; font-weight:600; color:{ACCENT};">{html.escape(name)}'
         f"{match_tag_html(r)}</div>",
         title,
         f'<div style="color:{MUTED}; font-size:9pt; margin-top:1px;">'
-        + " &nbsp;·&nbsp; ".join(meta) + "</div>",
+        + " &nbsp;·&nbsp; ".join(meta)
+        + "</div>",
     ]
     if r.name_only is not None:
-        parts.append(f'<div style="margin-top:6px; color:{MUTED};"><i>Its text cannot be '
-                     f"searched: {html.escape(plain_reason(r.name_only))}</i></div>")
+        parts.append(
+            f'<div style="margin-top:6px; color:{MUTED};"><i>Its text cannot be '
+            f"searched: {html.escape(plain_reason(r.name_only))}</i></div>"
+        )
     for p in r.passages[:max_passages]:
-        page = (f'<span style="color:{MUTED}; font-size:9pt;">p.&nbsp;{p.page}&nbsp;&nbsp;</span>'
-                if p.page else "")
+        page = (
+            f'<span style="color:{MUTED}; font-size:9pt;">p.&nbsp;{p.page}&nbsp;&nbsp;</span>'
+            if p.page
+            else ""
+        )
         parts.append(
             f'<div style="margin-top:6px; color:#2b313b;">{page}'
             f"{snippet_html(p.snippet, p.highlights)}</div>"
@@ -146,11 +174,14 @@ def result_html(r: SearchResult, max_passages: int = 3) -> str:
 def compact_html(r: SearchResult) -> str:
     """One line per file, as a file list: name, tag, folder, date, size."""
     meta = " &nbsp;·&nbsp; ".join(
-        m.replace(" ", "&nbsp;") for m in (short_folder(r.path), "modified "
-                                           + friendly_date(r.mtime), size_text(r.size)))
-    return (f'<div style="white-space:nowrap;"><span style="font-weight:600; color:{ACCENT};">'
-            f"{html.escape(os.path.basename(r.path))}</span>{match_tag_html(r)}"
-            f'&nbsp;&nbsp;<span style="color:{MUTED}; font-size:9pt;">{meta}</span></div>')
+        m.replace(" ", "&nbsp;")
+        for m in (short_folder(r.path), "modified " + friendly_date(r.mtime), size_text(r.size))
+    )
+    return (
+        f'<div style="white-space:nowrap;"><span style="font-weight:600; color:{ACCENT};">'
+        f"{html.escape(os.path.basename(r.path))}</span>{match_tag_html(r)}"
+        f'&nbsp;&nbsp;<span style="color:{MUTED}; font-size:9pt;">{meta}</span></div>'
+    )
 
 
 class ResultsModel(QAbstractListModel):
@@ -176,8 +207,9 @@ class ResultsModel(QAbstractListModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.results)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid() or index.row() >= len(self.results):
             return None
         r = self.results[index.row()]
@@ -218,8 +250,12 @@ class ResultDelegate(QStyledItemDelegate):
             self._cache[key] = doc
         return doc
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
-              index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
         rect = option.rect
         state = option.state
         painter.save()
@@ -236,14 +272,14 @@ class ResultDelegate(QStyledItemDelegate):
         pad_y = self._pad_y(index)
         painter.translate(rect.x() + PAD_X, rect.y() + pad_y)
         ctx = QAbstractTextDocumentLayout.PaintContext()
-        ctx.palette.setColor(QPalette.ColorRole.Text,
-                             option.palette.color(QPalette.ColorRole.Text))
+        ctx.palette.setColor(QPalette.ColorRole.Text, option.palette.color(QPalette.ColorRole.Text))
         ctx.clip = QRectF(0, 0, rect.width() - PAD_X, rect.height() - pad_y)
         doc.documentLayout().draw(painter, ctx)
         painter.restore()
 
-    def sizeHint(self, option: QStyleOptionViewItem,
-                 index: QModelIndex | QPersistentModelIndex) -> QSize:
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
         view = self.parent()
         width = view.viewport().width() if isinstance(view, QListView) else 600
         doc = self._doc(index, width)

@@ -60,7 +60,8 @@ class FilterBar(QWidget):
         super().__init__(parent)
         self.folder = combo(["All folders"], "Only results under this folder")
         self.folder.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
         self.folder.setMinimumContentsLength(16)
         self.kind = combo([t for t, _ in TYPE_FILTERS], "Only files of this type")
         self.date = combo([t for t, _ in DATE_FILTERS], "Only files modified since")
@@ -92,7 +93,7 @@ class FilterBar(QWidget):
             self._add_folder(short_folder(os.path.join(r.path, "x")), r.path)
             root = r.path.rstrip(os.sep) + os.sep
             for f in folders:
-                depth = f[len(root):].count(os.sep)
+                depth = f[len(root) :].count(os.sep)
                 if f.startswith(root) and depth < MAX_DEPTH:
                     self._add_folder("    " * (depth + 1) + os.path.basename(f), f)
         if typed >= 0:
@@ -102,14 +103,17 @@ class FilterBar(QWidget):
 
     def _add_folder(self, label: str, path: str) -> None:
         self.folder.addItem(label, path)
-        self.folder.setItemData(self.folder.count() - 1, display_path(path),
-                                Qt.ItemDataRole.ToolTipRole)
+        self.folder.setItemData(
+            self.folder.count() - 1, display_path(path), Qt.ItemDataRole.ToolTipRole
+        )
 
     def sync_typed(self, tf: TypedFilters) -> None:
         """A filter typed in the box shows in its control, which waits until it is removed
         from the box (two places setting one filter would disagree)."""
-        when = [f"after {_day(tf.after)}" if tf.after else "",
-                f"before {_day(tf.before)}" if tf.before else ""]
+        when = [
+            f"after {_day(tf.after)}" if tf.after else "",
+            f"before {_day(tf.before)}" if tf.before else "",
+        ]
         for c, label, typed in (
             (self.folder, "in: " + ", ".join(tf.folders), bool(tf.folders)),
             (self.kind, "type: " + ", ".join(tf.kinds), bool(tf.kinds)),

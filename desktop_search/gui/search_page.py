@@ -181,10 +181,13 @@ class SearchPage(QWidget):
         lay.addWidget(self.hint)
         self.no_match = QLabel(
             "<b>No good match.</b> Nothing in your files is close to what you asked for; "
-            "these are the nearest. Try other words, or check the folder is indexed.")
+            "these are the nearest. Try other words, or check the folder is indexed."
+        )
         self.no_match.setWordWrap(True)
-        self.no_match.setStyleSheet("background:#fff6e0; color:#5c4400; border:1px solid "
-                                    "#f0d48a; border-radius:6px; padding:7px 10px;")
+        self.no_match.setStyleSheet(
+            "background:#fff6e0; color:#5c4400; border:1px solid "
+            "#f0d48a; border-radius:6px; padding:7px 10px;"
+        )
         self.no_match.hide()
         lay.addWidget(self.no_match)
         lay.addWidget(self.stack, 1)
@@ -218,14 +221,15 @@ class SearchPage(QWidget):
         """Side by side when both fit at their minimum widths, else the preview below; the
         list keeps its share of the room whatever the preview shows."""
         width = self.split.width() or self.width() - 36
-        want = (Qt.Orientation.Horizontal if width >= SIDE_BY_SIDE_MIN
-                else Qt.Orientation.Vertical)
+        want = Qt.Orientation.Horizontal if width >= SIDE_BY_SIDE_MIN else Qt.Orientation.Vertical
         if self.split.orientation() != want:
             self.split.setOrientation(want)
-            self.list_box.setMinimumWidth(MIN_LIST_WIDTH if want == Qt.Orientation.Horizontal
-                                          else 0)
-            self.preview.setMinimumWidth(MIN_PREVIEW_WIDTH
-                                         if want == Qt.Orientation.Horizontal else 0)
+            self.list_box.setMinimumWidth(
+                MIN_LIST_WIDTH if want == Qt.Orientation.Horizontal else 0
+            )
+            self.preview.setMinimumWidth(
+                MIN_PREVIEW_WIDTH if want == Qt.Orientation.Horizontal else 0
+            )
         self._apply_share()
 
     def _apply_share(self) -> None:
@@ -290,12 +294,18 @@ class SearchPage(QWidget):
         if not self.box.text().strip():
             n = snap.files
             findable = snap.indexed + snap.words_only
-            what = (f"Type to search {findable:,} files" if findable
-                    else "Your files are being read — results appear as they are indexed"
-                    if n == 0 or self.backend.state.running else "Type to search")
+            what = (
+                f"Type to search {findable:,} files"
+                if findable
+                else "Your files are being read — results appear as they are indexed"
+                if n == 0 or self.backend.state.running
+                else "Type to search"
+            )
             if snap.words_only:
-                what += (f" ({snap.words_only:,} found by their words only for now: their "
-                         "meaning is still being added)")
+                what += (
+                    f" ({snap.words_only:,} found by their words only for now: their "
+                    "meaning is still being added)"
+                )
             self.message.show_message(what, TIPS)
             self.stack.setCurrentWidget(self.message)
 
@@ -383,10 +393,16 @@ class SearchPage(QWidget):
         self.more_btn.setVisible(n >= out.options.k)
         how = " · reranked" if out.reranked else ""
         pending = self.snapshot.words_only if self.snapshot is not None else 0
-        later = (f" · {pending:,} files not yet searchable by meaning (found by words)"
-                 if pending else "")
-        self.summary.setText(f"{n} file{'s' if n != 1 else ''} · {out.seconds * 1000:.0f} ms{how}"
-                             f"{later}" if n else "")
+        later = (
+            f" · {pending:,} files not yet searchable by meaning (found by words)"
+            if pending
+            else ""
+        )
+        self.summary.setText(
+            f"{n} file{'s' if n != 1 else ''} · {out.seconds * 1000:.0f} ms{how}{later}"
+            if n
+            else ""
+        )
         self.summary.setToolTip(self.summary.text())
         # said plainly, with the nearest files still listed below
         self.no_match.setVisible(bool(n) and not any(r.good_match for r in out.results))
@@ -394,8 +410,13 @@ class SearchPage(QWidget):
             self.message.show_message(
                 f"No files match “{out.text}”",
                 "Try other words, fewer filters, or “Meaning only” to find passages that say "
-                "it differently." + ("" if not self.filters.filtered() else
-                                     "<br><br>Filters are on: folder, type or date."))
+                "it differently."
+                + (
+                    ""
+                    if not self.filters.filtered()
+                    else "<br><br>Filters are on: folder, type or date."
+                ),
+            )
             self.stack.setCurrentWidget(self.message)
             self.preview.clear("")
         else:
@@ -407,8 +428,10 @@ class SearchPage(QWidget):
             row = 0
             if keep is not None:
                 # the file itself, or (it was deleted) the one now where it was
-                row = next((i for i, r in enumerate(rows) if r.path == keep.path),
-                           min(max(old_row, 0), len(rows) - 1))
+                row = next(
+                    (i for i, r in enumerate(rows) if r.path == keep.path),
+                    min(max(old_row, 0), len(rows) - 1),
+                )
             self.results.select_row(row)
         self.results_shown.emit(out)
 
@@ -421,8 +444,9 @@ class SearchPage(QWidget):
             keep = self.results.current_result()
             self._show_results(self.outcome.results)
             rows = self.results.model_.results
-            self.results.select_row(next((i for i, r in enumerate(rows)
-                                          if keep is not None and r.path == keep.path), 0))
+            self.results.select_row(
+                next((i for i, r in enumerate(rows) if keep is not None and r.path == keep.path), 0)
+            )
 
     def _compact_changed(self, on: bool) -> None:
         self.ui.set("compact", on)
@@ -452,10 +476,14 @@ class SearchPage(QWidget):
             self.preview.show_name_only(r)
             return
         shown = self.preview.result
-        if (shown is not None and self.preview.data is not None and shown.path == r.path
-                and shown.mtime == r.mtime and matched_words(shown) == matched_words(r)
-                and [p.chunk_start for p in shown.passages]
-                == [p.chunk_start for p in r.passages]):
+        if (
+            shown is not None
+            and self.preview.data is not None
+            and shown.path == r.path
+            and shown.mtime == r.mtime
+            and matched_words(shown) == matched_words(r)
+            and [p.chunk_start for p in shown.passages] == [p.chunk_start for p in r.passages]
+        ):
             self.preview.result = r  # the same file, hits and passages: nothing to redo
             return
         self._preview_token += 1
@@ -569,13 +597,21 @@ class SearchPage(QWidget):
             self.box.clear()
             self.focus_search()
             return True
-        if obj is self.box and key in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_PageDown,
-                                       Qt.Key.Key_PageUp):
+        if obj is self.box and key in (
+            Qt.Key.Key_Down,
+            Qt.Key.Key_Up,
+            Qt.Key.Key_PageDown,
+            Qt.Key.Key_PageUp,
+        ):
             n = self.results.model_.rowCount()
             if n:
                 cur = self.results.currentIndex().row()
-                step = {Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1, Qt.Key.Key_PageDown: 5,
-                        Qt.Key.Key_PageUp: -5}[Qt.Key(key)]
+                step = {
+                    Qt.Key.Key_Down: 1,
+                    Qt.Key.Key_Up: -1,
+                    Qt.Key.Key_PageDown: 5,
+                    Qt.Key.Key_PageUp: -5,
+                }[Qt.Key(key)]
                 self.results.select_row(cur + step if cur >= 0 else 0)
                 return True
         return False

@@ -57,8 +57,10 @@ class EmptyState(QFrame):
             # typing goes to the search box: a space must never press a button
             b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             b.setAutoDefault(False)
-        self.typed = QLabel("There is nothing to search yet: add a folder first, and what you "
-                            "typed is searched as soon as its files are read.")
+        self.typed = QLabel(
+            "There is nothing to search yet: add a folder first, and what you "
+            "typed is searched as soon as its files are read."
+        )
         self.typed.setObjectName("hint")
         self.typed.setWordWrap(True)
         self.typed.setFixedWidth(560)
@@ -127,5 +129,3 @@ class MessageState(QFrame):
     def show_message(self, title: str, body: str) -> None:
         self.title.setText(title)
         self.body.setText(body)
-
-

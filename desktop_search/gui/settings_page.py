@@ -99,8 +99,10 @@ def path_problem(text: str) -> str:
 def chunk_problem(chunk: int, overlap: int) -> str:
     """Settings.validate's rule for passages, in the page's words."""
     if overlap >= chunk // 2:
-        return (f"The overlap must be under half the passage size: at most {chunk // 2 - 1} "
-                f"tokens for {chunk}-token passages.")
+        return (
+            f"The overlap must be under half the passage size: at most {chunk // 2 - 1} "
+            f"tokens for {chunk}-token passages."
+        )
     return ""
 
 
@@ -129,12 +131,17 @@ def reindex_cost_text(snap: Snapshot | None, change: SettingsChange) -> str:
     meaning = dict(getattr(snap.status, "meaning", None) or {})
     secs = reindex_seconds(meaning, snap.settings, change.settings)
     if secs is None:
-        return (f"{files}. How long that takes is not known yet: indexing here has not run "
-                "long enough to be timed.")
+        return (
+            f"{files}. How long that takes is not known yet: indexing here has not run "
+            "long enough to be timed."
+        )
     took = "under a second" if secs < 1 else f"about {duration_text(secs)}"
     pps = meaning.get("passages_per_s")
-    at = f" at the {pps:g} passages/s measured while indexing" if pps else \
-        " at the speed measured while indexing"
+    at = (
+        f" at the {pps:g} passages/s measured while indexing"
+        if pps
+        else " at the speed measured while indexing"
+    )
     return f"{files}; embedding them takes {took} here{at}."
 
 
@@ -218,19 +225,34 @@ class SettingsPage(QWidget):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         form.setHorizontalSpacing(16)
         form.setVerticalSpacing(16)
-        form.addRow("Embedding model:", _with_hint(
-            model_box, "Changing the model embeds every passage again (you see what it costs "
-            "before anything starts); searches keep using the current index until the new one "
-            "is complete. Vectors of a model used before are kept, so switching back is "
-            "instant; `desktop-search models prune` removes them."))
+        form.addRow(
+            "Embedding model:",
+            _with_hint(
+                model_box,
+                "Changing the model embeds every passage again (you see what it costs "
+                "before anything starts); searches keep using the current index until the new one "
+                "is complete. Vectors of a model used before are kept, so switching back is "
+                "instant; `desktop-search models prune` removes them.",
+            ),
+        )
         form.addRow("CPU threads:", self._left(self.threads))
         form.addRow("GPU layers:", _with_hint(self._left(self.gpu_layers), self.gpu_note))
-        form.addRow("Passage size:", _with_hint(
-            chunk_box, "Smaller passages point more precisely, larger ones carry more context. "
-            "Changing it splits every file again."))
-        form.addRow("Reranker model:", _with_hint(
-            rr_box, "With a reranker, Ctrl+Enter re-orders the top results with a slower, more "
-            "precise model."))
+        form.addRow(
+            "Passage size:",
+            _with_hint(
+                chunk_box,
+                "Smaller passages point more precisely, larger ones carry more context. "
+                "Changing it splits every file again.",
+            ),
+        )
+        form.addRow(
+            "Reranker model:",
+            _with_hint(
+                rr_box,
+                "With a reranker, Ctrl+Enter re-orders the top results with a slower, more "
+                "precise model.",
+            ),
+        )
         card = QFrame()
         card.setObjectName("card")
         cl = QVBoxLayout(card)
@@ -306,8 +328,9 @@ class SettingsPage(QWidget):
 
     def _browse(self, edit: QLineEdit, radio: QRadioButton | None) -> None:
         start = os.path.dirname(edit.text()) if edit.text() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a GGUF model", start,
-                                              "GGUF models (*.gguf);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a GGUF model", start, "GGUF models (*.gguf);;All files (*)"
+        )
         if path:
             edit.setText(path)
             if radio is not None:
@@ -373,9 +396,11 @@ class SettingsPage(QWidget):
         gpu = snap.gpu_offload
         self.gpu_layers.setEnabled(gpu)
         self.gpu_note.setText(
-            "This llama.cpp build can offload layers to the GPU; -1 offloads all." if gpu else
-            "This llama.cpp build runs on the CPU only, so layers stay on the CPU. Install a "
-            "GPU build of llama-cpp-python (CUDA, Metal, Vulkan) to use a graphics card.")
+            "This llama.cpp build can offload layers to the GPU; -1 offloads all."
+            if gpu
+            else "This llama.cpp build runs on the CPU only, so layers stay on the CPU. Install a "
+            "GPU build of llama-cpp-python (CUDA, Metal, Vulkan) to use a graphics card."
+        )
         self._fit_body()
 
     def _load(self, s: Settings) -> None:
@@ -464,22 +489,33 @@ class SettingsPage(QWidget):
         """model: the engine's ModelChange for a model switch (None: no switch, or the index
         already uses that model)."""
         switch = model is not None
-        box = QMessageBox(QMessageBox.Icon.Question,
-                          "Switch the embedding model?" if switch else "Re-index needed",
-                          model.cost()[0].upper() + model.cost()[1:] + "." if switch else
-                          "This change needs every file indexed again.",
-                          QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
-                          self)
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Switch the embedding model?" if switch else "Re-index needed",
+            model.cost()[0].upper() + model.cost()[1:] + "."
+            if switch
+            else "This change needs every file indexed again.",
+            QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel,
+            self,
+        )
         box.setObjectName("reindexConfirm")
         reasons = [r for r in change.reasons if not (switch and "model" in r)]
         box.setInformativeText(
             "".join(f"• {r[0].upper()}{r[1:]}.\n" for r in reasons)
-            + ("You can switch back later: the current model's vectors are kept." if switch else
-               f"\n{reindex_cost_text(self.snapshot, change)} Searches keep using the "
-               "current index until the new one is ready."))
+            + (
+                "You can switch back later: the current model's vectors are kept."
+                if switch
+                else f"\n{reindex_cost_text(self.snapshot, change)} Searches keep using the "
+                "current index until the new one is ready."
+            )
+        )
         box.button(QMessageBox.StandardButton.Ok).setText(
-            "Switch model" if switch and not model.passages else
-            "Switch and re-embed" if switch else "Save and re-index")
+            "Switch model"
+            if switch and not model.passages
+            else "Switch and re-embed"
+            if switch
+            else "Save and re-index"
+        )
         return box
 
     def apply(self, change: SettingsChange) -> None:
@@ -490,8 +526,11 @@ class SettingsPage(QWidget):
         def done(_snap: Snapshot) -> None:
             self._saving = False
             self.save_btn.setEnabled(True)
-            self._say("Saved. Re-indexing has started; see the Indexing page."
-                      if change.reindex else "Saved.")
+            self._say(
+                "Saved. Re-indexing has started; see the Indexing page."
+                if change.reindex
+                else "Saved."
+            )
 
         def failed(message: str) -> None:
             self._saving = False
@@ -519,13 +558,19 @@ def model_state_text(model: dict[str, Any], notices: list[str]) -> str:
     if configured and model.get("configured_key") != key:
         left = next((n for n in notices if n.startswith(f"switching to {configured}")), "")
         if model.get("switching"):
-            lines.append(f"<b>Switching to:</b> {configured}: "
-                         + (left.split(": ", 1)[1].split(";")[0] if left else "in progress"))
+            lines.append(
+                f"<b>Switching to:</b> {configured}: "
+                + (left.split(": ", 1)[1].split(";")[0] if left else "in progress")
+            )
         else:
-            lines.append(f"<b>Named in config.toml but not in use:</b> {configured} (choose it "
-                         "above and Save to switch)")
+            lines.append(
+                f"<b>Named in config.toml but not in use:</b> {configured} (choose it "
+                "above and Save to switch)"
+            )
     others = [k for k in stored if k not in (key, model.get("configured_key"))]
     if others:
-        lines.append(f"Kept from earlier models: {sum(stored[k] for k in others):,} vectors "
-                     "(switching back to one is instant)")
+        lines.append(
+            f"Kept from earlier models: {sum(stored[k] for k in others):,} vectors "
+            "(switching back to one is instant)"
+        )
     return "<br>".join(lines)

@@ -59,8 +59,9 @@ def _log_failure(e: BaseException) -> None:
 
 
 class _Job(QRunnable):
-    def __init__(self, lane: Lane, fn: Callable[[], Any], on_done: Done | None,
-                 on_error: Failed | None) -> None:
+    def __init__(
+        self, lane: Lane, fn: Callable[[], Any], on_done: Done | None, on_error: Failed | None
+    ) -> None:
         super().__init__()
         self.setAutoDelete(True)
         self.lane, self.fn, self.on_done, self.on_error = lane, fn, on_done, on_error
@@ -95,8 +96,9 @@ class Lane:
         self.closed = False
         dispatcher()
 
-    def submit(self, fn: Callable[[], Any], on_done: Done | None = None,
-               on_error: Failed | None = None) -> None:
+    def submit(
+        self, fn: Callable[[], Any], on_done: Done | None = None, on_error: Failed | None = None
+    ) -> None:
         if self.closed:
             return
         with self._lock:

@@ -110,19 +110,27 @@ def main() -> int:
             fired.clear()
             QTest.keyClicks(sp.box, q)
             t_key = time.perf_counter()  # the last key has been handled
-            wait(lambda q=q, gen0=gen0: sp.outcome is not None and sp.outcome.text == q.strip()
-                 and any(g > gen0 for g, _t in painted), timeout=60)
+            wait(
+                lambda q=q, gen0=gen0: (
+                    sp.outcome is not None
+                    and sp.outcome.text == q.strip()
+                    and any(g > gen0 for g, _t in painted)
+                ),
+                timeout=60,
+            )
             t_paint = next(t for g, t in painted if g > gen0)
             total.append(t_paint - t_key)
             if fired:
                 after_debounce.append(t_paint - fired[-1])
             search_s.append(sp.outcome.seconds)
         med = statistics.median
-        say(f"{label}: keystroke to results painted, {len(total)} queries: median "
+        say(
+            f"{label}: keystroke to results painted, {len(total)} queries: median "
             f"{med(total) * 1000:.0f} ms (p90 {sorted(total)[int(len(total) * 0.9)] * 1000:.0f}"
             f" ms), of which the debounce is {DEBOUNCE_MS} ms; after the debounce: median "
             f"{med(after_debounce) * 1000:.0f} ms; the search on the query lane: median "
-            f"{med(search_s) * 1000:.0f} ms")
+            f"{med(search_s) * 1000:.0f} ms"
+        )
 
     if fresh:
         n_files = sum(1 for p in Path(args.docs).iterdir() if p.is_file())
@@ -136,17 +144,24 @@ def main() -> int:
         win.backend.warm_up()
         type_queries(queries[: max(5, len(queries) // 2)], "while indexing")
         sp.box.clear()
-        wait(lambda: not win.backend.state.running and win.backend.snapshot is not None
-             and win.backend.snapshot.indexed + len(win.backend.snapshot.status.problems)
-             >= n_files)
+        wait(
+            lambda: (
+                not win.backend.state.running
+                and win.backend.snapshot is not None
+                and win.backend.snapshot.indexed + len(win.backend.snapshot.status.problems)
+                >= n_files
+            )
+        )
         beat.stop()
         took = time.perf_counter() - t0
         wait(lambda: not win.backend.query.busy())  # the query model loads after the run
         gaps.sort()
-        say(f"indexed {n_files} files through the window in {took:.0f}s (typing queries "
+        say(
+            f"indexed {n_files} files through the window in {took:.0f}s (typing queries "
             f"meanwhile); GUI heartbeat (5 ms): longest stall {gaps[-1] * 1000:.0f} ms, 99.9th "
             f"percentile {gaps[int(len(gaps) * 0.999)] * 1000:.0f} ms, median "
-            f"{statistics.median(gaps) * 1000:.1f} ms over {len(gaps)} ticks")
+            f"{statistics.median(gaps) * 1000:.1f} ms over {len(gaps)} ticks"
+        )
 
     win.backend.warm_up()
     wait(lambda: not win.backend.query.busy())

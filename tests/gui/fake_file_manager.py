@@ -26,9 +26,12 @@ def main() -> None:
     app = QCoreApplication([])
     bus = QDBusConnection.connectToBus(sys.argv[1], "file-manager")
     fm = FileManager(sys.argv[2])
-    if not (bus.registerObject("/org/freedesktop/FileManager1", fm,
-                               QDBusConnection.RegisterOption.ExportAllSlots)
-            and bus.registerService("org.freedesktop.FileManager1")):
+    if not (
+        bus.registerObject(
+            "/org/freedesktop/FileManager1", fm, QDBusConnection.RegisterOption.ExportAllSlots
+        )
+        and bus.registerService("org.freedesktop.FileManager1")
+    ):
         sys.exit("cannot register on the bus")
     print("ready", flush=True)
     app.exec()

@@ -17,13 +17,28 @@ from desktop_search.models import CATALOG
 
 pytestmark = pytest.mark.gui
 
-FACT_LABELS = ("Processor", "Cores", "Vector units", "Memory", "GPU offload", "GPUs seen",
-               "llama.cpp", "System")
+FACT_LABELS = (
+    "Processor",
+    "Cores",
+    "Vector units",
+    "Memory",
+    "GPU offload",
+    "GPUs seen",
+    "llama.cpp",
+    "System",
+)
 
 
 def page_text(hp: HardwarePage) -> str:
-    return " ".join([*hp.fact_texts().values(), hp.speed_label.text(), hp.verdicts.text(),
-                     hp.verdict_caption.text(), hp.notes.text()])
+    return " ".join(
+        [
+            *hp.fact_texts().values(),
+            hp.speed_label.text(),
+            hp.verdicts.text(),
+            hp.verdict_caption.text(),
+            hp.notes.text(),
+        ]
+    )
 
 
 def assert_readable(text: str) -> None:
@@ -67,7 +82,8 @@ def test_the_page_shows_the_facts_then_measures_the_model_and_the_verdicts(
     # the bundled model's verdict is the measured one; the others are scaled from it
     bundled = next(m for m in hp.report.models if m.installed)
     assert bundled.measured and bundled.chunks_per_s == pytest.approx(
-        hp.report.bundled_speed.chunks_per_s, rel=0.01)
+        hp.report.bundled_speed.chunks_per_s, rel=0.01
+    )
     table = hp.verdicts.text()
     assert "measured" in table and "estimated" in table and "guessed" not in table
     assert "timed just now" in hp.verdict_caption.text()

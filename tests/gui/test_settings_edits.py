@@ -20,8 +20,20 @@ from .conftest import build_index, write_docs
 
 pytestmark = pytest.mark.gui
 
-TOPICS = ["glacier", "harbour", "violin", "orchard", "comet", "lichen", "canal", "falcon",
-          "bakery", "lighthouse", "monsoon", "tram"]
+TOPICS = [
+    "glacier",
+    "harbour",
+    "violin",
+    "orchard",
+    "comet",
+    "lichen",
+    "canal",
+    "falcon",
+    "bakery",
+    "lighthouse",
+    "monsoon",
+    "tram",
+]
 
 
 def long_notes(n: int) -> dict[str, str]:
@@ -33,7 +45,8 @@ def long_notes(n: int) -> dict[str, str]:
             f"Entry {j} on the {t}: on day {i + j} the {t} was observed again near the "
             f"{TOPICS[(i + j) % len(TOPICS)]}, and the notes record the weather, who came "
             f"along, what it cost and what to check the next time."
-            for j in range(14))
+            for j in range(14)
+        )
         notes[f"{t}-{i:02d}.txt"] = f"Notes on the {t}, part {i}\n\n{body}"
     return notes
 
@@ -44,7 +57,8 @@ def type_into(qtbot: Any, edit: Any, text: str) -> None:
 
 
 def test_a_bad_model_path_is_named_as_typed_and_survives_a_failed_save(
-        tmp_path: Path, quiet_window: tuple[Any, Path], qtbot: Any) -> None:
+    tmp_path: Path, quiet_window: tuple[Any, Path], qtbot: Any
+) -> None:
     w, _docs = quiet_window
     w.show_page("Settings")
     sp = w.settings_page
@@ -101,8 +115,7 @@ def test_a_bad_model_path_is_named_as_typed_and_survives_a_failed_save(
     qtbot.waitUntil(lambda: sp.reranker_error.isHidden(), timeout=5000)
     sp.chunk.setValue(100)
     sp.overlap.setValue(60)
-    qtbot.waitUntil(lambda: "under half the passage size" in sp.chunk_error.text(),
-                    timeout=5000)
+    qtbot.waitUntil(lambda: "under half the passage size" in sp.chunk_error.text(), timeout=5000)
     qtbot.mouseClick(sp.save_btn, Qt.MouseButton.LeftButton)
     assert sp.status.text().startswith("Not saved") and sp.overlap.value() == 60
     sp.overlap.setValue(20)
@@ -114,7 +127,8 @@ def test_a_bad_model_path_is_named_as_typed_and_survives_a_failed_save(
 
 
 def test_a_passage_size_change_says_how_long_the_reindex_takes_here(
-        tmp_path: Path, open_window: Any, qtbot: Any) -> None:
+    tmp_path: Path, open_window: Any, qtbot: Any
+) -> None:
     docs = write_docs(tmp_path / "docs", long_notes(36))
     build_index(tmp_path / "home", docs)  # timed: the speed is stored with the index
     w = open_window(tmp_path / "home", watch=False, index_on_start=False)
@@ -139,19 +153,31 @@ def test_a_passage_size_change_says_how_long_the_reindex_takes_here(
     qtbot.waitUntil(lambda: bool(seen), timeout=10000)
     said = seen[0]
     assert "36 files will be read and split again" in said
-    m = re.search(r"takes (about [\d.]+ (?:s|min|h)|under a second) here at the [\d.]+ "
-                  r"passages/s measured while indexing", said)
+    m = re.search(
+        r"takes (about [\d.]+ (?:s|min|h)|under a second) here at the [\d.]+ "
+        r"passages/s measured while indexing",
+        said,
+    )
     assert m, said
     t0 = time.perf_counter()
     qtbot.waitUntil(lambda: w.backend.state.running, timeout=10000)
-    qtbot.waitUntil(lambda: not w.backend.state.running and not w.backend.writer.busy()
-                    and w.backend.snapshot.settings.chunk_tokens == 120, timeout=120000)
-    print(f"\nthe dialog said the passage-size re-index {m.group(1)}; "
-          f"it took {time.perf_counter() - t0:.1f} s")
+    qtbot.waitUntil(
+        lambda: (
+            not w.backend.state.running
+            and not w.backend.writer.busy()
+            and w.backend.snapshot.settings.chunk_tokens == 120
+        ),
+        timeout=120000,
+    )
+    print(
+        f"\nthe dialog said the passage-size re-index {m.group(1)}; "
+        f"it took {time.perf_counter() - t0:.1f} s"
+    )
 
 
 def test_without_a_measured_speed_the_question_says_so(
-        quiet_window: tuple[Any, Path], qtbot: Any) -> None:
+    quiet_window: tuple[Any, Path], qtbot: Any
+) -> None:
     w, _docs = quiet_window  # four short notes: too little embedding to time
     w.show_page("Settings")
     sp = w.settings_page

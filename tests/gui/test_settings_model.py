@@ -27,13 +27,18 @@ def quantize_q8(out: Path) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
     params.nthread = 1
-    assert llama_cpp.llama_model_quantize(str(bundled_model_path()).encode(), str(out).encode(),
-                                          ctypes.byref(params)) == 0
+    assert (
+        llama_cpp.llama_model_quantize(
+            str(bundled_model_path()).encode(), str(out).encode(), ctypes.byref(params)
+        )
+        == 0
+    )
     return out
 
 
 def test_the_window_switches_models_only_when_asked_and_says_the_cost(
-        tmp_path: Path, open_window: Any, qtbot: Any) -> None:
+    tmp_path: Path, open_window: Any, qtbot: Any
+) -> None:
     q8 = quantize_q8(tmp_path / "all-MiniLM-L6-v2.q8_0.gguf")
     f16_key, q8_key = model_fingerprint(bundled_model_path()), model_fingerprint(q8)
     home = tmp_path / "home"
@@ -42,8 +47,9 @@ def test_the_window_switches_models_only_when_asked_and_says_the_cost(
 
     # the window indexes on start and watches: neither re-embeds with the unconfirmed model
     w = open_window(home, watch=True, index_on_start=True)
-    qtbot.waitUntil(lambda: not w.backend.state.running and not w.backend.writer.busy(),
-                    timeout=60000)
+    qtbot.waitUntil(
+        lambda: not w.backend.state.running and not w.backend.writer.busy(), timeout=60000
+    )
     eng = w.backend.engine
     assert eng.catalog.get_meta("model_key") == f16_key
     assert eng.catalog.vector_counts() == {f16_key: len(DOCS)}
@@ -72,11 +78,14 @@ def test_the_window_switches_models_only_when_asked_and_says_the_cost(
     qtbot.waitUntil(lambda: bool(seen), timeout=30000)
     assert f"re-embeds {len(DOCS)} passages" in seen[0] and " here (" in seen[0]
     assert "keeps answering searches" in seen[0]
-    qtbot.waitUntil(lambda: w.backend.engine.catalog.get_meta("model_key") == q8_key
-                    and not w.backend.state.running, timeout=60000)
+    qtbot.waitUntil(
+        lambda: (
+            w.backend.engine.catalog.get_meta("model_key") == q8_key and not w.backend.state.running
+        ),
+        timeout=60000,
+    )
     assert tomllib.loads((home / "config.toml").read_text())["model_path"] == str(q8)
     # the old model's vectors are kept: switching back would be instant
     assert w.backend.engine.catalog.vector_counts() == {f16_key: len(DOCS), q8_key: len(DOCS)}
-    qtbot.waitUntil(lambda: f"Searches use:</b> {q8.name}" in sp.model_state.text(),
-                    timeout=10000)
+    qtbot.waitUntil(lambda: f"Searches use:</b> {q8.name}" in sp.model_state.text(), timeout=10000)
     assert f"Kept from earlier models: {len(DOCS)} vectors" in sp.model_state.text()

@@ -63,14 +63,21 @@ def test_typing_shows_the_expected_file_first_with_highlighted_words_and_preview
     assert "hit" in sp.preview.hit_label.text()
     # filters re-run the query at once: no PDF says it; markdown/text and today's files do
     sp.kind.setCurrentIndex(next(i for i in range(sp.kind.count()) if sp.kind.itemText(i) == "PDF"))
-    qtbot.waitUntil(lambda: sp.outcome is not None and sp.outcome.options.kinds == ["pdf"],
-                    timeout=20000)
+    qtbot.waitUntil(
+        lambda: sp.outcome is not None and sp.outcome.options.kinds == ["pdf"], timeout=20000
+    )
     assert sp.outcome.results == [] and sp.stack.currentWidget() is sp.message
     assert "Filters are on" in sp.message.body.text()
     sp.kind.setCurrentIndex(0)
     sp.date.setCurrentIndex(1)  # today
-    qtbot.waitUntil(lambda: sp.outcome is not None and sp.outcome.options.after is not None
-                    and not sp.outcome.options.kinds, timeout=20000)
+    qtbot.waitUntil(
+        lambda: (
+            sp.outcome is not None
+            and sp.outcome.options.after is not None
+            and not sp.outcome.options.kinds
+        ),
+        timeout=20000,
+    )
     assert Path(sp.outcome.results[0].path).name == "glaciers.txt"
     sp.date.setCurrentIndex(0)
     # keyboard: arrows move the selection from the search box, Esc clears, Ctrl+L focuses
@@ -95,8 +102,11 @@ def fake_launcher(folder: Path, exit_code: int = 0) -> Path:
 
 
 def test_open_reveal_and_copy_hand_the_right_files_to_the_desktop(
-    shared_index: tuple[Path, Path], open_window: Any, qtbot: Any,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    shared_index: tuple[Path, Path],
+    open_window: Any,
+    qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     home, docs = shared_index
     log = fake_launcher(tmp_path)
@@ -127,8 +137,11 @@ def test_open_reveal_and_copy_hand_the_right_files_to_the_desktop(
 
 
 def test_without_a_launcher_open_says_so_and_offers_copy_path(
-    shared_index: tuple[Path, Path], open_window: Any, qtbot: Any,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    shared_index: tuple[Path, Path],
+    open_window: Any,
+    qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     home, _docs = shared_index
     monkeypatch.setenv("PATH", str(tmp_path))  # a desktop with no xdg-open
@@ -172,11 +185,14 @@ def test_adding_documents_indexes_with_progress_pause_resume_and_a_responsive_wi
 ) -> None:
     user_home = tmp_path / "user"
     topics = ["volcano", "harbour", "violin", "orchard", "comet", "lichen", "canal", "falcon"]
-    many = {f"note-{i:02d}.txt": (
-        f"Note {i} about the {topics[i % 8]}\n\n"
-        f"This note describes the {topics[i % 8]} number {i} in some detail, with enough words "
-        f"to make a passage: observations, dates, and a short list of things to check next."
-    ) for i in range(40)}
+    many = {
+        f"note-{i:02d}.txt": (
+            f"Note {i} about the {topics[i % 8]}\n\n"
+            f"This note describes the {topics[i % 8]} number {i} in some detail, with enough words "
+            f"to make a passage: observations, dates, and a short list of things to check next."
+        )
+        for i in range(40)
+    }
     docs = write_docs(user_home / "Documents", many)
     (docs / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf\x00\x01")
     monkeypatch.setenv("HOME", str(user_home))
@@ -186,8 +202,7 @@ def test_adding_documents_indexes_with_progress_pause_resume_and_a_responsive_wi
     assert sp.empty.docs_btn.isVisible()
 
     states: list[tuple[bool, int, int, bool]] = []
-    w.backend.index_state.connect(
-        lambda s: states.append((s.running, s.done, s.total, s.paused)))
+    w.backend.index_state.connect(lambda s: states.append((s.running, s.done, s.total, s.paused)))
     beat = Heartbeat()
     beat.start()
     t0 = time.perf_counter()
@@ -200,15 +215,23 @@ def test_adding_documents_indexes_with_progress_pause_resume_and_a_responsive_wi
     qtbot.waitUntil(lambda: w.backend.state.paused, timeout=30000)
     assert w.pause_btn.text() == "Resume"
     w.backend.resume()
-    qtbot.waitUntil(lambda: not w.backend.state.running and not w.backend.state.paused
-                    and w.backend.snapshot is not None
-                    and w.backend.snapshot.status.files.get("indexed", 0) == 40, timeout=60000)
+    qtbot.waitUntil(
+        lambda: (
+            not w.backend.state.running
+            and not w.backend.state.paused
+            and w.backend.snapshot is not None
+            and w.backend.snapshot.status.files.get("indexed", 0) == 40
+        ),
+        timeout=60000,
+    )
     beat.stop()
     elapsed = time.perf_counter() - t0
     qtbot.waitUntil(lambda: not w.backend.query.busy(), timeout=30000)  # see the print below
     # (printed once no model is loading: llama-cpp-python silences fds 1 and 2 meanwhile)
-    print(f"\nindexed 41 files through the window in {elapsed:.1f}s (paused and resumed once);"
-          f" longest GUI stall {beat.longest * 1000:.0f} ms over {beat.ticks} heartbeats")
+    print(
+        f"\nindexed 41 files through the window in {elapsed:.1f}s (paused and resumed once);"
+        f" longest GUI stall {beat.longest * 1000:.0f} ms over {beat.ticks} heartbeats"
+    )
     assert beat.longest < 2.0  # a sanity bound, not a timing claim
     progress = [(d, t) for r, d, t, _p in states if r and t]
     assert progress and progress[0][1] == 40  # counts out of every passage of the folder
@@ -230,18 +253,26 @@ def test_a_file_written_on_disk_appears_in_the_results_without_a_click(
     docs = write_docs(tmp_path / "docs")
     build_index(tmp_path / "home", docs)
     w = open_window(tmp_path / "home", watch_debounce_s=0.3)
-    qtbot.waitUntil(lambda: w.backend.watcher is not None and not w.backend.state.running,
-                    timeout=30000)
+    qtbot.waitUntil(
+        lambda: w.backend.watcher is not None and not w.backend.state.running, timeout=30000
+    )
     sp = w.search_page
     w.search_page.mode.setCurrentIndex(2)  # exact words: the new file is the only match
     results = typed_results(w, qtbot, "armadillo burrows")
     assert results == []
     (docs / "armadillo.txt").write_text(
         "Field notes\n\nThe armadillo digs burrows at the edge of the scrub and sleeps there "
-        "through the heat of the day.", encoding="utf-8")
+        "through the heat of the day.",
+        encoding="utf-8",
+    )
     t0 = time.perf_counter()
-    qtbot.waitUntil(lambda: sp.outcome is not None and any(
-        Path(r.path).name == "armadillo.txt" for r in sp.outcome.results), timeout=30000)
+    qtbot.waitUntil(
+        lambda: (
+            sp.outcome is not None
+            and any(Path(r.path).name == "armadillo.txt" for r in sp.outcome.results)
+        ),
+        timeout=30000,
+    )
     print(f"\nsaved file findable in the open window after {time.perf_counter() - t0:.1f}s")
 
 
@@ -254,9 +285,14 @@ def test_removing_a_folder_and_excluding_files_from_the_folders_page(
     assert fp.tree.topLevelItemCount() == 1 and fp.selected_path() == str(docs)
     fp.excludes.setText("*.md, taxes*")
     qtbot.mouseClick(fp.save_btn, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: w.backend.snapshot.roots[0].excludes == ["*.md", "taxes*"]
-                    and not w.backend.state.running
-                    and sum(w.backend.snapshot.status.files.values()) == 2, timeout=30000)
+    qtbot.waitUntil(
+        lambda: (
+            w.backend.snapshot.roots[0].excludes == ["*.md", "taxes*"]
+            and not w.backend.state.running
+            and sum(w.backend.snapshot.status.files.values()) == 2
+        ),
+        timeout=30000,
+    )
     assert "*.md, taxes*" in fp.tree.topLevelItem(0).text(2)
     fp.remove_folder(str(docs))
     qtbot.waitUntil(lambda: not w.backend.snapshot.roots, timeout=30000)
@@ -288,8 +324,10 @@ def test_settings_say_a_reindex_is_needed_first(
     QTimer.singleShot(200, answer)
     qtbot.mouseClick(sp.save_btn, Qt.MouseButton.LeftButton)
     assert seen and "indexed again" in seen[0] and "passage size" in seen[0]
-    qtbot.waitUntil(lambda: w.backend.snapshot.settings.chunk_tokens == 120
-                    and not w.backend.state.running, timeout=30000)
+    qtbot.waitUntil(
+        lambda: w.backend.snapshot.settings.chunk_tokens == 120 and not w.backend.state.running,
+        timeout=30000,
+    )
     assert "chunk_tokens = 120" in (tmp_path / "home" / "config.toml").read_text()
     assert "Saved" in sp.status.text()
     # threads take effect without re-indexing: no question asked
@@ -302,7 +340,6 @@ def test_settings_say_a_reindex_is_needed_first(
     assert w.search_page.rerank_btn.toolTip()
 
 
-
 def tiny_cross_encoder(folder: Path) -> Path:
     """A random-weight BERT cross-encoder converted to GGUF by the project's own converter (no
     reranker can be downloaded here): its scores mean nothing, the plumbing is what is tested."""
@@ -310,7 +347,8 @@ def tiny_cross_encoder(folder: Path) -> Path:
 
     repo = Path(__file__).resolve().parents[2]
     spec = importlib.util.spec_from_file_location(
-        "convert_cross_encoder_gguf", repo / "packaging" / "convert_cross_encoder_gguf.py")
+        "convert_cross_encoder_gguf", repo / "packaging" / "convert_cross_encoder_gguf.py"
+    )
     assert spec is not None and spec.loader is not None
     conv = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("convert_cross_encoder_gguf", conv)
@@ -339,7 +377,8 @@ def test_ctrl_enter_asks_for_the_reranked_list_once_a_reranker_is_set(
     qtbot.keyClick(sp.box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: sp.outcome.reranked, timeout=30000)
     assert {r.path for r in sp.outcome.results} <= {r.path for r in results} | {
-        str(p) for p in docs.iterdir()}
+        str(p) for p in docs.iterdir()
+    }
     assert "reranked" in sp.summary.text()
 
 
@@ -350,9 +389,22 @@ def test_screenshot_command_saves_the_window_and_exits_zero(
     out = tmp_path / "shot.png"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     proc = subprocess.run(
-        [sys.executable, "-m", "desktop_search.cli", "--home", str(home), "gui",
-         "--query", "sourdough starter", "--screenshot", str(out)],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "desktop_search.cli",
+            "--home",
+            str(home),
+            "gui",
+            "--query",
+            "sourdough starter",
+            "--screenshot",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     img = QImage(str(out))

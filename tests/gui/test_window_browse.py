@@ -19,8 +19,10 @@ from pdf_maker import make_pdf
 pytestmark = pytest.mark.gui
 
 DAY = 86400
-LONG_NAME = ("minutes-of-the-annual-general-meeting-of-the-harbour-lane-residents-association-"
-             "about-the-garden-and-the-bicycle-shed.txt")
+LONG_NAME = (
+    "minutes-of-the-annual-general-meeting-of-the-harbour-lane-residents-association-"
+    "about-the-garden-and-the-bicycle-shed.txt"
+)
 
 
 def _write(folder: Path, name: str, text: str, age_days: float) -> Path:
@@ -42,10 +44,13 @@ def browse_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     docs = base / "docs"
     for i in range(26):
         sub = ("Garden/Roses" if i % 3 == 0 else "Garden") if i % 2 else "Notes"
-        _write(docs / sub, f"garden-note-{i:02d}.txt",
-               f"Garden note {i}: watering the tomatoes, pruning roses and weeding the "
-               f"vegetable beds in week {i}. " + "Mulch keeps the soil moist. " * (i % 5),
-               age_days=i + 1)
+        _write(
+            docs / sub,
+            f"garden-note-{i:02d}.txt",
+            f"Garden note {i}: watering the tomatoes, pruning roses and weeding the "
+            f"vegetable beds in week {i}. " + "Mulch keeps the soil moist. " * (i % 5),
+            age_days=i + 1,
+        )
     _write(docs, LONG_NAME, "The residents agreed the garden gate is locked at night.", 40)
     (docs / "Scans").mkdir()
     (docs / "Scans" / "NCT06155240_Prot_SAP_000.pdf").write_bytes(make_pdf(["", ""]))
@@ -86,8 +91,10 @@ def test_the_list_keeps_its_width_whatever_the_preview_shows(
     for row in (long_row, short_row, long_row):
         sp.results.select_row(row)
         want = results[row].path
-        qtbot.waitUntil(lambda want=want: sp.preview.result is not None
-                        and sp.preview.result.path == want, timeout=10000)
+        qtbot.waitUntil(
+            lambda want=want: sp.preview.result is not None and sp.preview.result.path == want,
+            timeout=10000,
+        )
         qtbot.wait(50)
         widths.append(sp.list_box.width())
     assert widths[0] == widths[1] == widths[2] >= 320
@@ -118,8 +125,11 @@ def test_files_with_no_text_are_found_by_their_names_with_the_reason(
     assert "beach-holiday-2023.jpg" in names[:3]
     photo = next(r for r in sp.results.model_.results if r.path.endswith(".jpg"))
     assert ".jpg" in (photo.name_only or "")
-    broken = next(r for r in results_for(w, qtbot, "invoice-4471")
-                  if r.path.endswith("broken-invoice-4471.pdf"))
+    broken = next(
+        r
+        for r in results_for(w, qtbot, "invoice-4471")
+        if r.path.endswith("broken-invoice-4471.pdf")
+    )
     # the reason in plain words; the raw one behind Details
     sp.results.select_row(sp.results.model_.results.index(broken))
     qtbot.waitUntil(lambda: "damaged PDF" in sp.preview.placeholder.text(), timeout=5000)
@@ -128,9 +138,7 @@ def test_files_with_no_text_are_found_by_their_names_with_the_reason(
     assert "pypdf" in sp.preview.placeholder.text()
 
 
-def test_sorting_the_compact_list_and_showing_more_files(
-    browse_window: Any, qtbot: Any
-) -> None:
+def test_sorting_the_compact_list_and_showing_more_files(browse_window: Any, qtbot: Any) -> None:
     w = browse_window
     sp = w.search_page
     ranked = results_for(w, qtbot, "watering tomatoes and pruning roses")
@@ -174,8 +182,9 @@ def test_the_folder_filter_offers_subfolders_and_follows_typed_filters(
     assert sp.folder.findData(str(docs / "Notes")) >= 0
     results_for(w, qtbot, "pruning roses")
     sp.folder.setCurrentIndex(sp.folder.findData(roses))
-    qtbot.waitUntil(lambda: sp.outcome is not None and sp.outcome.options.folders == [roses],
-                    timeout=20000)
+    qtbot.waitUntil(
+        lambda: sp.outcome is not None and sp.outcome.options.folders == [roses], timeout=20000
+    )
     assert sp.results.model_.results
     assert all(r.path.startswith(roses + os.sep) for r in sp.results.model_.results)
     sp.folder.setCurrentIndex(0)
@@ -193,15 +202,15 @@ def test_the_folder_filter_offers_subfolders_and_follows_typed_filters(
     assert sp.stack.currentWidget() is sp.results_page
     assert [r.path for r in sp.results.model_.results] == [r.path for r in before]
     qtbot.keyClicks(sp.box, "24-01")  # after:2024-01 reads: the hint goes
-    qtbot.waitUntil(lambda: sp.outcome is not None
-                    and sp.outcome.text == "pruning roses after:2024-01", timeout=20000)
+    qtbot.waitUntil(
+        lambda: sp.outcome is not None and sp.outcome.text == "pruning roses after:2024-01",
+        timeout=20000,
+    )
     assert not sp.hint.isVisible()
     assert sp.date.currentText() == "after 2024-01-01"
 
 
-def test_no_results_quote_the_query_as_typed(
-    browse_window: Any, qtbot: Any
-) -> None:
+def test_no_results_quote_the_query_as_typed(browse_window: Any, qtbot: Any) -> None:
     w = browse_window
     sp = w.search_page
     sp.mode.setCurrentIndex(2)  # exact words: nothing has this phrase
@@ -263,8 +272,12 @@ def test_a_deleted_result_keeps_the_selection_near_where_it_was(
 
     docs = tmp_path / "docs"
     for i in range(6):
-        _write(docs, f"bike-{i}.txt", f"Bicycle repair note {i}: fixing a flat tyre and "
-               f"adjusting the chain, step {i}.", age_days=i)
+        _write(
+            docs,
+            f"bike-{i}.txt",
+            f"Bicycle repair note {i}: fixing a flat tyre and adjusting the chain, step {i}.",
+            age_days=i,
+        )
     eng = Engine(tmp_path / "home")
     eng.add_root(docs)
     eng.index()
@@ -278,16 +291,18 @@ def test_a_deleted_result_keeps_the_selection_near_where_it_was(
     assert gone is not None
     Path(gone.path).unlink()
     w.backend.index_all()  # the run finds it gone; the list is asked again
-    qtbot.waitUntil(lambda: sp.outcome is not None and len(sp.outcome.results) == 5,
-                    timeout=30000)
+    qtbot.waitUntil(lambda: sp.outcome is not None and len(sp.outcome.results) == 5, timeout=30000)
     assert sp.results.currentIndex().row() == 3
     assert sp.results.current_result() is not None
     assert sp.results.current_result().path != gone.path
 
 
 def test_show_in_folder_selects_the_file_in_the_file_manager(
-    browse_index: tuple[Path, Path], open_window: Any, qtbot: Any,
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    browse_index: tuple[Path, Path],
+    open_window: Any,
+    qtbot: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """Through a real D-Bus session bus, to a file manager that answers FileManager1."""
     import shutil
@@ -295,15 +310,27 @@ def test_show_in_folder_selects_the_file_in_the_file_manager(
 
     if shutil.which("dbus-daemon") is None:
         pytest.skip("no dbus-daemon here (apt-get install dbus-daemon)")
-    bus = subprocess.Popen(["dbus-daemon", "--session", "--nofork", "--print-address=1"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     fm = None
     try:
         assert bus.stdout is not None
         address = bus.stdout.readline().strip()
         log = tmp_path / "shown.txt"
-        fm = subprocess.Popen([sys.executable, str(Path(__file__).with_name(
-            "fake_file_manager.py")), address, str(log)], stdout=subprocess.PIPE, text=True)
+        fm = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("fake_file_manager.py")),
+                address,
+                str(log),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert fm.stdout is not None and fm.stdout.readline().strip() == "ready"
         monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", address)
         home, _docs = browse_index
@@ -335,8 +362,9 @@ def test_problems_read_in_plain_words_with_the_full_error_on_request(
     w.show_page("Indexing")
     page = w.indexing_page
     qtbot.waitUntil(lambda: page.table.rowCount() > 0, timeout=10000)
-    rows = {page.table.item(i, 0).text().rsplit("/", 1)[-1]: i
-            for i in range(page.table.rowCount())}
+    rows = {
+        page.table.item(i, 0).text().rsplit("/", 1)[-1]: i for i in range(page.table.rowCount())
+    }
     row = rows["broken-invoice-4471.pdf"]
     assert page.table.item(row, 2).text() == "damaged PDF: not a valid PDF structure"
     page.details.setChecked(True)

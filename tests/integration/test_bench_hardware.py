@@ -25,8 +25,19 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 def test_bench_json_at_a_tiny_scale(capsys: pytest.CaptureFixture[str]) -> None:
     from desktop_search.bench import render
 
-    r = run_cli(capsys, "bench", "--json", "--files", "3", "--scale", "300", "--queries", "3",
-                "--embed-chunks", "2")
+    r = run_cli(
+        capsys,
+        "bench",
+        "--json",
+        "--files",
+        "3",
+        "--scale",
+        "300",
+        "--queries",
+        "3",
+        "--embed-chunks",
+        "2",
+    )
     m, e, ix, q, c = r["machine"], r["embedding"], r["indexing"], r["queries"], r["cold_start"]
     assert m["model"] == "all-MiniLM-L6-v2" and m["threads"] >= 1
     assert m["load_avg_start"] >= 0 and m["load_avg_end"] >= 0
@@ -53,8 +64,16 @@ def test_bench_json_at_a_tiny_scale(capsys: pytest.CaptureFixture[str]) -> None:
         assert 0 < c["window_s"] <= c["first_result_s"]
     assert any("rerank" in n for n in r["notes"])
     text = render(r)
-    for label in ("Embedding speed", "Indexing speed", "Query time, hybrid", "Vector recall@10",
-                  "Search process memory", "Window cold start", "passages/s", " ms "):
+    for label in (
+        "Embedding speed",
+        "Indexing speed",
+        "Query time, hybrid",
+        "Vector recall@10",
+        "Search process memory",
+        "Window cold start",
+        "passages/s",
+        " ms ",
+    ):
         assert label in text
 
 
@@ -91,21 +110,42 @@ def test_hardware_text_for_people(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_verdicts_follow_memory_and_speed(tmp_path: Path) -> None:
     fast = SpeedSample(chunks=40, tokens=8000, seconds=1.0, threads=2)  # 40 passages/s here
-    ok, _ = model_verdicts(fast, ram_available=64 << 30, vram=0, gpu=False,
-                           models_dir=tmp_path, threads=2, measure_installed=False)
+    ok, _ = model_verdicts(
+        fast,
+        ram_available=64 << 30,
+        vram=0,
+        gpu=False,
+        models_dir=tmp_path,
+        threads=2,
+        measure_installed=False,
+    )
     by = {m.name: m for m in ok}
     assert by["all-MiniLM-L6-v2"].verdict == "runs well" and by["all-MiniLM-L6-v2"].measured
     assert by["all-MiniLM-L6-v2"].chunks_per_s == 40
     # bigger models are estimated slower, in the order of their compute per token
     assert by["bge-base-en-v1.5"].chunks_per_s < by["bge-small-en-v1.5"].chunks_per_s < 40
     assert by["Qwen3-Embedding-0.6B"].verdict == "slow" and not by["Qwen3-Embedding-0.6B"].measured
-    tight, _ = model_verdicts(fast, ram_available=100 << 20, vram=0, gpu=False,
-                              models_dir=tmp_path, threads=2, measure_installed=False)
+    tight, _ = model_verdicts(
+        fast,
+        ram_available=100 << 20,
+        vram=0,
+        gpu=False,
+        models_dir=tmp_path,
+        threads=2,
+        measure_installed=False,
+    )
     assert {m.verdict for m in tight} == {"won't fit"}
     # no speed to scale from (a zero-length timing): said in words, never "inf" or "1e-06"
     stalled = SpeedSample(chunks=0, tokens=0, seconds=1.0, threads=2)
-    unknown, _ = model_verdicts(stalled, ram_available=64 << 30, vram=0, gpu=False,
-                                models_dir=tmp_path, threads=2, measure_installed=False)
+    unknown, _ = model_verdicts(
+        stalled,
+        ram_available=64 << 30,
+        vram=0,
+        gpu=False,
+        models_dir=tmp_path,
+        threads=2,
+        measure_installed=False,
+    )
     assert {m.reason for m in unknown} == {"speed unknown"}
 
 
@@ -188,7 +228,9 @@ def test_vector_index_view_turns_mutable_on_change(tmp_path: Path) -> None:
     assert w.search(v[1], 2)[0][0] in (1, 100)
     w.save(4)  # the file it was a view of is gone; the copy in memory is complete
     # (with its checksum; the older generation's file and checksum are gone)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["vectors-m-g4.usearch",
-                                                          "vectors-m-g4.usearch.b2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "vectors-m-g4.usearch",
+        "vectors-m-g4.usearch.b2",
+    ]
     w.remove([100])
     assert len(w) == 40

@@ -15,7 +15,10 @@ def run(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProce
     env = {k: v for k, v in os.environ.items() if k != "DESKTOP_SEARCH_HOME"}
     proc = subprocess.run(
         [sys.executable, "-m", "desktop_search.cli", "--home", str(home), *args],
-        capture_output=True, text=True, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
@@ -28,10 +31,14 @@ def cli_index(tmp_path: Path) -> tuple[Path, Path]:
     docs.mkdir()
     (docs / "whales.txt").write_text(
         "Humpback whales migrate thousands of kilometres from polar feeding grounds to warm "
-        "breeding waters, singing long complex songs.", encoding="utf-8")
+        "breeding waters, singing long complex songs.",
+        encoding="utf-8",
+    )
     (docs / "espresso.md").write_text(
         "# Pulling a shot\n\nGrind the coffee fine, tamp evenly and extract for about 25 "
-        "seconds; a good shot has a thick crema.", encoding="utf-8")
+        "seconds; a good shot has a thick crema.",
+        encoding="utf-8",
+    )
     (docs / "bad.pdf").write_bytes(b"%PDF-1.4 truncated garbage")
     home = tmp_path / "home"
     run(home, "add", str(docs))
@@ -113,9 +120,21 @@ def test_watch_stops_cleanly_on_ctrl_c_or_term(cli_index: tuple[Path, Path], sig
     home, docs = cli_index
     env = {k: v for k, v in os.environ.items() if k != "DESKTOP_SEARCH_HOME"}
     watch = subprocess.Popen(
-        [sys.executable, "-m", "desktop_search.cli", "--home", str(home), "watch",
-         "--debounce", "0.2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "desktop_search.cli",
+            "--home",
+            str(home),
+            "watch",
+            "--debounce",
+            "0.2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     seen = ""
 
     def read_until(text: str) -> None:
@@ -128,8 +147,9 @@ def test_watch_stops_cleanly_on_ctrl_c_or_term(cli_index: tuple[Path, Path], sig
 
     try:
         read_until("Ctrl+C to stop")  # the catch-up index is done, events are watched
-        (docs / "tides.txt").write_text("Spring tides follow the full and the new moon.",
-                                        encoding="utf-8")
+        (docs / "tides.txt").write_text(
+            "Spring tides follow the full and the new moon.", encoding="utf-8"
+        )
         read_until("updated:")
         time.sleep(0.3)
     finally:

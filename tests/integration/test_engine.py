@@ -47,8 +47,9 @@ def write_docs(root: Path) -> None:
 
 
 def chunk_rows(eng: Engine) -> list[tuple[int, str]]:
-    return list(eng.catalog.db.execute(
-        "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id=c.file_id"))
+    return list(
+        eng.catalog.db.execute("SELECT c.id, f.path FROM chunks c JOIN files f ON f.id=c.file_id")
+    )
 
 
 @pytest.fixture
@@ -69,8 +70,9 @@ def test_finds_by_meaning_without_shared_words(indexed: Engine) -> None:
     for mode in ("dense", "hybrid"):
         res = indexed.search("making a homemade loaf", SearchOptions(mode=mode, k=3))
         assert names(res)[0] == "baking.txt", mode
-    res = indexed.search("what does my vehicle need when stopping gets worse",
-                         SearchOptions(mode="dense", k=3))
+    res = indexed.search(
+        "what does my vehicle need when stopping gets worse", SearchOptions(mode="dense", k=3)
+    )
     assert names(res)[0] == "car.md"
 
 
@@ -98,7 +100,8 @@ def test_chunk_offsets_point_at_the_extracted_text(indexed: Engine) -> None:
         assert passage
         stored = indexed.catalog.db.execute(
             "SELECT text FROM chunks WHERE char_start=? AND char_end=? AND file_id="
-            "(SELECT id FROM files WHERE path=?)", (r.chunk_start, r.chunk_end, r.path)
+            "(SELECT id FROM files WHERE path=?)",
+            (r.chunk_start, r.chunk_end, r.path),
         ).fetchone()[0]
         assert stored == passage
         core = r.snippet.strip("…").split()[:5]
@@ -117,8 +120,9 @@ def test_unchanged_reindex_embeds_nothing(indexed: Engine, docs: Path) -> None:
 
 def test_modify_reindexes_only_that_file(indexed: Engine, docs: Path) -> None:
     p = docs / "garden.txt"
-    p.write_text("Pruning apple trees\n\nCut out crossing branches in late winter.",
-                 encoding="utf-8")
+    p.write_text(
+        "Pruning apple trees\n\nCut out crossing branches in late winter.", encoding="utf-8"
+    )
     rep = indexed.index()
     assert rep.changed == 1 and rep.indexed == 1 and rep.chunks_embedded == 1
     assert names(indexed.search("apple tree pruning", SearchOptions(k=1))) == ["garden.txt"]
@@ -143,8 +147,10 @@ def test_delete_leaves_no_chunk_vector_or_keyword_row(indexed: Engine, docs: Pat
     assert rep.removed == 1
     db = indexed.catalog.db
     assert all(Path(p).name != "taxes.txt" for _, p in chunk_rows(indexed))
-    assert db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'penalty'"
-                      ).fetchone()[0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'penalty'").fetchone()[0]
+        == 0
+    )
     n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
     n_vec = db.execute("SELECT count(*) FROM vectors").fetchone()[0]
     assert n_vec == n_chunks  # no orphan vector (each doc here is a single chunk)
@@ -193,7 +199,8 @@ def assert_reopens_rebuilt_without_reembedding(home: Path) -> None:
     eng = Engine(home)
     try:
         assert names(eng.search("homemade loaf", SearchOptions(mode="dense", k=1))) == [
-            "baking.txt"]
+            "baking.txt"
+        ]
         assert eng.index().chunks_embedded == 0
         assert eng.open_notice == "vector index rebuilt from stored vectors"
     finally:
@@ -233,7 +240,8 @@ def test_dense_scores_are_the_exact_cosine_of_the_stored_vectors(indexed: Engine
     keys, mat = indexed.catalog.vectors_for_chunks(model, [p.chunk_id for p in passages])
     exact = dict(zip(keys.tolist(), (mat @ qv).tolist(), strict=True))
     assert [p.score for p in passages] == pytest.approx(
-        [exact[p.chunk_id] for p in passages], abs=1e-6)
+        [exact[p.chunk_id] for p in passages], abs=1e-6
+    )
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
 
 
@@ -241,8 +249,10 @@ def test_crash_between_phases_resumes(indexed: Engine, docs: Path) -> None:
     # Simulate a crash after phase 1: the file has chunks and keyword rows but no vectors.
     db = indexed.catalog.db
     db.execute("UPDATE files SET state='chunked' WHERE path LIKE '%car.md'")
-    db.execute("DELETE FROM vectors WHERE embed_hash IN (SELECT embed_hash FROM chunks c JOIN "
-               "files f ON f.id=c.file_id WHERE f.path LIKE '%car.md')")
+    db.execute(
+        "DELETE FROM vectors WHERE embed_hash IN (SELECT embed_hash FROM chunks c JOIN "
+        "files f ON f.id=c.file_id WHERE f.path LIKE '%car.md')"
+    )
     db.commit()
     # still findable by words meanwhile
     assert names(indexed.search("caliper", SearchOptions(mode="keyword"))) == ["car.md"]
@@ -253,8 +263,9 @@ def test_crash_between_phases_resumes(indexed: Engine, docs: Path) -> None:
 
 def test_cancel_leaves_a_consistent_index(engine: Engine, docs: Path) -> None:
     for i in range(12):
-        (docs / f"note{i}.txt").write_text(f"Note {i}: " + DOCS["garden.txt"] * (i + 1),
-                                           encoding="utf-8")
+        (docs / f"note{i}.txt").write_text(
+            f"Note {i}: " + DOCS["garden.txt"] * (i + 1), encoding="utf-8"
+        )
     engine.add_root(docs)
     rep = engine.index(progress=lambda done, total: done < 3)
     assert rep.cancelled
@@ -270,8 +281,12 @@ def test_index_files_are_private(indexed: Engine) -> None:
     # the F32 working copy of the model lives in the user's cache, as privately
     weights = list(indexed.paths.weights_dir.glob("*.f32.gguf"))
     assert len(weights) == 1
-    for p in [indexed.paths.catalog, *(home / "index").glob("*"), indexed.paths.weights_dir,
-              *weights]:
+    for p in [
+        indexed.paths.catalog,
+        *(home / "index").glob("*"),
+        indexed.paths.weights_dir,
+        *weights,
+    ]:
         assert p.stat().st_mode & 0o077 == 0, p
 
 
@@ -314,8 +329,9 @@ def test_vector_lookups_go_by_chunk_never_through_every_vector(indexed: Engine) 
         assert not any(step.startswith("SCAN") or "(model=?)" in step for step in plan), plan
 
 
-def test_files_embedded_together_each_get_their_own_vectors(engine: Engine, docs: Path,
-                                                           embedder) -> None:  # type: ignore[no-untyped-def]
+def test_files_embedded_together_each_get_their_own_vectors(
+    engine: Engine, docs: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
     """Passages of several files go through the parallel lanes in one call; every stored vector
     must still be its own passage's embedding, as one context embeds it alone."""
     from desktop_search.chunking import embed_input

@@ -12,8 +12,11 @@ from desktop_search.embed import Embedder
 TEXTS = ["heart attack risk in winter", "The mitochondria is the powerhouse of the cell. " * 8]
 
 
-def test_the_f32_copy_keeps_the_model_and_its_vectors(model_path: Path, embedder,  # type: ignore[no-untyped-def]
-                                                      tmp_path: Path) -> None:
+def test_the_f32_copy_keeps_the_model_and_its_vectors(
+    model_path: Path,
+    embedder,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     fast = Embedder(model_path, n_threads=1, f32_folder=tmp_path / "weights")
     try:
         assert fast.weights_path.parent == tmp_path / "weights"

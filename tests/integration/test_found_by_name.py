@@ -21,8 +21,13 @@ from desktop_search.search import SearchOptions
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DESKTOP_SEARCH_HOME"}
-    proc = subprocess.run([sys.executable, "-m", "desktop_search.cli", "--home", str(home),
-                           *args], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "desktop_search.cli", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc
 
@@ -32,14 +37,18 @@ def folder(tmp_path: Path) -> Path:
     docs = tmp_path / "docs"
     (docs / "Protocols").mkdir(parents=True)
     (docs / "Protocols" / "NCT06155240_Prot_SAP_000.pdf").write_bytes(make_pdf(["", ""]))
-    (docs / "Protocols" / "NCT06147739_Prot_SAP_000.pdf").write_bytes(make_pdf([
-        "Statistical analysis plan: the primary outcome is the change in open bite depth."]))
+    (docs / "Protocols" / "NCT06147739_Prot_SAP_000.pdf").write_bytes(
+        make_pdf(
+            ["Statistical analysis plan: the primary outcome is the change in open bite depth."]
+        )
+    )
     (docs / "beach-holiday-2023.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(800))
     with zipfile.ZipFile(docs / "tax-archive-2022.zip", "w") as z:
         z.writestr("a.txt", "hello")
     (docs / "damaged-invoice.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage")
-    (docs / "notes.txt").write_text("Remember to renew the passport before the trip to Lisbon.",
-                                    encoding="utf-8")
+    (docs / "notes.txt").write_text(
+        "Remember to renew the passport before the trip to Lisbon.", encoding="utf-8"
+    )
     return docs
 
 
@@ -48,7 +57,8 @@ def names(results: list[object]) -> list[str]:
 
 
 def test_files_with_no_text_are_found_by_name_with_their_reason(
-        tmp_path: Path, folder: Path) -> None:
+    tmp_path: Path, folder: Path
+) -> None:
     eng = Engine(tmp_path / "home")
     eng.add_root(folder)
     eng.index()
@@ -65,8 +75,11 @@ def test_files_with_no_text_are_found_by_name_with_their_reason(
         assert hit.name_only == "no text to read in .jpg files"
         archive = eng.search("tax archive", SearchOptions(k=5))
         assert "tax-archive-2022.zip" in names(archive)
-        damaged = next(r for r in eng.search("damaged-invoice", SearchOptions(k=5))
-                       if r.path.endswith("damaged-invoice.pdf"))
+        damaged = next(
+            r
+            for r in eng.search("damaged-invoice", SearchOptions(k=5))
+            if r.path.endswith("damaged-invoice.pdf")
+        )
         assert damaged.name_only is not None and "damaged PDF" in damaged.name_only
         # filters hold for names too: a photo is no PDF, and not modified in the future
         pdfs = eng.search("beach-holi", SearchOptions(k=5, kinds=["pdf"]))
@@ -81,8 +94,7 @@ def test_files_with_no_text_are_found_by_name_with_their_reason(
         new = folder / "mountain-hike-2024.png"
         new.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(500))
         eng.index(paths=[str(folder / "beach-holiday-2023.jpg"), str(new)])
-        assert "beach-holiday-2023.jpg" not in names(eng.search("beach-holi",
-                                                                SearchOptions(k=5)))
+        assert "beach-holiday-2023.jpg" not in names(eng.search("beach-holi", SearchOptions(k=5)))
         assert names(eng.search("mountain-hike", SearchOptions(k=5)))[0] == new.name
         assert str(folder / "Protocols") in eng.folders()
         eng.remove_root(folder)
@@ -106,10 +118,13 @@ def test_a_renamed_file_takes_its_new_name_as_title(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "draft-letter.txt").write_text(
-        "Dear landlord, the boiler has been broken since Monday.", encoding="utf-8")
+        "Dear landlord, the boiler has been broken since Monday.", encoding="utf-8"
+    )
     (docs / "report.html").write_text(
         "<html><head><title>Quarterly boiler report</title></head><body>The boiler was "
-        "serviced in May.</body></html>", encoding="utf-8")
+        "serviced in May.</body></html>",
+        encoding="utf-8",
+    )
     eng = Engine(tmp_path / "home")
     eng.add_root(docs)
     eng.index()
@@ -118,8 +133,7 @@ def test_a_renamed_file_takes_its_new_name_as_title(tmp_path: Path) -> None:
         (docs / "report.html").rename(docs / "r2.html")
         rep = eng.index()
         assert rep.renamed == 2
-        titles = {Path(r.path).name: r.title for r in eng.search("boiler",
-                                                                  SearchOptions(k=5))}
+        titles = {Path(r.path).name: r.title for r in eng.search("boiler", SearchOptions(k=5))}
         assert titles["letter-to-landlord.txt"] == "letter-to-landlord"
         assert titles["r2.html"] == "Quarterly boiler report"  # a real title stays
     finally:

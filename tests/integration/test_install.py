@@ -21,8 +21,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "desktop_search.cli", *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "desktop_search.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 def read_entry(text: str) -> dict[str, str]:
@@ -80,12 +85,15 @@ def test_packaged_entry_matches_the_one_installed() -> None:
     assert shipped == read_entry(entry_text())
 
 
-@pytest.mark.parametrize(("path", "value"), [
-    ("/home/ann/.local/bin/desktop-search-gui", "/home/ann/.local/bin/desktop-search-gui"),
-    ("/home/ann/my apps/bin/desktop-search-gui", '"/home/ann/my apps/bin/desktop-search-gui"'),
-    ("/opt/100%/desktop-search-gui", "/opt/100%%/desktop-search-gui"),
-    ('/opt/a"b$c/desktop-search-gui', '"/opt/a\\\\"b\\\\$c/desktop-search-gui"'),
-])
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        ("/home/ann/.local/bin/desktop-search-gui", "/home/ann/.local/bin/desktop-search-gui"),
+        ("/home/ann/my apps/bin/desktop-search-gui", '"/home/ann/my apps/bin/desktop-search-gui"'),
+        ("/opt/100%/desktop-search-gui", "/opt/100%%/desktop-search-gui"),
+        ('/opt/a"b$c/desktop-search-gui', '"/opt/a\\\\"b\\\\$c/desktop-search-gui"'),
+    ],
+)
 def test_exec_is_quoted_as_the_spec_says(path: str, value: str) -> None:
     assert exec_value(Path(path)) == value
 
@@ -110,7 +118,8 @@ def test_pyproject_takes_the_version_from_the_package() -> None:
     project = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
     assert "version" in project["project"]["dynamic"]
     assert project["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "desktop_search.__version__"}
+        "attr": "desktop_search.__version__"
+    }
 
 
 def test_wheel_carries_every_bundled_resource() -> None:
@@ -119,8 +128,11 @@ def test_wheel_carries_every_bundled_resource() -> None:
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
     source = REPO / setuptools["package-dir"]["desktop_search._resources"]
     assert source == REPO / "resources"
-    shipped = {p for pattern in setuptools["package-data"]["desktop_search._resources"]
-               for p in source.glob(pattern)}
+    shipped = {
+        p
+        for pattern in setuptools["package-data"]["desktop_search._resources"]
+        for p in source.glob(pattern)
+    }
     present = {p for p in source.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert present - shipped == {source / "icons" / "render_icons.py"}
     assert any(p.suffix == ".gguf" for p in shipped)
@@ -129,9 +141,14 @@ def test_wheel_carries_every_bundled_resource() -> None:
 def test_wheel_lists_every_subpackage() -> None:
     # pyproject lists the packages (discovery cannot see the mapped resources/); a subpackage
     # added to desktop_search/ but not to that list would be missing from every install.
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
-                 ["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+    )
     pkg = REPO / "desktop_search"
-    found = {".".join(("desktop_search", *p.parent.relative_to(pkg).parts))
-             for p in pkg.rglob("__init__.py")}
+    found = {
+        ".".join(("desktop_search", *p.parent.relative_to(pkg).parts))
+        for p in pkg.rglob("__init__.py")
+    }
     assert found <= listed, sorted(found - listed)

@@ -32,8 +32,9 @@ def q8(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
     params.nthread = 1
-    rc = llama_cpp.llama_model_quantize(str(bundled_model_path()).encode(), str(out).encode(),
-                                        ctypes.byref(params))
+    rc = llama_cpp.llama_model_quantize(
+        str(bundled_model_path()).encode(), str(out).encode(), ctypes.byref(params)
+    )
     assert rc == 0 and out.stat().st_size < bundled_model_path().stat().st_size * 0.7
     return out
 
@@ -56,11 +57,13 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return rc, out.out, out.err
 
 
-def index_json(capsys: pytest.CaptureFixture[str], home: Path, model: Path | None = None,
-               *, yes: bool = False) -> dict[str, Any]:
+def index_json(
+    capsys: pytest.CaptureFixture[str], home: Path, model: Path | None = None, *, yes: bool = False
+) -> dict[str, Any]:
     first = ["--model", str(model)] if model else []
-    rc, out, err = cli(capsys, "--home", str(home), *first, "index", "--json",
-                       *(["--yes"] if yes else []))
+    rc, out, err = cli(
+        capsys, "--home", str(home), *first, "index", "--json", *(["--yes"] if yes else [])
+    )
     assert rc == 0, err
     result: dict[str, Any] = json.loads(out)
     return result
@@ -79,7 +82,8 @@ def configured(home: Path) -> str:
 
 
 def test_a_chosen_model_sticks_and_switching_back_costs_nothing(
-        home: Path, q8: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home: Path, q8: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f16_key, q8_key = model_fingerprint(bundled_model_path()), model_fingerprint(q8)
     assert f16_key != q8_key
     assert index_json(capsys, home)["chunks_embedded"] == 3
@@ -100,8 +104,9 @@ def test_a_chosen_model_sticks_and_switching_back_costs_nothing(
     # the trap of issue 16: a plain index keeps the chosen model, re-embeds nothing
     assert index_json(capsys, home)["chunks_embedded"] == 0
     assert model_state(capsys, home)["active"] == q8_key
-    rc, out, _err = cli(capsys, "--home", str(home), "search", "valleys carved by ice",
-                        "--mode", "dense", "--json")
+    rc, out, _err = cli(
+        capsys, "--home", str(home), "search", "valleys carved by ice", "--mode", "dense", "--json"
+    )
     assert rc == 0 and Path(json.loads(out)[0]["path"]).name == "glaciers.txt"
 
     # back to the bundled model: its vectors were kept, so it switches at once
@@ -129,7 +134,8 @@ def test_a_chosen_model_sticks_and_switching_back_costs_nothing(
 
 
 def test_a_configured_model_nobody_confirmed_never_reembeds(
-        home: Path, q8: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home: Path, q8: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """What the window's watcher runs on its own: Engine.index() on the home's settings."""
     assert index_json(capsys, home)["chunks_embedded"] == 3
     cfg = home / "config.toml"
@@ -141,8 +147,9 @@ def test_a_configured_model_nobody_confirmed_never_reembeds(
         assert rep.chunks_embedded == 0 and eng.catalog.get_meta("model_key") == before
         st = eng.status()
         assert st.model["configured_key"] == model_fingerprint(q8) and not st.model["switching"]
-        assert any(f"models use {q8.name}" in n and "re-embeds 3 passages" in n
-                   for n in st.notices), st.notices
+        assert any(
+            f"models use {q8.name}" in n and "re-embeds 3 passages" in n for n in st.notices
+        ), st.notices
         # a new file is still indexed, with the model the index uses
         docs = Path(eng.roots()[0].path)
         (docs / "taxes.txt").write_text("File the tax return by January.", encoding="utf-8")
@@ -157,7 +164,8 @@ def test_a_configured_model_nobody_confirmed_never_reembeds(
 
 
 def test_models_install_checks_the_gguf_then_copies_it(
-        home: Path, q8: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home: Path, q8: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from gguf import GGUFReader
 
     rc, out, err = cli(capsys, "--home", str(home), "models", "install", str(q8))
@@ -174,8 +182,11 @@ def test_models_install_checks_the_gguf_then_copies_it(
     reader = GGUFReader(no_pooling, "r+")
     reader.fields["bert.pooling_type"].parts[-1][0] = 0  # what an LLM's GGUF declares
     del reader
-    for bad, words in ((text, "not a GGUF"), (no_pooling, "not an embedding model"),
-                       (tmp_path / "missing.gguf", "not found")):
+    for bad, words in (
+        (text, "not a GGUF"),
+        (no_pooling, "not an embedding model"),
+        (tmp_path / "missing.gguf", "not found"),
+    ):
         rc, _out, err = cli(capsys, "--home", str(home), "models", "install", str(bad))
         assert rc == 1 and len(err.strip().splitlines()) == 1 and words in err, err
         assert not (home / "models" / bad.name).exists()

@@ -68,11 +68,14 @@ def test_download_url_follows_hf_endpoint(monkeypatch: pytest.MonkeyPatch) -> No
     m = find_model("bge-small-en-v1.5")
     assert m is not None
     monkeypatch.setenv("HF_ENDPOINT", "http://mirror.example/")
-    assert m.download_url() == ("http://mirror.example/CompendiumLabs/bge-small-en-v1.5-gguf/"
-                                "resolve/main/bge-small-en-v1.5-q8_0.gguf")
+    assert m.download_url() == (
+        "http://mirror.example/CompendiumLabs/bge-small-en-v1.5-gguf/"
+        "resolve/main/bge-small-en-v1.5-q8_0.gguf"
+    )
 
 
 # --- a tiny embedding GGUF named like a catalog model with prefixes ----------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_nomic(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -89,7 +92,8 @@ def tiny_nomic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     save_file(w, str(d / "ck" / "model.safetensors"))
     (d / "ck" / "1_Pooling").mkdir()
     (d / "ck" / "1_Pooling" / "config.json").write_text(
-        json.dumps({"pooling_mode_mean_tokens": True}))
+        json.dumps({"pooling_mode_mean_tokens": True})
+    )
     out = d / "nomic-embed-text-v1.5-tiny.f32.gguf"
     bert.convert(d / "ck", out, "f32", name="nomic-embed-text-v1.5-tiny")
     return out
@@ -106,9 +110,17 @@ def test_embedder_applies_catalog_prefixes(tiny_nomic: Path) -> None:
     assert emb.info.document_prefix == "search_document: "
     q = emb.embed_query("kidney stones")
     d = emb.embed_documents(["kidney stones"])[0]
-    raw = llama_cpp.Llama(str(tiny_nomic), embedding=True, n_ctx=512, n_batch=512,
-                          n_ubatch=512, n_threads=1, verbose=False)
+    raw = llama_cpp.Llama(
+        str(tiny_nomic),
+        embedding=True,
+        n_ctx=512,
+        n_batch=512,
+        n_ubatch=512,
+        n_threads=1,
+        verbose=False,
+    )
     try:
+
         def unit(text: str) -> Any:
             v = np.asarray(raw.embed(text), dtype=np.float64)
             return v / np.linalg.norm(v)
@@ -122,8 +134,10 @@ def test_embedder_applies_catalog_prefixes(tiny_nomic: Path) -> None:
 
 # --- models / models download -------------------------------------------------------------------
 
+
 def test_models_lists_catalog_bundled_and_installed(
-        tmp_path: Path, tiny_nomic: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, tiny_nomic: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)
     (home / "models" / "bge-small-en-v1.5-q8_0.gguf").write_bytes(tiny_nomic.read_bytes())
@@ -134,7 +148,8 @@ def test_models_lists_catalog_bundled_and_installed(
     assert set(rows) == {m.name for m in CATALOG}
     assert rows["all-MiniLM-L6-v2"]["bundled"] and rows["all-MiniLM-L6-v2"]["in_use"]
     assert rows["bge-small-en-v1.5"]["installed"] == [
-        str(home / "models" / "bge-small-en-v1.5-q8_0.gguf")]
+        str(home / "models" / "bge-small-en-v1.5-q8_0.gguf")
+    ]
     assert not rows["bge-small-en-v1.5"]["in_use"]
     assert rows["bge-reranker-v2-m3"]["kind"] == "reranker"
     assert rows["nomic-embed-text-v1.5"]["query_prefix"] == "search_query: "
@@ -145,8 +160,8 @@ def test_models_lists_catalog_bundled_and_installed(
 
 
 def test_download_offline_fails_with_one_clear_line(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: refused
     home = tmp_path / "home"
     assert main(["--home", str(home), "models", "download", "bge-small-en-v1.5"]) == 1
@@ -192,21 +207,30 @@ def hub(tiny_nomic: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
 
 
 def test_download_verifies_and_installs_atomically(
-        tmp_path: Path, tiny_nomic: Path, hub: tuple[str, dict[str, bytes]]) -> None:
+    tmp_path: Path, tiny_nomic: Path, hub: tuple[str, dict[str, bytes]]
+) -> None:
     endpoint, files = hub
     body = tiny_nomic.read_bytes()
-    good = KnownModel("tiny", r"tiny", repo="org/tiny-GGUF", file="tiny.gguf", revision="abc",
-                      sha256=hashlib.sha256(body).hexdigest())
+    good = KnownModel(
+        "tiny",
+        r"tiny",
+        repo="org/tiny-GGUF",
+        file="tiny.gguf",
+        revision="abc",
+        sha256=hashlib.sha256(body).hexdigest(),
+    )
     files["/org/tiny-GGUF/resolve/abc/tiny.gguf"] = body
     seen: list[tuple[int, int]] = []
-    path = download(good, tmp_path / "models", lambda d, t: seen.append((d, t)) or True,
-                    endpoint=endpoint)
+    path = download(
+        good, tmp_path / "models", lambda d, t: seen.append((d, t)) or True, endpoint=endpoint
+    )
     assert path == tmp_path / "models" / "tiny.gguf" and path.read_bytes() == body
     assert seen[-1] == (len(body), len(body))
     assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["tiny.gguf"]
 
-    bad_sum = KnownModel("tiny2", r"tiny2", repo="org/tiny-GGUF", file="tiny2.gguf",
-                         revision="abc", sha256="0" * 64)
+    bad_sum = KnownModel(
+        "tiny2", r"tiny2", repo="org/tiny-GGUF", file="tiny2.gguf", revision="abc", sha256="0" * 64
+    )
     files["/org/tiny-GGUF/resolve/abc/tiny2.gguf"] = body
     with pytest.raises(ModelError, match="failed its checksum"):
         download(bad_sum, tmp_path / "models", endpoint=endpoint)
@@ -225,10 +249,13 @@ def test_download_verifies_and_installs_atomically(
     assert list((tmp_path / "other").iterdir()) == []
 
 
-def test_cli_download_then_listed(tmp_path: Path, tiny_nomic: Path,
-                                  hub: tuple[str, dict[str, bytes]],
-                                  monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_download_then_listed(
+    tmp_path: Path,
+    tiny_nomic: Path,
+    hub: tuple[str, dict[str, bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     endpoint, files = hub
     m = find_model("jina-reranker-v1-tiny-en")
     assert m is not None

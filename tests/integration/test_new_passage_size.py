@@ -12,11 +12,12 @@ LETTER = (
     "Dear Mr. Vandermeulen,\n\nWe dispute invoice 2291 for the roof repair at Harbour Lane. "
     "The work was billed twice and the gutter was never replaced. We ask for a corrected "
     "invoice within fourteen days; until then the payment stays on hold.\n\n"
-    + "The ladder marks on the wall and the broken tiles were photographed on arrival. " * 6
+    + "The ladder marks on the wall and the broken tiles were photographed on arrival. "
+    * 6
 )
 FILLER = {
-    f"contents-{i}.txt": "Table of contents\n\n" + "\n".join(
-        f"{n}. Chapter {n} .......... {n * 7}" for n in range(1, 30))
+    f"contents-{i}.txt": "Table of contents\n\n"
+    + "\n".join(f"{n}. Chapter {n} .......... {n * 7}" for n in range(1, 30))
     for i in range(3)
 }
 NOTES = {
@@ -70,7 +71,8 @@ def test_search_keeps_old_passages_until_the_new_ones_are_in(tmp_path: Path) -> 
         longest = max(n for (n,) in eng.catalog.db.execute("SELECT n_tokens FROM chunks"))
         assert longest <= 48
         assert len(eng.vector_index()) == eng.catalog.chunk_count() - sum(
-            1 for _ in eng.catalog.db.execute("SELECT 1 FROM chunks WHERE noise=1"))
+            1 for _ in eng.catalog.db.execute("SELECT 1 FROM chunks WHERE noise=1")
+        )
         for mode in ("hybrid", "dense", "keyword"):
             assert first(eng, query, mode) == "letter-roof.txt", mode
         assert eng.status().files.get("indexed") == n_files

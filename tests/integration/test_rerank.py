@@ -79,8 +79,16 @@ def test_pair_layout_is_cls_query_sep_document_sep(reranker: Any) -> None:
     conv = _converter()
     vocab = {t: i for i, t in enumerate(conv.TINY_SPECIAL + conv.TINY_WORDS)}
     toks = reranker.pair_tokens("kidney stones", "the cat sat")
-    assert toks == [vocab["[CLS]"], vocab["kidney"], vocab["stones"], vocab["[SEP]"],
-                    vocab["the"], vocab["cat"], vocab["sat"], vocab["[SEP]"]]
+    assert toks == [
+        vocab["[CLS]"],
+        vocab["kidney"],
+        vocab["stones"],
+        vocab["[SEP]"],
+        vocab["the"],
+        vocab["cat"],
+        vocab["sat"],
+        vocab["[SEP]"],
+    ]
 
 
 def test_long_inputs_are_truncated_to_the_context(reranker: Any) -> None:
@@ -122,9 +130,9 @@ def test_models_of_the_wrong_kind_are_refused(tiny: dict[str, Path], model_path:
 
 DOCS = {
     "stones.txt": "Kidney stones form when urine holds too much calcium oxalate. Diet and "
-                  "blood sugar change the risk of kidney stones.",
+    "blood sugar change the risk of kidney stones.",
     "heart.txt": "A heart attack happens when blood flow to the heart muscle is blocked. Blood "
-                 "pressure is a risk factor.",
+    "pressure is a risk factor.",
     "bones.txt": "Vitamin D helps the body absorb calcium, which keeps bones strong.",
     "cells.txt": "Cancer cells divide without control because of changes in a gene or protein.",
     "cats.txt": "The cat sat on the mat and watched the dog in the garden all afternoon.",
@@ -140,8 +148,9 @@ def indexed(engine: Any, docs: Path) -> Any:
     return engine
 
 
-def test_search_rerank_orders_by_the_cross_encoder(indexed: Any, tiny: dict[str, Path],
-                                                   reranker: Any) -> None:
+def test_search_rerank_orders_by_the_cross_encoder(
+    indexed: Any, tiny: dict[str, Path], reranker: Any
+) -> None:
     from desktop_search.chunking import embed_input
 
     indexed.settings.reranker_path = str(tiny["gguf"])
@@ -181,7 +190,8 @@ def test_no_reranker_is_one_clear_error(indexed: Any) -> None:
 
 
 def test_cli_search_rerank_finds_the_installed_reranker(
-        indexed: Any, tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    indexed: Any, tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     from desktop_search.cli import main
 
     home = indexed.paths.home
@@ -193,8 +203,20 @@ def test_cli_search_rerank_finds_the_installed_reranker(
     assert main(["--home", str(home), "search", "kidney stones", "--rerank", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out and all(0.0 < r["score"] < 1.0 for r in out)
-    assert main(["--home", str(home), "search", "kidney", "--reranker",
-                 str(home / "nope.gguf"), "--rerank"]) == 1
+    assert (
+        main(
+            [
+                "--home",
+                str(home),
+                "search",
+                "kidney",
+                "--reranker",
+                str(home / "nope.gguf"),
+                "--rerank",
+            ]
+        )
+        == 1
+    )
     assert "model file not found" in capsys.readouterr().err
 
 

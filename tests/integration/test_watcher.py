@@ -20,22 +20,23 @@ def wait_for(cond, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-de
 
 
 def test_saved_file_becomes_findable_and_deleted_file_goes(engine: Engine, docs: Path) -> None:
-    (docs / "old.txt").write_text("The lighthouse keeper logged every passing ship.",
-                                  encoding="utf-8")
+    (docs / "old.txt").write_text(
+        "The lighthouse keeper logged every passing ship.", encoding="utf-8"
+    )
     engine.add_root(docs)
     engine.index()
     w = Watcher(engine, debounce_s=0.3)
     w.start()
     try:
         time.sleep(0.3)
-        (docs / "new.txt").write_text("Glaciers carve U-shaped valleys as they retreat.",
-                                      encoding="utf-8")
+        (docs / "new.txt").write_text(
+            "Glaciers carve U-shaped valleys as they retreat.", encoding="utf-8"
+        )
         (docs / "old.txt").unlink()
 
         def settled() -> bool:
             w.process_pending()
-            got = [Path(r.path).name for r in engine.search("glacier valleys",
-                                                             SearchOptions(k=5))]
+            got = [Path(r.path).name for r in engine.search("glacier valleys", SearchOptions(k=5))]
             gone = not engine.search("lighthouse", SearchOptions(mode="keyword"))
             return got[:1] == ["new.txt"] and gone
 
@@ -52,8 +53,7 @@ def test_burst_of_events_is_coalesced(engine: Engine, docs: Path) -> None:
     try:
         time.sleep(0.3)
         for i in range(300):
-            (docs / f"f{i % 30}.txt").write_text(f"revision {i} of note {i % 30}",
-                                                 encoding="utf-8")
+            (docs / f"f{i % 30}.txt").write_text(f"revision {i} of note {i % 30}", encoding="utf-8")
         assert wait_for(lambda: w.queue.events_seen >= 300)
         reports = []
 
@@ -69,7 +69,8 @@ def test_burst_of_events_is_coalesced(engine: Engine, docs: Path) -> None:
         st = engine.status()
         assert st.files["indexed"] == 30 and st.chunks == 30
         assert engine.search("revision 299", SearchOptions(mode="keyword", k=1))[0].path.endswith(
-            "f29.txt")
+            "f29.txt"
+        )
     finally:
         w.stop()
 

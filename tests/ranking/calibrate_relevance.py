@@ -41,8 +41,10 @@ def main(beir: str, home: str) -> None:
     print(f"exact (rare-term rule): {exact[0]} / {exact[1]} relevant")
     for bar in (2, 3, 5, 7, 10, 20):
         low = [ok for v, ok in best_rel if v < bar]
-        print(f"best result below {bar}: {len(low)} queries of {len(best_rel)},"
-              f" {sum(low)} of them relevant")
+        print(
+            f"best result below {bar}: {len(low)} queries of {len(best_rel)},"
+            f" {sum(low)} of them relevant"
+        )
     for words in (True, False):
         print("with words" if words else "meaning only")
         for b, e in enumerate(SIM_EDGES):

@@ -37,8 +37,11 @@ def main() -> None:
     if not any(Path(r.path) == folder for r in eng.roots()):
         eng.add_root(folder)
     eng.index()
-    changes = {f.name: (int(v) if f.type == "int" else v) for f in fields(Tuning)
-               if (v := getattr(args, f.name, None)) is not None}
+    changes = {
+        f.name: (int(v) if f.type == "int" else v)
+        for f in fields(Tuning)
+        if (v := getattr(args, f.name, None)) is not None
+    }
     tuning = replace(Tuning(), **changes)
     qs = json.loads(QUESTIONS.read_text())["questions"]
     totals: dict[str, list[float]] = {}
@@ -46,10 +49,14 @@ def main() -> None:
         results = eng.search(q["question"], SearchOptions(k=10, mode=args.mode, tuning=tuning))
         want = {str(folder / a["doc"]): set(a["pages"]) for a in q["answers"]}
         ranks = [i for i, r in enumerate(results, 1) if r.path in want]
-        page_hit = any(p.page in want[r.path] for r in results[:3] if r.path in want
-                       for p in r.passages)
-        row = [1.0 if ranks and ranks[0] <= 3 else 0.0, 1.0 / ranks[0] if ranks else 0.0,
-               1.0 if page_hit else 0.0]
+        page_hit = any(
+            p.page in want[r.path] for r in results[:3] if r.path in want for p in r.passages
+        )
+        row = [
+            1.0 if ranks and ranks[0] <= 3 else 0.0,
+            1.0 / ranks[0] if ranks else 0.0,
+            1.0 if page_hit else 0.0,
+        ]
         for key in ("all", q["kind"]):
             t = totals.setdefault(key, [0.0, 0.0, 0.0, 0.0])
             t[0] += row[0]

@@ -43,13 +43,13 @@ def test_a_rare_token_in_one_file_among_1700_ranks_it_first(tmp_path: Path) -> N
         eng.close()
 
 
-def test_an_unrelated_query_says_no_good_match_and_still_lists_the_nearest(
-        tmp_path: Path) -> None:
+def test_an_unrelated_query_says_no_good_match_and_still_lists_the_nearest(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "garden.txt").write_text(
         "Tomatoes in containers\n\nTomato plants need six hours of sun, deep pots and regular "
-        "watering. Pinch out side shoots and feed weekly once the flowers appear.\n")
+        "watering. Pinch out side shoots and feed weekly once the flowers appear.\n"
+    )
     eng = _index(tmp_path / "home", docs)
     try:
         off = eng.search("axolotl regrows limbs")
@@ -67,24 +67,53 @@ def test_junk_text_stays_out_of_the_meaning_ranking(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     rnd = random.Random(5)
-    words = ["budget", "office", "repairs", "building", "schedule", "committee", "staff",
-             "report", "tender", "roof", "heating", "contract", "supplier", "invoice", "vote",
-             "delay", "estimate", "audit", "parking", "lease", "cleaning", "window", "boiler"]
-    pages = [f"Page {i}. " + " ".join(rnd.choice(words) for _ in range(40)) + "."
-             for i in range(300)]
+    words = [
+        "budget",
+        "office",
+        "repairs",
+        "building",
+        "schedule",
+        "committee",
+        "staff",
+        "report",
+        "tender",
+        "roof",
+        "heating",
+        "contract",
+        "supplier",
+        "invoice",
+        "vote",
+        "delay",
+        "estimate",
+        "audit",
+        "parking",
+        "lease",
+        "cleaning",
+        "window",
+        "boiler",
+    ]
+    pages = [
+        f"Page {i}. " + " ".join(rnd.choice(words) for _ in range(40)) + "." for i in range(300)
+    ]
     pages[240] = "Page 240. The okapi hides in the Ituri rainforest, seldom seen by visitors."
     (docs / "minutes.txt").write_text("\n\n".join(pages), encoding="utf-8")
     (docs / "broken-export.md").write_text(junk_text(60_000), encoding="utf-8")
     eng = _index(tmp_path / "home", docs)
     try:
         db = sqlite3.connect(tmp_path / "home" / "catalog.sqlite3")
-        flagged, total = db.execute("SELECT sum(noise), count(*) FROM chunks c JOIN files f"
-                                    " ON f.id=c.file_id WHERE f.path LIKE '%broken-export%'"
-                                    ).fetchone()
+        flagged, total = db.execute(
+            "SELECT sum(noise), count(*) FROM chunks c JOIN files f"
+            " ON f.id=c.file_id WHERE f.path LIKE '%broken-export%'"
+        ).fetchone()
         print(f"noise: {flagged} of {total} junk passages flagged")
         assert flagged == total > 0
-        assert db.execute("SELECT sum(noise) FROM chunks c JOIN files f ON f.id=c.file_id"
-                          " WHERE f.path LIKE '%minutes%'").fetchone()[0] == 0
+        assert (
+            db.execute(
+                "SELECT sum(noise) FROM chunks c JOIN files f ON f.id=c.file_id"
+                " WHERE f.path LIKE '%minutes%'"
+            ).fetchone()[0]
+            == 0
+        )
         db.close()
         for mode in ("hybrid", "dense"):
             results = eng.search("rare forest animal of the Congo", SearchOptions(k=3, mode=mode))
@@ -101,7 +130,8 @@ def test_file_and_folder_names_are_searched(tmp_path: Path) -> None:
             for q in (1, 2, 3):
                 (docs / company / f"filing_{year}_q{q}.txt").write_text(
                     "Quarterly report\n\nNet cash provided by operating activities rose on "
-                    "higher receipts from customers; capital expenditures were flat.\n")
+                    "higher receipts from customers; capital expenditures were flat.\n"
+                )
     eng = _index(tmp_path / "home", docs)
     try:
         results = eng.search("Intel 2022 q3 cash flow from operations")

@@ -40,8 +40,12 @@ def _status_kb(pid: int | str, field: str) -> int:
 def hostile_folder(root: Path, big: bool) -> None:
     write_corpus(root, only=tuple(g for g in GENERATORS if g != "stuck_pdf"))
     (root / "deep200k.html").write_bytes(
-        b"<html><body>" + b"<div><span>" * 100_000 + b"the tapir sleeps"
-        + b"</span></div>" * 100_000 + b"</body></html>")
+        b"<html><body>"
+        + b"<div><span>" * 100_000
+        + b"the tapir sleeps"
+        + b"</span></div>" * 100_000
+        + b"</body></html>"
+    )
     if big:
         line = b"2024-05-01 12:00:00 INFO worker 7 moved the tapir to the next pen\n"
         (root / "big30.log").write_bytes(line * (30_000_000 // len(line)))
@@ -88,12 +92,16 @@ def main() -> None:
         t.join()
         eng.close()
         files = sum(1 for p in root.rglob("*") if p.is_file())
-        print(f"hostile folder: {files} files{' (with a 30 MB log)' if big else ''}, indexed "
-              f"{rep.indexed}, failed {len(rep.failed)}, skipped {len(rep.skipped)} in "
-              f"{seconds:.1f} s")
-        print(f"peak memory: indexer {peaks['indexer'] / 1024:.0f} MB, extraction worker "
-              f"{peaks['worker'] / 1024:.0f} MB (at {at_peak['worker'] or '-'}); "
-              f"worker starts {worker.starts}, crashes {worker.crashes}")
+        print(
+            f"hostile folder: {files} files{' (with a 30 MB log)' if big else ''}, indexed "
+            f"{rep.indexed}, failed {len(rep.failed)}, skipped {len(rep.skipped)} in "
+            f"{seconds:.1f} s"
+        )
+        print(
+            f"peak memory: indexer {peaks['indexer'] / 1024:.0f} MB, extraction worker "
+            f"{peaks['worker'] / 1024:.0f} MB (at {at_peak['worker'] or '-'}); "
+            f"worker starts {worker.starts}, crashes {worker.crashes}"
+        )
         for p, r in rep.failed + rep.skipped:
             if "memory" in r or "too large" in r:
                 print(f"  {Path(p).name}: {r}")

@@ -19,13 +19,21 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).parent))  # nasty_files, engine_run
 
 
-def cli(home: Path, *args: str, check: bool = True, timeout: float = 300,
-        prefix: list[str] | None = None, env: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def cli(
+    home: Path,
+    *args: str,
+    check: bool = True,
+    timeout: float = 300,
+    prefix: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
     """`desktop-search --home HOME ARGS...` in a fresh interpreter, as a user would run it."""
     proc = subprocess.run(
         [*(prefix or []), sys.executable, "-m", "desktop_search.cli", "--home", str(home), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
         env={**os.environ, **(env or {})},
     )
     if check and proc.returncode != 0:
@@ -88,8 +96,11 @@ def small_fs(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
     def make(size_kib: int) -> Path:
         where = tmp_path / f"fs-{uuid.uuid4().hex[:6]}"
         where.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0700",
-                               "tmpfs", str(where)], capture_output=True, text=True)
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size_kib}k,mode=0700", "tmpfs", str(where)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             pytest.skip(f"cannot mount a small tmpfs here: {proc.stderr.strip()}")
         mounts.append(where)

@@ -40,14 +40,23 @@ def main() -> None:
     }
     dense = [r.path for r in eng.search(spec.get("query", "animals"), SearchOptions(k=5))]
     out = {
-        "report": {"indexed": rep.indexed, "failed": rep.failed, "skipped": rep.skipped,
-                   "new": rep.new, "seconds": rep.seconds},
+        "report": {
+            "indexed": rep.indexed,
+            "failed": rep.failed,
+            "skipped": rep.skipped,
+            "new": rep.new,
+            "seconds": rep.seconds,
+        },
         "status": asdict(eng.status()),
         "verify": eng.verify(),
         "hits": hits,
         "dense": dense,
-        "worker": {"starts": worker.starts, "kills": worker.kills, "crashes": worker.crashes,
-                   "files": worker.files},
+        "worker": {
+            "starts": worker.starts,
+            "kills": worker.kills,
+            "crashes": worker.crashes,
+            "files": worker.files,
+        },
         "maxrss_mb": peak_rss_mb(),
     }
     eng.close()

@@ -32,15 +32,21 @@ def per_file(fn: Callable[[Path], object], paths: list[Path], rounds: int = 5) -
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
-        sets: dict[str, list[Path]] = {"small text (200 B)": [], "markdown (8 KB)": [],
-                                       "docx": [], "pdf (2 pages)": [], "text (5 MB)": []}
+        sets: dict[str, list[Path]] = {
+            "small text (200 B)": [],
+            "markdown (8 KB)": [],
+            "docx": [],
+            "pdf (2 pages)": [],
+            "text (5 MB)": [],
+        }
         for i in range(100):
             p = root / f"t{i}.txt"
             p.write_text(f"note {i} about a heron in the reeds", encoding="utf-8")
             sets["small text (200 B)"].append(p)
             p = root / f"m{i}.md"
-            p.write_text("# Notes\n\n" + "Paragraph about herons and egrets. " * 230,
-                         encoding="utf-8")
+            p.write_text(
+                "# Notes\n\n" + "Paragraph about herons and egrets. " * 230, encoding="utf-8"
+            )
             sets["markdown (8 KB)"].append(p)
         for i in range(30):
             p = root / f"d{i}.docx"
@@ -61,8 +67,7 @@ def main() -> None:
             for name, paths in sets.items():
                 a = per_file(lambda p: extract(p), paths)
                 b = per_file(lambda p: w.extract(p), paths)
-                print(f"{name:<20} {a * 1e3:>9.2f} ms {b * 1e3:>9.2f} ms "
-                      f"{(b - a) * 1e3:>9.2f} ms")
+                print(f"{name:<20} {a * 1e3:>9.2f} ms {b * 1e3:>9.2f} ms {(b - a) * 1e3:>9.2f} ms")
 
 
 if __name__ == "__main__":

@@ -196,8 +196,12 @@ def bomb_docx(size: int) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
         z.writestr("[Content_Types].xml", _DOCX_TYPES)
-        _zeros_member(z, "word/document.xml", size,
-                      f'<?xml version="1.0"?><w:document xmlns:w="{_W}"><w:body>'.encode())
+        _zeros_member(
+            z,
+            "word/document.xml",
+            size,
+            f'<?xml version="1.0"?><w:document xmlns:w="{_W}"><w:body>'.encode(),
+        )
     return buf.getvalue()
 
 
@@ -245,8 +249,12 @@ def _write(folder: Path, name: str | bytes, data: bytes) -> None:
 
 @generator
 def pdfs(d: Path) -> dict[str, Expect]:
-    good = pdf_bytes([text_page("The quokka smiles on Rottnest island. " * 20),
-                      text_page("Second page about the marsupial quokka. " * 20)])
+    good = pdf_bytes(
+        [
+            text_page("The quokka smiles on Rottnest island. " * 20),
+            text_page("Second page about the marsupial quokka. " * 20),
+        ]
+    )
     _write(d, "truncated.pdf", good[: len(good) * 2 // 3])
     rnd = random.Random(6)
     _write(d, "corrupt.pdf", b"%PDF-1.7\n" + bytes(rnd.randrange(256) for _ in range(4000)))
@@ -296,22 +304,38 @@ def texts(d: Path) -> dict[str, Expect]:
     rnd = random.Random(7)
     _write(d, "binary.txt", bytes(rnd.randrange(256) for _ in range(20000)))
     _write(d, "cp1252.txt", "Le café crème du garçon était très bon.".encode("cp1252"))
-    _write(d, "bad-utf8.txt", "Überall schöne Grüße, naïve façade, jalapeño ".encode() * 20
-           + b"\xff\xfe\xc3(" + " spätzle".encode())
+    _write(
+        d,
+        "bad-utf8.txt",
+        "Überall schöne Grüße, naïve façade, jalapeño ".encode() * 20
+        + b"\xff\xfe\xc3("
+        + " spätzle".encode(),
+    )
     _write(d, "utf16.txt", "The narwhal tusk is a tooth.".encode("utf-16"))
     _write(d, "empty.txt", b"")
     _write(d, "control-chars.md", b"# Title\x07\n\x1b[31mred\x1b[0m text about the axolotl\x00")
     _write(d, "one-long-word.txt", b"a" * 200_000)
-    _write(d, "base64ish.txt", bytes(rnd.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/")
-                                     for _ in range(4_000)))
-    _write(d, "deep.html", b"<html><body>" + b"<div>" * 100_000 + b"the pangolin curls up"
-           + b"</div>" * 100_000 + b"</body></html>")
+    _write(
+        d,
+        "base64ish.txt",
+        bytes(rnd.choice(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/") for _ in range(4_000)),
+    )
+    _write(
+        d,
+        "deep.html",
+        b"<html><body>"
+        + b"<div>" * 100_000
+        + b"the pangolin curls up"
+        + b"</div>" * 100_000
+        + b"</body></html>",
+    )
     _write(d, "unclosed.html", b"<html><body><p>the okapi <b><i><script>var x='" + b"x" * 100000)
     return {
         "binary.txt": Expect(("skipped",), "binary", why="random bytes named .txt"),
         "cp1252.txt": Expect(("indexed",), word="garçon", why="Windows-1252 text"),
-        "bad-utf8.txt": Expect(("partial", "indexed"), word="spätzle",
-                               why="UTF-8 with a few invalid bytes"),
+        "bad-utf8.txt": Expect(
+            ("partial", "indexed"), word="spätzle", why="UTF-8 with a few invalid bytes"
+        ),
         "utf16.txt": Expect(("indexed",), word="narwhal", why="UTF-16 with a BOM"),
         "empty.txt": Expect(("indexed",), why="zero bytes"),
         "control-chars.md": Expect(("indexed", "skipped"), why="terminal escapes and a NUL"),
@@ -329,8 +353,9 @@ def huge_sparse(d: Path) -> dict[str, Expect]:
     with open(path, "wb") as f:
         f.write(b"the capybara is the largest rodent\n" * 2000)
         f.truncate(3 * 1024**3)
-    return {"huge.log": Expect(("partial",), "truncated", word="capybara",
-                               why="3 GB sparse text file")}
+    return {
+        "huge.log": Expect(("partial",), "truncated", word="capybara", why="3 GB sparse text file")
+    }
 
 
 @generator
@@ -349,12 +374,14 @@ def names(d: Path) -> dict[str, Expect]:
     deep = d / "/".join(["nested"] * 40)
     deep.mkdir(parents=True)
     (deep / "bottom.txt").write_text("The bittern hides in reeds.", encoding="utf-8")
-    out[os.path.relpath(deep / "bottom.txt", d)] = Expect(("indexed",), word="bittern",
-                                                          why="40 folders deep")
+    out[os.path.relpath(deep / "bottom.txt", d)] = Expect(
+        ("indexed",), word="bittern", why="40 folders deep"
+    )
     if sys.platform != "darwin":  # macOS refuses names that are not UTF-8
         _write(d, b"latin1-\xe9t\xe9.txt", b"The plover runs along the shore.")
         out[os.fsdecode(b"latin1-\xe9t\xe9.txt")] = Expect(
-            ("indexed",), word="plover", why="file name not valid UTF-8")
+            ("indexed",), word="plover", why="file name not valid UTF-8"
+        )
     return out
 
 
@@ -413,7 +440,8 @@ def write_sample(target: Path, limit: int = 128 * 1024) -> None:
         "sparse text file, 100,000 nested HTML tags, odd file names, symlink loops, FIFOs, a "
         "file that cannot be read) are made by the tests in a temporary folder.\n\n"
         "| file | bytes | what it is | what the index records |\n|---|---|---|---|\n"
-        + "\n".join(rows) + "\n",
+        + "\n".join(rows)
+        + "\n",
         encoding="utf-8",
     )
 

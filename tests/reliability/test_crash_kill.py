@@ -29,10 +29,42 @@ N_FILES = 80
 PROBE_FILES = 10
 
 VOCAB = [
-    "river", "mountain", "engine", "garden", "bridge", "lantern", "copper", "violin", "harbor",
-    "meadow", "glacier", "orchard", "canyon", "falcon", "ember", "willow", "granite", "compass",
-    "velvet", "thunder", "saddle", "prism", "cobalt", "marble", "tundra", "beacon", "quartz",
-    "juniper", "walnut", "harvest", "ferry", "cactus", "spruce", "pebble", "summit", "coral",
+    "river",
+    "mountain",
+    "engine",
+    "garden",
+    "bridge",
+    "lantern",
+    "copper",
+    "violin",
+    "harbor",
+    "meadow",
+    "glacier",
+    "orchard",
+    "canyon",
+    "falcon",
+    "ember",
+    "willow",
+    "granite",
+    "compass",
+    "velvet",
+    "thunder",
+    "saddle",
+    "prism",
+    "cobalt",
+    "marble",
+    "tundra",
+    "beacon",
+    "quartz",
+    "juniper",
+    "walnut",
+    "harvest",
+    "ferry",
+    "cactus",
+    "spruce",
+    "pebble",
+    "summit",
+    "coral",
 ]
 
 
@@ -147,6 +179,7 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
     rng = random.Random(SEED)
     corpus = Corpus(tmp_path / "root", rng)
     home = tmp_path / "home"
+
     # How long a run takes to start (interpreter, imports, model) on this machine, and what a
     # file costs after that: kills are spread from the start-up into some thirty files' work
     # (a fixed spread let most runs finish once indexing got faster, and few were killed).
@@ -165,8 +198,16 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
         (tmp_path / "sample" / f"{i}.txt").write_text(text_for(probe_rng, token(i)), "utf-8")
     per_file_s = max(0.0, index_seconds(tmp_path / "sample") - startup_s) / PROBE_FILES
     cli(home, "add", str(corpus.root))
-    figures = {"kills": 0, "finished": 0, "power_cuts": 0, "mutations": 0,
-               "opened_loaded": 0, "opened_rebuilt": 0, "opened_new": 0, "opened_none": 0}
+    figures = {
+        "kills": 0,
+        "finished": 0,
+        "power_cuts": 0,
+        "mutations": 0,
+        "opened_loaded": 0,
+        "opened_rebuilt": 0,
+        "opened_new": 0,
+        "opened_none": 0,
+    }
     killed: set[int] = set()
     t0 = time.monotonic()
     for i in range(KILLS):
@@ -177,7 +218,9 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
             figures["mutations"] += 1
         proc = subprocess.Popen(
             [sys.executable, "-m", "desktop_search.cli", "--home", str(home), "index"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         try:
             delay = startup_s * rng.uniform(0.2, 1.5) + rng.uniform(0.0, 30 * per_file_s)
@@ -215,9 +258,14 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
         if path in want:
             assert h == file_hash(path, 50 << 20), f"{path}: indexed content is stale"
     for rel, tok in corpus.expected.items():
-        hits = [r[0] for r in db.execute(
-            "SELECT f.path FROM chunks_fts JOIN chunks c ON c.id=chunks_fts.rowid"
-            " JOIN files f ON f.id=c.file_id WHERE chunks_fts MATCH ?", (tok,))]
+        hits = [
+            r[0]
+            for r in db.execute(
+                "SELECT f.path FROM chunks_fts JOIN chunks c ON c.id=chunks_fts.rowid"
+                " JOIN files f ON f.id=c.file_id WHERE chunks_fts MATCH ?",
+                (tok,),
+            )
+        ]
         assert set(hits) == {str(corpus.root / rel)}, (rel, tok, hits)
     n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
     db.close()
@@ -227,6 +275,8 @@ def test_kill9_at_random_moments_then_everything_indexed_exactly_once(tmp_path: 
     figures["startup_s"] = round(startup_s, 1)
     figures["per_file_s"] = round(per_file_s, 3)
     report = json.loads(final.stdout)
-    print(f"\ncrash test (seed {SEED}): {figures}; {len(want)} files, {n_chunks} chunks; "
-          f"the final run indexed {report['indexed']}, {report['unchanged']} were done already")
+    print(
+        f"\ncrash test (seed {SEED}): {figures}; {len(want)} files, {n_chunks} chunks; "
+        f"the final run indexed {report['indexed']}, {report['unchanged']} were done already"
+    )
     assert figures["kills"] >= min(KILLS, 10) // 2, figures

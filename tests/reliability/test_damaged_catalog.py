@@ -20,20 +20,49 @@ from desktop_search.engine import Engine
 from desktop_search.errors import CatalogDamaged
 from desktop_search.repair import repair
 
-ANIMALS = ["aardvark", "axolotl", "bittern", "capybara", "dugong", "echidna", "fossa",
-           "gharial", "hoatzin", "ibex", "jerboa", "kakapo", "lemur", "margay", "narwhal",
-           "okapi", "pangolin", "quokka", "serval", "tapir", "uakari", "vicuna", "wombat",
-           "xerus", "yapok", "zorilla"]
+ANIMALS = [
+    "aardvark",
+    "axolotl",
+    "bittern",
+    "capybara",
+    "dugong",
+    "echidna",
+    "fossa",
+    "gharial",
+    "hoatzin",
+    "ibex",
+    "jerboa",
+    "kakapo",
+    "lemur",
+    "margay",
+    "narwhal",
+    "okapi",
+    "pangolin",
+    "quokka",
+    "serval",
+    "tapir",
+    "uakari",
+    "vicuna",
+    "wombat",
+    "xerus",
+    "yapok",
+    "zorilla",
+]
 
 
 def write_notes(folder: Path) -> None:
     """One note per animal, several passages each: a catalog of a few dozen pages."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, name in enumerate(ANIMALS):
-        paras = [f"Field note {i} on the {name}. " + " ".join(
-            f"The {name} was seen near marker {i * 50 + j} eating leaves at dusk, "
-            f"and observer {j} wrote down its path across the clearing." for j in range(12))
-            for _ in range(3)]
+        paras = [
+            f"Field note {i} on the {name}. "
+            + " ".join(
+                f"The {name} was seen near marker {i * 50 + j} eating leaves at dusk, "
+                f"and observer {j} wrote down its path across the clearing."
+                for j in range(12)
+            )
+            for _ in range(3)
+        ]
         (folder / f"{name}.txt").write_text("\n\n".join(paras), encoding="utf-8")
 
 
@@ -62,9 +91,13 @@ def home(pristine: Path, tmp_path: Path) -> Path:
 def pages_of(catalog: Path, table: str) -> list[int]:
     db = sqlite3.connect(catalog)
     try:
-        return [r[0] for r in db.execute(
-            "SELECT pageno FROM dbstat WHERE name=? AND pagetype='leaf' ORDER BY pageno",
-            (table,))]
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT pageno FROM dbstat WHERE name=? AND pagetype='leaf' ORDER BY pageno",
+                (table,),
+            )
+        ]
     finally:
         db.close()
 
@@ -126,15 +159,17 @@ def assert_one_line(proc: subprocess.CompletedProcess[str], home: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES), ids=lambda d: d.replace(" ", "-"))
-def test_damaged_catalog_gives_one_line_and_repair_brings_it_back(
-    home: Path, damage: str
-) -> None:
+def test_damaged_catalog_gives_one_line_and_repair_brings_it_back(home: Path, damage: str) -> None:
     catalog = home / "catalog.sqlite3"
     DAMAGES[damage](catalog)
     damaged_bytes = catalog.read_bytes()
     reported = 0
-    for args in (["status"], ["search", "aardvark"], ["search", "the", "--mode", "keyword"],
-                 ["index"]):
+    for args in (
+        ["status"],
+        ["search", "aardvark"],
+        ["search", "the", "--mode", "keyword"],
+        ["index"],
+    ):
         proc = cli(home, *args, check=False)
         if proc.returncode == 0 and damage in READ_AROUND:
             assert "Traceback" not in proc.stderr  # a command that never read the bad page
@@ -145,8 +180,9 @@ def test_damaged_catalog_gives_one_line_and_repair_brings_it_back(
 
     out = cli(home, "repair").stdout
     print(f"\n[{damage}]\n{out}")
-    aside = [p for p in home.glob("catalog.sqlite3.damaged-*")
-             if not p.name.endswith(("-wal", "-shm"))]
+    aside = [
+        p for p in home.glob("catalog.sqlite3.damaged-*") if not p.name.endswith(("-wal", "-shm"))
+    ]
     assert len(aside) == 1 and aside[0].read_bytes() == damaged_bytes, "kept, unchanged"
     assert "salvaged" in out and "re-indexed" in out and "repaired in" in out
 
@@ -174,9 +210,11 @@ def test_repair_keeps_the_vectors_it_can_read(home: Path) -> None:
     assert rep.salvaged["vectors"] > 0
     assert rep.reindex.changed + rep.reindex.new >= 1, "the files of the lost page are redone"
     assert rep.reindex.chunks_embedded == 0, "every vector was read back: nothing re-embedded"
-    print(f"\nrow copy: salvaged {rep.salvaged}, {rep.unreadable_rows} unreadable rows, "
-          f"{rep.reindex.changed + rep.reindex.new} files redone, "
-          f"{rep.reindex.chunks_embedded} passages re-embedded, {rep.seconds:.1f} s")
+    print(
+        f"\nrow copy: salvaged {rep.salvaged}, {rep.unreadable_rows} unreadable rows, "
+        f"{rep.reindex.changed + rep.reindex.new} files redone, "
+        f"{rep.reindex.chunks_embedded} passages re-embedded, {rep.seconds:.1f} s"
+    )
 
 
 def test_a_page_of_vectors_lost_is_re_embedded(home: Path) -> None:
@@ -191,8 +229,10 @@ def test_a_page_of_vectors_lost_is_re_embedded(home: Path) -> None:
         assert eng.verify() == []
     finally:
         eng.close()
-    print(f"\nvectors page lost: {rep.reindex.chunks_embedded} passages re-embedded of "
-          f"{rep.salvaged['chunks']}, {rep.seconds:.1f} s")
+    print(
+        f"\nvectors page lost: {rep.reindex.chunks_embedded} passages re-embedded of "
+        f"{rep.salvaged['chunks']}, {rep.seconds:.1f} s"
+    )
 
 
 def test_a_healthy_catalog_is_left_alone(home: Path) -> None:
@@ -208,8 +248,12 @@ def test_an_unclean_close_makes_the_next_open_check_the_file(home: Path) -> None
     that runs when the previous writer did not close (its open marker is left behind)."""
     catalog = home / "catalog.sqlite3"
     # a writer killed while it held the catalog: its marker stays
-    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (home / f".catalog.sqlite3.open-{proc.stdout.strip()}").touch()
     pages = pages_of(catalog, "chunks_fts_data")
     overwrite_page(catalog, pages[len(pages) // 2])

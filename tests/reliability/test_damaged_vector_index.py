@@ -41,7 +41,9 @@ def garble(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "header", "middle"])
 def test_a_damaged_vector_index_is_rebuilt_from_the_catalog(
-    pristine: Path, tmp_path: Path, how: str  # noqa: F811
+    pristine: Path,  # noqa: F811  (the fixture imported above)
+    tmp_path: Path,
+    how: str,
 ) -> None:
     shutil.copytree(pristine, tmp_path / "copy", symlinks=True)
     home = tmp_path / "copy" / "home"

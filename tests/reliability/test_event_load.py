@@ -26,8 +26,9 @@ def matches_disk(home: Path, folder: Path) -> list[str]:
     on_disk = {str(p) for p in folder.rglob("*") if p.is_file()}
     cat = Catalog(home / "catalog.sqlite3", readonly=True)
     try:
-        rows = {p: (s, h) for p, s, h in cat.db.execute(
-            "SELECT path, state, content_hash FROM files")}
+        rows = {
+            p: (s, h) for p, s, h in cat.db.execute("SELECT path, state, content_hash FROM files")
+        }
     finally:
         cat.close()
     out = [f"missing {p}" for p in on_disk - set(rows)]
@@ -90,8 +91,9 @@ def test_ten_thousand_events_are_coalesced_and_the_index_ends_right(
         while w.queue.events_seen < 10_000 and rev < 99:
             rev += 1
             for i in range(n):
-                (docs / f"n{i:03d}.txt").write_text(f"Note {i} tok{i:03d}r{rev:02d}",
-                                                    encoding="utf-8")
+                (docs / f"n{i:03d}.txt").write_text(
+                    f"Note {i} tok{i:03d}r{rev:02d}", encoding="utf-8"
+                )
         burst_s = time.monotonic() - t0
         events = w.queue.events_seen
         diff = settle(engine, w, docs, timeout=180)
@@ -102,11 +104,14 @@ def test_ten_thousand_events_are_coalesced_and_the_index_ends_right(
     assert 1 <= len(passes) <= 12, f"{len(passes)} index passes for {events} events"
     for i in (0, n // 2, n - 1):  # spot check: only the last revision is findable
         tok = f"tok{i:03d}r{rev:02d}"
-        assert [Path(r.path).name for r in engine.search(tok, SearchOptions(mode="keyword"))] \
-            == [f"n{i:03d}.txt"]
+        assert [Path(r.path).name for r in engine.search(tok, SearchOptions(mode="keyword"))] == [
+            f"n{i:03d}.txt"
+        ]
         assert not engine.search(f"tok{i:03d}r{rev - 1:02d}", SearchOptions(mode="keyword"))
-    print(f"\n{events} events from {rev * n} writes in {burst_s:.1f} s -> {len(passes)} index "
-          f"passes; index matched the disk {settled_s:.1f} s after the burst began")
+    print(
+        f"\n{events} events from {rev * n} writes in {burst_s:.1f} s -> {len(passes)} index "
+        f"passes; index matched the disk {settled_s:.1f} s after the burst began"
+    )
 
 
 @pytest.mark.slow
@@ -121,8 +126,9 @@ def test_a_checkout_sized_burst_of_new_moved_and_deleted_files(engine: Engine, d
             sub = docs / f"pkg{d:02d}"
             sub.mkdir()
             for i in range(100):
-                (sub / f"m{i:03d}.md").write_text("# Module\n\nShared boilerplate text.\n",
-                                                  encoding="utf-8")
+                (sub / f"m{i:03d}.md").write_text(
+                    "# Module\n\nShared boilerplate text.\n", encoding="utf-8"
+                )
         time.sleep(1.0)  # part of it is indexed meanwhile: moves and deletions race with it
         (docs / "pkg00").rename(docs / "renamed00")
         shutil.rmtree(docs / "pkg01")
@@ -133,15 +139,19 @@ def test_a_checkout_sized_burst_of_new_moved_and_deleted_files(engine: Engine, d
     assert engine.verify() == []
     n_files = engine.catalog.db.execute("SELECT count(*) FROM files").fetchone()[0]
     assert n_files == 1900
-    print(f"\n{events}+ events for 2,000 new files, a renamed and a deleted folder -> "
-          f"{len(passes)} index passes, index matched the disk after {settled_s:.1f} s")
+    print(
+        f"\n{events}+ events for 2,000 new files, a renamed and a deleted folder -> "
+        f"{len(passes)} index passes, index matched the disk after {settled_s:.1f} s"
+    )
 
 
 def test_searches_keep_answering_while_indexing(engine: Engine, docs: Path) -> None:
     for i in range(40):
         (docs / f"d{i:03d}.txt").write_text(
             f"Document {i}. The migration of the arctic tern covers {i * 1000} kilometres.\n\n"
-            + "Seabirds nest on cliffs and feed on small fish. " * 10, encoding="utf-8")
+            + "Seabirds nest on cliffs and feed on small fish. " * 10,
+            encoding="utf-8",
+        )
     engine.add_root(docs)
     (docs / "first.txt").write_text("The puffin has a colourful beak.", encoding="utf-8")
     engine.index(paths=[str(docs / "first.txt")])
@@ -152,8 +162,12 @@ def test_searches_keep_answering_while_indexing(engine: Engine, docs: Path) -> N
     seen_paths: set[str] = set()
 
     def search_loop() -> None:
-        queries = [("puffin beak", "hybrid"), ("tern", "keyword"), ("birds at sea", "dense"),
-                   ("migration -puffin", "hybrid")]
+        queries = [
+            ("puffin beak", "hybrid"),
+            ("tern", "keyword"),
+            ("birds at sea", "dense"),
+            ("migration -puffin", "hybrid"),
+        ]
         i = 0
         while not done.is_set():
             q, mode = queries[i % len(queries)]
@@ -181,13 +195,16 @@ def test_searches_keep_answering_while_indexing(engine: Engine, docs: Path) -> N
     assert rep.indexed == 40
     assert len(latencies) >= 10, "the query lane kept answering during indexing"
     assert str(docs / "first.txt") in seen_paths
-    assert {str(docs / f"d{i:03d}.txt") for i in range(40)} & seen_paths, \
+    assert {str(docs / f"d{i:03d}.txt") for i in range(40)} & seen_paths, (
         "files became findable while the run went on"
+    )
     assert engine.verify() == []
     lat = sorted(latencies)
-    print(f"\n{len(lat)} searches during a {index_s:.1f} s indexing run: median "
-          f"{lat[len(lat) // 2] * 1000:.0f} ms, p95 {lat[int(len(lat) * 0.95)] * 1000:.0f} ms, "
-          "0 errors")
+    print(
+        f"\n{len(lat)} searches during a {index_s:.1f} s indexing run: median "
+        f"{lat[len(lat) // 2] * 1000:.0f} ms, p95 {lat[int(len(lat) * 0.95)] * 1000:.0f} ms, "
+        "0 errors"
+    )
 
 
 def test_an_overflowed_event_queue_leads_to_a_full_recheck(engine: Engine, docs: Path) -> None:
@@ -206,7 +223,8 @@ def test_an_overflowed_event_queue_leads_to_a_full_recheck(engine: Engine, docs:
         time.sleep(0.3)
         assert w.queue.pending() == 0
         logging.getLogger("watchdog.observers.inotify_c").warning(
-            "Inotify queue overflowed; filesystem events were lost")
+            "Inotify queue overflowed; filesystem events were lost"
+        )
         assert w.overflows == 1
         time.sleep(0.3)
         rep = w.process_pending()

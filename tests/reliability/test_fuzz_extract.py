@@ -21,22 +21,43 @@ from desktop_search.extract import Document
 from desktop_search.extract.worker import ExtractWorker, WorkerCrashed
 
 EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 MAX_CHARS = 50_000
-REASONS = {"unsupported", "binary", "too-large", "encrypted", "corrupt", "timeout", "missing",
-           "permission", "unreadable", "zip-bomb", "xml-entities"}
+REASONS = {
+    "unsupported",
+    "binary",
+    "too-large",
+    "encrypted",
+    "corrupt",
+    "timeout",
+    "missing",
+    "permission",
+    "unreadable",
+    "zip-bomb",
+    "xml-entities",
+}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 SEEDS: dict[str, bytes] = {
-    ".pdf": pdf_bytes([text_page("The stoat changes its coat in winter. " * 5),
-                       text_page("Second page about the ermine.")], info_title="Stoats"),
+    ".pdf": pdf_bytes(
+        [
+            text_page("The stoat changes its coat in winter. " * 5),
+            text_page("Second page about the ermine."),
+        ],
+        info_title="Stoats",
+    ),
     ".docx": docx_text("The stoat changes its coat in winter."),
     ".odt": odt_text("The stoat changes its coat in winter."),
     ".epub": epub_text("The stoat changes its coat in winter."),
     ".html": b"<!doctype html><html><head><title>Stoat</title><meta charset='utf-8'></head>"
-             b"<body><h1>Stoat</h1><p>The stoat &amp; the <b>ermine</b>.</p><script>x()"
-             b"</script><pre>  keep  </pre></body></html>",
+    b"<body><h1>Stoat</h1><p>The stoat &amp; the <b>ermine</b>.</p><script>x()"
+    b"</script><pre>  keep  </pre></body></html>",
     ".md": b"---\ntitle: Stoat\n---\n# Stoat\n\n```\ncode\n```\nThe stoat: ermine.\n",
     ".txt": "Plain text about the stoat, with ünïcödé and CJK 白鼬.\n".encode(),
     "": b"#!/bin/sh\necho stoat\n",
@@ -85,7 +106,8 @@ def check_document(doc: Document) -> None:
 
 ops_strategy = st.lists(
     st.tuples(st.integers(0, 3), st.integers(0, 1 << 20), st.binary(min_size=1, max_size=24)),
-    min_size=1, max_size=6,
+    min_size=1,
+    max_size=6,
 )
 
 
@@ -136,8 +158,24 @@ def test_random_bytes_under_any_name(data: bytes, ext: str) -> None:
 text_strategy = st.lists(
     st.one_of(
         st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30),
-        st.sampled_from([" ", "\n", "\n\n", "\t", ". ", "! ", "。", "word ", "Sentence. ",
-                         "ünïcödé ", "白鼬", "🦡", "x" * 40, "https://example.org/a/b?c=d "]),
+        st.sampled_from(
+            [
+                " ",
+                "\n",
+                "\n\n",
+                "\t",
+                ". ",
+                "! ",
+                "。",
+                "word ",
+                "Sentence. ",
+                "ünïcödé ",
+                "白鼬",
+                "🦡",
+                "x" * 40,
+                "https://example.org/a/b?c=d ",
+            ]
+        ),
     ),
     max_size=300,
 ).map("".join)
@@ -170,6 +208,9 @@ def test_chunker_covers_text_in_order_within_bounds(
         covered[c.start : c.end] = b"\1" * (c.end - c.start)
         # the embedder truncates anything longer; the chunker keeps that rare
         assert count(text[c.start : c.end]) <= 2 * max_tokens + 16, (c, max_tokens)
-    missed = [i for i, ch in enumerate(text)
-              if not covered[i] and not ch.isspace() and not _in_blob(text, i)]
+    missed = [
+        i
+        for i, ch in enumerate(text)
+        if not covered[i] and not ch.isspace() and not _in_blob(text, i)
+    ]
     assert missed == [], f"text outside every chunk at {missed[:5]}"

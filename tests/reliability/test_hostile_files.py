@@ -43,8 +43,9 @@ def outcomes(home: Path, root: Path) -> dict[str, tuple[str, str]]:
     return out
 
 
-def check_outcomes(expected: dict[str, Expect], got: dict[str, tuple[str, str]],
-                   hits: dict[str, list[str]]) -> None:
+def check_outcomes(
+    expected: dict[str, Expect], got: dict[str, tuple[str, str]], hits: dict[str, list[str]]
+) -> None:
     wrong = []
     for name, exp in expected.items():
         key = storable_path(name)[0]
@@ -69,11 +70,24 @@ def test_hostile_corpus_is_recorded_and_never_stops_the_run(tmp_path: Path) -> N
     if prefix is not None:  # permissions can be made to apply: include an unreadable file
         expected.update(unreadable(root))
     words = sorted({e.word for e in expected.values() if e.word})
-    spec = {"home": str(tmp_path / "home"), "roots": [str(root)], "timeout": 60,
-            "words": words, "query": "a small animal"}
+    spec = {
+        "home": str(tmp_path / "home"),
+        "roots": [str(root)],
+        "timeout": 60,
+        "words": words,
+        "query": "a small animal",
+    }
     proc = subprocess.run(
-        [*(prefix or []), sys.executable, str(Path(__file__).with_name("engine_run.py")),
-         json.dumps(spec)], capture_output=True, text=True, timeout=600, cwd=REPO,
+        [
+            *(prefix or []),
+            sys.executable,
+            str(Path(__file__).with_name("engine_run.py")),
+            json.dumps(spec),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout)
@@ -87,9 +101,11 @@ def test_hostile_corpus_is_recorded_and_never_stops_the_run(tmp_path: Path) -> N
     assert result["maxrss_mb"] < MEMORY_CEILING_MB, result["maxrss_mb"]
     assert result["worker_maxrss_mb"] < MEMORY_CEILING_MB, result["worker_maxrss_mb"]
     assert result["dense"], "searching by meaning still works after the hostile run"
-    print(f"\nhostile corpus: {len(expected)} files, indexed in {result['report']['seconds']:.1f}"
-          f" s, peak RSS {result['maxrss_mb']:.0f} MB (worker {result['worker_maxrss_mb']:.0f}"
-          f" MB); unreadable file included: {prefix is not None}")
+    print(
+        f"\nhostile corpus: {len(expected)} files, indexed in {result['report']['seconds']:.1f}"
+        f" s, peak RSS {result['maxrss_mb']:.0f} MB (worker {result['worker_maxrss_mb']:.0f}"
+        f" MB); unreadable file included: {prefix is not None}"
+    )
 
 
 def test_a_pdf_that_keeps_the_parser_busy_is_stopped_and_the_run_goes_on(
@@ -107,8 +123,9 @@ def test_a_pdf_that_keeps_the_parser_busy_is_stopped_and_the_run_goes_on(
         assert rep.indexed == 1
         worker = eng.extract_worker()
         assert worker.kills == 1
-        assert [Path(r.path).name for r in eng.search("dugong", SearchOptions(mode="keyword"))] \
-            == ["after.txt"]
+        assert [Path(r.path).name for r in eng.search("dugong", SearchOptions(mode="keyword"))] == [
+            "after.txt"
+        ]
         problems = {Path(p["path"]).name: p for p in eng.status().problems}
         assert problems["stuck.pdf"]["state"] == "failed"
         # a failed file is not retried while it stays the same
@@ -130,8 +147,9 @@ def test_cancel_does_not_wait_for_a_stuck_file(tmp_path: Path, docs: Path) -> No
         eng.embedder()
         cancel = threading.Event()
         result: list[Any] = []
-        t = threading.Thread(target=lambda: result.append(
-            eng.index(lambda _d, _t: not cancel.is_set())))
+        t = threading.Thread(
+            target=lambda: result.append(eng.index(lambda _d, _t: not cancel.is_set()))
+        )
         t.start()
         time.sleep(1.5)
         assert t.is_alive()
@@ -235,8 +253,9 @@ def test_files_deleted_and_rewritten_while_indexing(engine: Engine, docs: Path) 
     engine.index()
     assert engine.verify() == []
     on_disk = {str(p) for p in docs.iterdir()}
-    rows = {r[0]: r for r in engine.catalog.db.execute(
-        "SELECT path, state, content_hash FROM files")}
+    rows = {
+        r[0]: r for r in engine.catalog.db.execute("SELECT path, state, content_hash FROM files")
+    }
     assert set(rows) == on_disk
     from desktop_search.indexer import file_hash
 
@@ -255,9 +274,13 @@ def test_bad_model_paths_are_one_clear_line_and_the_index_survives(
     (docs / "a.txt").write_text("The cassowary has a casque on its head.", encoding="utf-8")
     cli(home, "add", str(docs))
     cli(home, "index")
-    expected = {"truncated": "could not load", "not-gguf": "not a GGUF",
-                "no-pooling": "not an embedding model", "reranker": "reranker",
-                "missing": "not found"}
+    expected = {
+        "truncated": "could not load",
+        "not-gguf": "not a GGUF",
+        "no-pooling": "not an embedding model",
+        "reranker": "reranker",
+        "missing": "not found",
+    }
     for kind, words in expected.items():
         bad = tmp_path / f"{kind}.gguf"
         if kind == "not-gguf":

@@ -24,9 +24,11 @@ CAFE_E8 = b"caf\xe8 notes.txt"  # Latin-1 è: shown the same, a different file
 
 def write_legacy(folder: Path) -> dict[bytes, str]:
     folder.mkdir(parents=True, exist_ok=True)
-    texts = {CAFE_E9: "The quokka smiles at the camera.",
-             CAFE_E8: "The kinkajou hangs by its tail.",
-             b"sub-\xff/deep.txt": "The solenodon has a venomous bite."}
+    texts = {
+        CAFE_E9: "The quokka smiles at the camera.",
+        CAFE_E8: "The kinkajou hangs by its tail.",
+        b"sub-\xff/deep.txt": "The solenodon has a venomous bite.",
+    }
     for name, text in texts.items():
         path = os.path.join(os.fsencode(folder), name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -36,8 +38,12 @@ def write_legacy(folder: Path) -> dict[bytes, str]:
 
 
 def test_the_stored_form_round_trips_every_byte() -> None:
-    for raw, escaped in ((CAFE_E9, True), (b"/a/\x80\xff/\xc3(x", True),
-                         (b"plain.txt", False), ("naïve.txt".encode(), False)):
+    for raw, escaped in (
+        (CAFE_E9, True),
+        (b"/a/\x80\xff/\xc3(x", True),
+        (b"plain.txt", False),
+        ("naïve.txt".encode(), False),
+    ):
         stored, bad = storable_path(os.fsdecode(raw))
         stored.encode("utf-8")  # SQLite text
         assert os.fsencode(real_path(stored)) == raw
@@ -65,17 +71,20 @@ def test_legacy_names_are_indexed_found_and_handed_on_by_their_bytes(tmp_path: P
     eng = Engine(home)
     try:
         paths = {path_bytes(r.path) for r in eng.search("animal", SearchOptions(k=10))}
-        assert {os.path.join(os.fsencode(folder), CAFE_E9),
-                os.path.join(os.fsencode(folder), CAFE_E8)} <= paths
+        assert {
+            os.path.join(os.fsencode(folder), CAFE_E9),
+            os.path.join(os.fsencode(folder), CAFE_E8),
+        } <= paths
         # deleted on disk: gone from the index; renamed: found under the new name, not re-read
         os.unlink(os.path.join(os.fsencode(folder), CAFE_E8))
-        os.rename(os.path.join(os.fsencode(folder), CAFE_E9),
-                  os.path.join(os.fsencode(folder), b"caf\xe9 renamed.txt"))
+        os.rename(
+            os.path.join(os.fsencode(folder), CAFE_E9),
+            os.path.join(os.fsencode(folder), b"caf\xe9 renamed.txt"),
+        )
         rep2 = eng.index()
         assert (rep2.removed, rep2.renamed) == (1, 1), rep2
         hits = eng.search("quokka", SearchOptions(mode="keyword"))
-        assert path_bytes(hits[0].path) == os.path.join(os.fsencode(folder),
-                                                        b"caf\xe9 renamed.txt")
+        assert path_bytes(hits[0].path) == os.path.join(os.fsencode(folder), b"caf\xe9 renamed.txt")
         assert not eng.search("kinkajou", SearchOptions(mode="keyword"))
         assert eng.verify() == []
     finally:

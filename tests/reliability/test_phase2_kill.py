@@ -20,16 +20,29 @@ def test_kill_during_phase_two_keeps_every_word_and_resumes_the_vectors(tmp_path
     for i in range(40):
         (docs / f"note{i:02d}.txt").write_text(
             f"Note {i}: the shipment zk{i:03d}w left the depot on a rainy morning and the "
-            "driver wrote down every stop in the little notebook.", encoding="utf-8")
-    (docs / "manual.md").write_text("\n\n".join(
-        f"Chapter {j}. " + " ".join(f"Rule {j}.{k}: the pump must be primed before the valve "
-                                     "is opened, and the gauge read twice." for k in range(10))
-        for j in range(60)), encoding="utf-8")
+            "driver wrote down every stop in the little notebook.",
+            encoding="utf-8",
+        )
+    (docs / "manual.md").write_text(
+        "\n\n".join(
+            f"Chapter {j}. "
+            + " ".join(
+                f"Rule {j}.{k}: the pump must be primed before the valve "
+                "is opened, and the gauge read twice."
+                for k in range(10)
+            )
+            for j in range(60)
+        ),
+        encoding="utf-8",
+    )
     home = tmp_path / "home"
     cli(home, "add", str(docs))
     proc = subprocess.Popen(
         [sys.executable, "-m", "desktop_search.cli", "--home", str(home), "index"],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     catalog = home / "catalog.sqlite3"
     deadline = time.monotonic() + 240
     vectors = 0

@@ -38,14 +38,22 @@ def test_index_config_and_logs_are_readable_by_the_user_alone(tmp_path: Path, do
         (eng.paths.logs_dir / "app.log").touch()  # stand-in for a log written by the GUI
         open_files = sorted(p for p in home.rglob("*") if p.is_file())
         names = {p.name for p in open_files}
-        assert {"catalog.sqlite3", "catalog.sqlite3-wal", "catalog.sqlite3-shm",
-                "config.toml", "writer.lock"} <= names, names
+        assert {
+            "catalog.sqlite3",
+            "catalog.sqlite3-wal",
+            "catalog.sqlite3-shm",
+            "config.toml",
+            "writer.lock",
+        } <= names, names
         assert any(p.suffix == ".usearch" for p in open_files)
         eng.close()
     finally:
         os.umask(old)
-    loose = [(str(p.relative_to(home)), oct(mode(p))) for p in [home, *home.rglob("*")]
-             if p.name != "app.log" and mode(p) & 0o077]
+    loose = [
+        (str(p.relative_to(home)), oct(mode(p)))
+        for p in [home, *home.rglob("*")]
+        if p.name != "app.log" and mode(p) & 0o077
+    ]
     assert loose == []
     for d in (home, home / "index", home / "models", home / "logs"):
         assert mode(d) == 0o700, d
@@ -55,7 +63,7 @@ def test_index_config_and_logs_are_readable_by_the_user_alone(tmp_path: Path, do
     assert mode(home / "catalog.sqlite3") == 0o600
 
 
-_AUDIT = '''
+_AUDIT = """
 import os, sys
 _LOG = os.environ["NET_AUDIT_LOG"]
 _EVENTS = {"socket.__new__", "socket.connect", "socket.bind", "socket.getaddrinfo",
@@ -67,7 +75,7 @@ def _hook(event, args):
             f.write(f"{os.getpid()} {sys.argv[:3]} {event} {args!r}\\n")
         raise RuntimeError(f"network use at run time: {event}")
 sys.addaudithook(_hook)
-'''
+"""
 
 
 def test_indexing_searching_and_watching_open_no_socket(tmp_path: Path, docs: Path) -> None:
@@ -77,12 +85,17 @@ def test_indexing_searching_and_watching_open_no_socket(tmp_path: Path, docs: Pa
     hook_dir.mkdir()
     (hook_dir / "sitecustomize.py").write_text(_AUDIT, encoding="utf-8")
     log = tmp_path / "net.log"
-    env = {"PYTHONPATH": os.pathsep.join([str(hook_dir), os.environ.get("PYTHONPATH", "")]),
-           "NET_AUDIT_LOG": str(log)}
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(hook_dir), os.environ.get("PYTHONPATH", "")]),
+        "NET_AUDIT_LOG": str(log),
+    }
     # the hook works: a connection attempt is caught
-    probe = subprocess.run([sys.executable, "-c",
-                            "import socket; socket.create_connection(('127.0.0.1', 9), 1)"],
-                           env={**os.environ, **env}, capture_output=True, text=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import socket; socket.create_connection(('127.0.0.1', 9), 1)"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+    )
     assert probe.returncode != 0 and "network use at run time" in probe.stderr
     assert "socket" in log.read_text()
     log.unlink()
@@ -90,14 +103,24 @@ def test_indexing_searching_and_watching_open_no_socket(tmp_path: Path, docs: Pa
     (docs / "a.md").write_text("# Tides\n\nThe moon pulls the sea twice a day.", encoding="utf-8")
     (docs / "b.pdf").write_bytes(b"%PDF-1.4 broken")
     home = tmp_path / "home"
-    for args in (("add", str(docs)), ("index",), ("search", "why does the sea rise"),
-                 ("status",)):
+    for args in (("add", str(docs)), ("index",), ("search", "why does the sea rise"), ("status",)):
         proc = cli(home, *args, env=env, check=False)
         assert proc.returncode == 0, (args, proc.stderr[-2000:])
     watch = subprocess.Popen(
-        [sys.executable, "-m", "desktop_search.cli", "--home", str(home), "watch",
-         "--debounce", "0.2"],
-        cwd=REPO, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "desktop_search.cli",
+            "--home",
+            str(home),
+            "watch",
+            "--debounce",
+            "0.2",
+        ],
+        cwd=REPO,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -123,11 +146,18 @@ def _tree(root: Path, files: dict[str, str]) -> None:
 
 def test_symlinks_never_lead_out_of_a_root_unless_asked(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
-    _tree(outside, {"private.txt": "The zorilla password is hunter2.",
-                    "sub/deep.txt": "The zorilla lives in Africa."})
+    _tree(
+        outside,
+        {
+            "private.txt": "The zorilla password is hunter2.",
+            "sub/deep.txt": "The zorilla lives in Africa.",
+        },
+    )
     root = tmp_path / "root"
-    _tree(root, {"inside.txt": "The aardwolf eats termites.",
-                 "real/linked.txt": "The caracal jumps high."})
+    _tree(
+        root,
+        {"inside.txt": "The aardwolf eats termites.", "real/linked.txt": "The caracal jumps high."},
+    )
     os.symlink(outside, root / "to-outside")  # a folder link out of the root
     os.symlink(outside / "private.txt", root / "private-link.txt")  # a file link out
     os.symlink(root / "real", root / "alias")  # a folder link inside the root
@@ -141,16 +171,29 @@ def test_symlinks_never_lead_out_of_a_root_unless_asked(tmp_path: Path) -> None:
             eng.add_root(root)
             eng.index()
             # the watcher's path: events for the links themselves
-            eng.index(paths=[str(root / "private-link.txt"), str(root / "to-outside"),
-                             str(root / "to-outside" / "sub" / "deep.txt")])
-            paths = {os.path.relpath(r[0], root)
-                     for r in eng.catalog.db.execute("SELECT path FROM files")}
-            found = [Path(r.path).name for r in eng.search("zorilla", SearchOptions(
-                mode="keyword"))]
+            eng.index(
+                paths=[
+                    str(root / "private-link.txt"),
+                    str(root / "to-outside"),
+                    str(root / "to-outside" / "sub" / "deep.txt"),
+                ]
+            )
+            paths = {
+                os.path.relpath(r[0], root)
+                for r in eng.catalog.db.execute("SELECT path FROM files")
+            }
+            found = [
+                Path(r.path).name for r in eng.search("zorilla", SearchOptions(mode="keyword"))
+            ]
             if follow:  # asked: links out are followed; every file still indexed once
                 assert sorted(found) == ["deep.txt", "private-link.txt", "private.txt"]
-                assert paths == {"inside.txt", "real/linked.txt", "private-link.txt",
-                                 "to-outside/private.txt", "to-outside/sub/deep.txt"}
+                assert paths == {
+                    "inside.txt",
+                    "real/linked.txt",
+                    "private-link.txt",
+                    "to-outside/private.txt",
+                    "to-outside/sub/deep.txt",
+                }
             else:
                 assert found == []
                 assert paths == {"inside.txt", "real/linked.txt"}
@@ -188,8 +231,13 @@ _SECRET_STORES_NOT_YET = {
 
 def _secret_hits(tmp_path: Path, stores: dict[str, str]) -> list[str]:
     root = tmp_path / "user"
-    _tree(root, {rel: f"token zorse{i:03d}secret for {what}"
-                 for i, (rel, what) in enumerate(stores.items())})
+    _tree(
+        root,
+        {
+            rel: f"token zorse{i:03d}secret for {what}"
+            for i, (rel, what) in enumerate(stores.items())
+        },
+    )
     _tree(root, {"Documents/notes.txt": "An ordinary note about the zorse."})
     eng = Engine(tmp_path / "home")
     try:
@@ -228,14 +276,16 @@ def raw_leftovers(home: Path, word: str = SECRET) -> list[str]:
 
 def fts_terms(eng: Engine) -> set[str]:
     eng.catalog.db.execute(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, chunks_fts, row)")
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.vocab USING fts5vocab(main, chunks_fts, row)"
+    )
     return {r[0] for r in eng.catalog.db.execute("SELECT term FROM temp.vocab")}
 
 
 def _write_many(folder: Path, n: int, extra: str = "") -> None:
     for i in range(n):
         (folder / f"n{i}.txt").write_text(
-            f"Ordinary note {i} about rivers and hills. {extra}", encoding="utf-8")
+            f"Ordinary note {i} about rivers and hills. {extra}", encoding="utf-8"
+        )
 
 
 def test_a_deleted_file_leaves_no_trace_in_the_files_on_disk(engine: Engine, docs: Path) -> None:

@@ -28,7 +28,8 @@ def write_notes(folder: Path, start: int, n: int, words: int = 120) -> None:
     for i in range(start, start + n):
         body = " ".join(f"w{(i * 7 + k) % 997}" for k in range(words))
         (folder / f"note{i:03d}.txt").write_text(
-            f"Note {i} about the heron{i:03d}q.\n\n{body}", encoding="utf-8")
+            f"Note {i} about the heron{i:03d}q.\n\n{body}", encoding="utf-8"
+        )
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
@@ -78,8 +79,7 @@ def test_disk_full_is_one_clear_error_and_nothing_is_lost(
         problems, _how = home_problems(home)
         assert problems == [], (leave, problems)
         if step == 0:  # searching needs no space
-            res = json.loads(cli(home, "search", "heron003q", "--mode", "keyword",
-                                 "--json").stdout)
+            res = json.loads(cli(home, "search", "heron003q", "--mode", "keyword", "--json").stdout)
             assert [Path(r["path"]).name for r in res] == ["note003.txt"]
         filler.unlink()
         problems, _how = home_problems(home)  # again, with room for FTS5's own check
@@ -143,8 +143,9 @@ def test_read_only_home_still_searches(tmp_path: Path, unprivileged: list[str]) 
             if kind == "clean":
                 st = json.loads(cli(ro, "status", "--json", prefix=unprivileged).stdout)
                 assert st["files"]["indexed"] == 5
-                one_line_error(cli(ro, "add", str(docs), check=False, prefix=unprivileged),
-                               "read-only")
+                one_line_error(
+                    cli(ro, "add", str(docs), check=False, prefix=unprivileged), "read-only"
+                )
         finally:
             for p in [ro, *ro.rglob("*")]:
                 p.chmod(0o700 if p.is_dir() else 0o600)
@@ -178,14 +179,15 @@ def test_two_writers_never_write_at_once(tmp_path: Path) -> None:
         # then no longer matches the catalog and is reopened before its next write
         write_notes(docs, 20, 3, words=60)
         (docs / "note021.txt").write_text(
-            "The lighthouse keeper logged every passing ship in a leather book.",
-            encoding="utf-8")
+            "The lighthouse keeper logged every passing ship in a leather book.", encoding="utf-8"
+        )
         cli(home, "index")
         (docs / "note000.txt").unlink()
         eng.index()
         assert eng.verify() == []  # its vector index holds exactly the indexed chunks
-        res = eng.search("who records the boats going by the coast",
-                         SearchOptions(mode="dense", k=3))
+        res = eng.search(
+            "who records the boats going by the coast", SearchOptions(mode="dense", k=3)
+        )
         assert Path(res[0].path).name == "note021.txt"
     finally:
         eng.close()
@@ -226,8 +228,9 @@ def test_vector_file_from_a_lost_future_is_never_loaded(tmp_path: Path) -> None:
         eng.close()
 
 
-def test_engine_refuses_to_start_where_it_cannot_create_its_home(tmp_path: Path,
-                                                                 unprivileged: list[str]) -> None:
+def test_engine_refuses_to_start_where_it_cannot_create_its_home(
+    tmp_path: Path, unprivileged: list[str]
+) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)

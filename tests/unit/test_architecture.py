@@ -72,9 +72,13 @@ def test_core_never_imports_qt() -> None:
 def test_no_qt_in_strings() -> None:
     """Qt code written as a string (for a child process) hides it from lint, types and the
     rule above: such code is a module of its own, run with `python -m`."""
-    offenders = [f"{py.relative_to(PKG)}:{s.lineno}" for py, parts, tree in _modules()
-                 if not _is_edge(parts) for s in _strings(tree)
-                 if any(q in s.value for q in QT)]
+    offenders = [
+        f"{py.relative_to(PKG)}:{s.lineno}"
+        for py, parts, tree in _modules()
+        if not _is_edge(parts)
+        for s in _strings(tree)
+        if any(q in s.value for q in QT)
+    ]
     assert offenders == []
 
 
@@ -96,11 +100,17 @@ def test_sql_only_in_the_store() -> None:
         if parts == (parts[-1],) and parts[-1] in SQL_ROOMS:
             continue
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in _EXECUTE:
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in _EXECUTE
+            ):
                 offenders.append(f"{py.relative_to(PKG)}:{node.lineno} {node.func.attr}()")
-        offenders += [f"{py.relative_to(PKG)}:{s.lineno} {s.value[:40]!r}"
-                      for s in _strings(tree) if _SQL.search(s.value)]
+        offenders += [
+            f"{py.relative_to(PKG)}:{s.lineno} {s.value[:40]!r}"
+            for s in _strings(tree)
+            if _SQL.search(s.value)
+        ]
     assert offenders == []
 
 
@@ -113,8 +123,7 @@ def test_no_core_module_imports_the_cli() -> None:
             continue
         for node in ast.walk(tree):
             names = _imported(node, parts)
-            if any(n == "desktop_search.cli" or n.startswith("desktop_search.cli.")
-                   for n in names):
+            if any(n == "desktop_search.cli" or n.startswith("desktop_search.cli.") for n in names):
                 offenders.append(f"{py.relative_to(PKG)}:{getattr(node, 'lineno', 0)}")
     assert offenders == []
 
@@ -133,8 +142,11 @@ def test_the_window_talks_to_the_engine_only() -> None:
             continue
         for node in ast.walk(tree):
             names = _imported(node, parts)
-            if any(n.split(".")[1:2] and n.split(".")[1] in BEHIND_THE_ENGINE
-                   for n in names if n.startswith("desktop_search.")):
+            if any(
+                n.split(".")[1:2] and n.split(".")[1] in BEHIND_THE_ENGINE
+                for n in names
+                if n.startswith("desktop_search.")
+            ):
                 offenders.append(f"{py.relative_to(PKG)}:{getattr(node, 'lineno', 0)} {names}")
             if isinstance(node, ast.Attribute) and node.attr == "catalog":
                 offenders.append(f"{py.relative_to(PKG)}:{node.lineno} .catalog")

@@ -100,12 +100,15 @@ def _beir(tmp_path: Path) -> Path:
         {"_id": "13", "title": "Kidney stones", "text": "Same title, other text."},
     ]
     (d / "corpus.jsonl").write_text("\n".join(json.dumps(c) for c in corpus) + "\n")
-    queries = [{"_id": "1", "text": "what causes kidney stones"},
-               {"_id": "2", "text": "unjudged query"},
-               {"_id": "3", "text": "odd"}]
+    queries = [
+        {"_id": "1", "text": "what causes kidney stones"},
+        {"_id": "2", "text": "unjudged query"},
+        {"_id": "3", "text": "odd"},
+    ]
     (d / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries))
     (d / "qrels" / "train.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n1\t10\t1\n1\t13\t1\n3\t12\t2\n")
+        "query-id\tcorpus-id\tscore\n1\t10\t1\n1\t13\t1\n3\t12\t2\n"
+    )
     return d
 
 

@@ -576,8 +576,9 @@ def test_pdf_with_more_than_100000_array_elements_is_read(tmp_path: Path) -> Non
     from desktop_search.extract._common import Limits
     from desktop_search.extract.pdf import _pypdf_document
 
-    data = make_pdf(["Net revenue rose in the third quarter."],
-                    catalog_extra=" /Big [" + "0 " * 150_000 + "]")
+    data = make_pdf(
+        ["Net revenue rose in the third quarter."], catalog_extra=" /Big [" + "0 " * 150_000 + "]"
+    )
     doc = extract(write(tmp_path / "10-Q.pdf", data))
     assert "Net revenue rose" in doc.text and doc.page_at(0) == 1
     assert "Net revenue rose" in _pypdf_document(data, "10-Q.pdf", Limits()).text
@@ -588,8 +589,9 @@ def test_pdf_with_more_than_100000_array_elements_is_read(tmp_path: Path) -> Non
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "pdf-samples"
 
 
-@pytest.mark.skipif(not (SAMPLES / "files.json").exists(),
-                    reason="../shared/pdf-samples is not beside the checkout")
+@pytest.mark.skipif(
+    not (SAMPLES / "files.json").exists(), reason="../shared/pdf-samples is not beside the checkout"
+)
 def test_every_real_world_sample_pdf_is_read_or_refused_with_its_true_reason() -> None:
     """31 PDFs of many producers: each is read with its pages, or refused as encrypted (what
     files.json says of it) or as damaged, never as a bare "corrupt"."""
@@ -915,8 +917,9 @@ def test_the_worker_tells_how_far_into_a_long_pdf_it_is(tmp_path: Path) -> None:
     from desktop_search.extract.worker import ExtractWorker
 
     path = tmp_path / "long.pdf"
-    path.write_bytes(make_pdf([f"Chapter {p}\nThe pump is primed on page {p}."
-                               for p in range(1, 601)]))
+    path.write_bytes(
+        make_pdf([f"Chapter {p}\nThe pump is primed on page {p}." for p in range(1, 601)])
+    )
     seen: list[tuple[int, int]] = []
     with ExtractWorker() as worker:
         doc = worker.extract(path, on_progress=lambda done, pages: seen.append((done, pages)))

@@ -42,11 +42,16 @@ def test_word_statistics_come_from_the_index(cells: Any) -> None:
     # the index's own stemmer: "increases" is stored as "increas"
     assert stats.stems(["increases", "cells"]) == {"increases": ("increas",), "cells": ("cell",)}
     assert stats.doc_freq(["cells", "mitochondria", "ribosome", "absent"]) == {
-        "cells": 100, "mitochondria": 3, "ribosome": 2, "absent": 0}
+        "cells": 100,
+        "mitochondria": 3,
+        "ribosome": 2,
+        "absent": 0,
+    }
 
 
 def test_common_words_rank_exactly_as_when_every_word_is_scored(
-        cells: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cells: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     q = "mitochondria ribosome cells"
     exact = keyword_raw(cells, q, share=1)
     assert len(exact) == 100  # "cells" alone finds every note
@@ -64,13 +69,18 @@ def keyword_raw(eng: Any, q: str, share: float) -> list[tuple[str, float]]:
     s = eng.searcher()
     pq = search_mod.parse_query(q)
     order, scores = s._keyword(s.catalog(), pq, replace(DEFAULT_TUNING, common_share=share), 400)
-    path = {int(r[0]): Path(r[1]).name for r in s.catalog().db.execute(
-        "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id")}
+    path = {
+        int(r[0]): Path(r[1]).name
+        for r in s.catalog().db.execute(
+            "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id"
+        )
+    }
     return [(path[c], scores[c]) for c in order]
 
 
-def test_a_query_of_common_words_only_still_finds(cells: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_query_of_common_words_only_still_finds(
+    cells: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(search_mod, "COMMON_MIN_ROWS", 0)
     found = keyword_raw(cells, "cells grow lab", DEFAULT_TUNING.common_share)
     assert len(found) == 100  # the rarest of the three picks the candidates: every note
@@ -93,8 +103,9 @@ def test_a_searcher_sees_what_is_indexed_after_its_last_query(cells: Any, docs: 
     assert s is cells.searcher()
 
 
-def test_the_keyword_budget_lets_the_rarest_words_find(cells: Any,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_keyword_budget_lets_the_rarest_words_find(
+    cells: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Past the budget of passages to score, the next rarest word only adds to scores."""
     monkeypatch.setattr(search_mod, "COMMON_MIN_ROWS", 0)
     q = "mitochondria ribosome"  # in 3 and 2 notes
@@ -102,8 +113,12 @@ def test_the_keyword_budget_lets_the_rarest_words_find(cells: Any,
     s = cells.searcher()
     tight = replace(DEFAULT_TUNING, keyword_budget=2)
     order, scores = s._keyword(s.catalog(), search_mod.parse_query(q), tight, 400)
-    names = {int(r[0]): Path(r[1]).name for r in s.catalog().db.execute(
-        "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id")}
+    names = {
+        int(r[0]): Path(r[1]).name
+        for r in s.catalog().db.execute(
+            "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id"
+        )
+    }
     found = [(names[c], scores[c]) for c in order]
     assert [n for n, _ in found] == ["n05.txt", "n09.txt"]  # the notes with "ribosome"
     assert dict(found) == pytest.approx({n: exact[n] for n, _ in found})

@@ -24,10 +24,14 @@ FILES = {
     "garden/tomatoes.txt": "Water tomato plants deeply twice a week during a hot summer.",
     "code/heart.py": "def heart_rate(beats, seconds):\n    return beats * 60 / seconds\n",
     # two chunks: the word to exclude sits in the second, away from the words searched for
-    "cardio/long.txt": ("Cardiac arrest and heart attack differ: an attack is a blocked artery, "
-                        "an arrest is an electrical failure of the heart rhythm. " * 2
-                        + "\n\n" + "Unrelated closing paragraph about a tobacco ban and smoking "
-                        "in public places, which many cities adopted over the last decades. " * 2),
+    "cardio/long.txt": (
+        "Cardiac arrest and heart attack differ: an attack is a blocked artery, "
+        "an arrest is an electrical failure of the heart rhythm. "
+        * 2
+        + "\n\n"
+        + "Unrelated closing paragraph about a tobacco ban and smoking "
+        "in public places, which many cities adopted over the last decades. " * 2
+    ),
 }
 
 
@@ -52,7 +56,8 @@ def names(results: list[Any]) -> set[str]:
 def test_the_long_file_has_two_chunks(indexed: Any) -> None:
     row = indexed.catalog.db.execute(
         "SELECT count(*) FROM chunks c JOIN files f ON f.id=c.file_id WHERE f.path LIKE ?",
-        ("%long.txt",)).fetchone()
+        ("%long.txt",),
+    ).fetchone()
     assert row[0] >= 2
 
 
@@ -85,8 +90,7 @@ def test_excluded_word_drops_the_whole_file(indexed: Any) -> None:
 
 def test_type_filter_in_query_and_options(indexed: Any) -> None:
     assert names(indexed.search("heart type:md", SearchOptions(k=10))) == {"notes.md"}
-    assert names(indexed.search("heart", SearchOptions(k=10, kinds=["markdown"]))) == {
-        "notes.md"}
+    assert names(indexed.search("heart", SearchOptions(k=10, kinds=["markdown"]))) == {"notes.md"}
     assert names(indexed.search("heart rate type:code", SearchOptions(k=10))) == {"heart.py"}
     assert names(indexed.search("heart ext:py", SearchOptions(k=10))) == {"heart.py"}
 
@@ -100,9 +104,11 @@ def test_folder_filter_in_query_and_options(indexed: Any, docs: Path) -> None:
 
 def test_date_filters_in_query_and_options(indexed: Any) -> None:
     assert names(indexed.search("water plants before:2021", SearchOptions(k=10))) == {
-        "tomatoes.txt"}
-    assert "tomatoes.txt" not in names(indexed.search("water plants after:2021",
-                                                      SearchOptions(k=10)))
+        "tomatoes.txt"
+    }
+    assert "tomatoes.txt" not in names(
+        indexed.search("water plants after:2021", SearchOptions(k=10))
+    )
     opts = SearchOptions(k=10, after=time.time() - 3600)
     assert "tomatoes.txt" not in names(indexed.search("tomato", opts))
     opts = SearchOptions(k=10, before=datetime(2021, 1, 1).timestamp())
@@ -113,8 +119,9 @@ def test_date_filters_in_query_and_options(indexed: Any) -> None:
 
 def test_apostrophes_and_syntax_characters_are_safe(indexed: Any) -> None:
     assert indexed.search("heart's attack", SearchOptions(k=3))
-    assert indexed.search('NEAR(heart) AND "attack OR', SearchOptions(mode="keyword", k=3)) \
-        is not None
+    assert (
+        indexed.search('NEAR(heart) AND "attack OR', SearchOptions(mode="keyword", k=3)) is not None
+    )
     assert indexed.search("-smoking", SearchOptions(k=3)) == []  # nothing to look for
 
 
@@ -124,6 +131,7 @@ def test_title_weight_changes_keyword_ranking(indexed: Any) -> None:
     # "notes" is only in notes.md's title (its file name) and its heading
     plain = indexed.search("notes", SearchOptions(mode="keyword", k=3))
     assert names(plain) == {"notes.md"}
-    heavy = indexed.search("notes", SearchOptions(mode="keyword", k=3,
-                                                  tuning=Tuning(title_weight=5.0)))
+    heavy = indexed.search(
+        "notes", SearchOptions(mode="keyword", k=3, tuning=Tuning(title_weight=5.0))
+    )
     assert heavy[0].score > plain[0].score

@@ -27,8 +27,15 @@ def test_identifiers_are_codes_not_words_or_plain_numbers() -> None:
 
 
 def test_identifier_like_metadata_titles_fall_back_to_the_file_stem() -> None:
-    for junk in ("0001045810-23-000175", "Microsoft Word - draft.doc", "untitled",
-                 "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}", "report_v2.docx", "Document1", ""):
+    for junk in (
+        "0001045810-23-000175",
+        "Microsoft Word - draft.doc",
+        "untitled",
+        "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}",
+        "report_v2.docx",
+        "Document1",
+        "",
+    ):
         assert is_identifier_title(junk), junk
         assert clean_title(junk, "2022 Q3 INTC") == "2022 Q3 INTC"
     for real in ("Aviation Accident Report", "IL-6 and p53 in tumours", "临床试验 知情同意书"):
@@ -53,8 +60,10 @@ def test_noise_is_random_unicode_number_tables_encoded_runs_and_repeats() -> Non
 
 
 def test_prose_tables_of_contents_links_and_cjk_are_not_noise() -> None:
-    prose = ("The pilot reported that during the landing on runway 5, the touchdown was hard "
-             "and the airplane bounced and started to porpoise before the nose gear failed.")
+    prose = (
+        "The pilot reported that during the landing on runway 5, the touchdown was hard "
+        "and the airplane bounced and started to porpoise before the nose gear failed."
+    )
     toc = "Strategy 1.1.2. Operators & Occupants ......................................... 10"
     fin = "Net cash provided by operating activities 8,580 8,943 12,340 (6,120) (5,432)"
     links = "See https://www.federalregister.gov/documents/2020/08/10/2020-14832/paid-leave " * 2
@@ -66,7 +75,10 @@ def test_prose_tables_of_contents_links_and_cjk_are_not_noise() -> None:
 def test_file_names_give_words_that_the_title_does_not_have() -> None:
     assert name_words("/r/Finance/Q3/2022 Q3 INTC.pdf", "/r") == "2022 Q3 INTC Finance Q3"
     assert name_words("/r/QuarterlyReport.pdf", "/r").split() == [
-        "QuarterlyReport", "Quarterly", "Report"]
+        "QuarterlyReport",
+        "Quarterly",
+        "Report",
+    ]
     # a file named by its title adds only the folders the title does not name
     assert name_words("/r/Notes/Tomato care.txt", "/r", "Tomato care") == "Notes"
 
@@ -86,5 +98,6 @@ def test_exact_files_go_first_and_scores_still_fall() -> None:
     order, new, fs = _exact_first([1, 2, 3, 4], scores, files, {4}, file_of)
     assert order == [4, 3, 1, 2]
     assert fs is not None and [fs[file_of(c)] for c in order] == sorted(
-        (fs[file_of(c)] for c in order), reverse=True)
+        (fs[file_of(c)] for c in order), reverse=True
+    )
     assert new[4] > new[3]
