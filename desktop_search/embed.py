@@ -90,9 +90,11 @@ class ModelInfo:
     known: KnownModel | None
 
 
-def _open_llama(
-    path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int, flash_attn: bool
-) -> object:
+def open_llama(
+    path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int, flash_attn: bool = False
+) -> Any:
+    """A llama.cpp model in embedding mode, every setting explicit (the embedder's and the
+    reranker's: the cross-encoder's score comes out of the same embedding call)."""
     import llama_cpp
 
     try:
@@ -205,7 +207,7 @@ class Embedder:
         )
         # Read the context length first with a cheap vocab-only load, so n_ctx never exceeds
         # what the model was trained for (BERT's position table has exactly that many rows).
-        probe = _open_llama(model_path, n_ctx=64, n_threads=1, n_gpu_layers=0, flash_attn=False)
+        probe = open_llama(model_path, n_ctx=64, n_threads=1, n_gpu_layers=0, flash_attn=False)
         meta: dict[str, str] = dict(getattr(probe, "metadata", {}) or {})
         arch = meta.get("general.architecture", "")
         train_ctx = int(meta.get(f"{arch}.context_length", "512") or 512)
@@ -222,7 +224,7 @@ class Embedder:
             self.weights_path = (
                 f32_copy(model_path, model_fingerprint(model_path), f32_folder) or model_path
             )
-        self.llm = _open_llama(
+        self.llm = open_llama(
             self.weights_path,
             n_ctx=self.n_ctx,
             n_threads=self.n_threads,
@@ -230,7 +232,7 @@ class Embedder:
             flash_attn=flash_attn,
         )
         llm = self.llm
-        pooling_code = int(llm.pooling_type())  # type: ignore[attr-defined]
+        pooling_code = int(llm.pooling_type())
         if pooling_code == 0:
             raise ModelError(
                 f"{model_path.name} is not an embedding model: its GGUF declares no pooling "
@@ -245,7 +247,7 @@ class Embedder:
             key=model_fingerprint(model_path),
             name=name,
             arch=arch,
-            dims=int(llm.n_embd()),  # type: ignore[attr-defined]
+            dims=int(llm.n_embd()),
             pooling=POOLING_NAMES.get(pooling_code, str(pooling_code)),
             context=train_ctx,
             query_prefix=known.query_prefix if known else "",
@@ -256,7 +258,7 @@ class Embedder:
         self.max_text_tokens = self.n_ctx - 2
         self._lock = threading.Lock()
         self.tokens_embedded = 0
-        main = _Context(llm._ctx.ctx, self.n_ctx, self.info.dims, owned=False)  # type: ignore[attr-defined]
+        main = _Context(llm._ctx.ctx, self.n_ctx, self.info.dims, owned=False)
         main.threads = self.n_threads
         self._contexts: list[_Context] = [main]
         want = lanes if lanes > 0 else (1 if self.n_gpu_layers else self.n_threads)
@@ -273,16 +275,16 @@ class Embedder:
 
         while len(self._contexts) < self._want_contexts:
             params = llama_cpp.llama_context_params()
-            ctypes.pointer(params)[0] = self.llm.context_params  # type: ignore[attr-defined]
+            ctypes.pointer(params)[0] = self.llm.context_params
             params.n_threads = params.n_threads_batch = 1
-            ctx = llama_cpp.llama_init_from_model(self.llm._model.model, params)  # type: ignore[attr-defined]
+            ctx = llama_cpp.llama_init_from_model(self.llm._model.model, params)
             if not ctx:
                 self._want_contexts = len(self._contexts)  # out of memory: run with what we have
                 break
             context = _Context(ctx, self.n_ctx, self.info.dims, owned=True)
             self._contexts.append(context)
             # freed before the model it points into, however the objects are collected
-            self.llm._model._exit_stack.callback(context.close)  # type: ignore[attr-defined]
+            self.llm._model._exit_stack.callback(context.close)
         if self._pool is None and len(self._contexts) > 1:
             self._pool = ThreadPoolExecutor(len(self._contexts) - 1, thread_name_prefix="embed")
         return self._contexts
@@ -307,7 +309,7 @@ class Embedder:
 
     # tokens -------------------------------------------------------------------------------
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:
-        toks: list[int] = self.llm.tokenize(  # type: ignore[attr-defined]
+        toks: list[int] = self.llm.tokenize(
             text.encode("utf-8", "replace"), add_bos=special, special=False
         )
         return toks

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .embed import open_llama
 from .errors import ModelError
 from .models import KnownModel, check_gguf, known_model_for, model_fingerprint
 
@@ -64,13 +65,13 @@ class Reranker:
         check_gguf(path)
         threads = n_threads or _default_threads()
         gpu = n_gpu_layers if llama_cpp.llama_supports_gpu_offload() else 0
-        probe = self._open(path, n_ctx=64, n_threads=1, n_gpu_layers=0)
+        probe = open_llama(path, n_ctx=64, n_threads=1, n_gpu_layers=0)
         meta: dict[str, str] = dict(getattr(probe, "metadata", {}) or {})
         arch = meta.get("general.architecture", "")
         train_ctx = int(meta.get(f"{arch}.context_length", "512") or 512)
         del probe
         self.n_ctx = max(64, min(max_tokens, train_ctx))
-        self.llm: Any = self._open(path, n_ctx=self.n_ctx, n_threads=threads, n_gpu_layers=gpu)
+        self.llm: Any = open_llama(path, n_ctx=self.n_ctx, n_threads=threads, n_gpu_layers=gpu)
         pooling = int(self.llm.pooling_type())
         if pooling != RANK_POOLING:
             raise ModelError(
@@ -94,26 +95,6 @@ class Reranker:
         self._cache: OrderedDict[tuple[str, Hashable], float] = OrderedDict()
         self._cache_size = cache_size
         self.pairs_scored = 0
-
-    @staticmethod
-    def _open(path: Path, *, n_ctx: int, n_threads: int, n_gpu_layers: int) -> Any:
-        import llama_cpp
-
-        try:
-            return llama_cpp.Llama(
-                model_path=str(path),
-                embedding=True,
-                n_ctx=n_ctx,
-                n_batch=n_ctx,
-                n_ubatch=n_ctx,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                n_gpu_layers=n_gpu_layers,
-                use_mmap=True,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError, OSError) as e:
-            raise ModelError(f"llama.cpp could not load {path.name}: {e}") from e
 
     # the input layout ----------------------------------------------------------------------
     def _special_layout(self) -> tuple[list[int], list[int], list[int]]:

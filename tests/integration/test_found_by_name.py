@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -13,23 +12,12 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pdf_maker import make_pdf
+from test_cli import run  # the CLI run as a user runs it
 
 from desktop_search.engine import Engine
 from desktop_search.search import SearchOptions
-
-
-def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "DESKTOP_SEARCH_HOME"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "desktop_search.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc
 
 
 @pytest.fixture
