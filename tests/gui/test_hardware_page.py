@@ -103,9 +103,9 @@ def _overflow(hp: HardwarePage) -> list[str]:
     from PySide6.QtCore import QPoint
     from PySide6.QtWidgets import QWidget
 
-    view = hp.scroll.viewport()
+    view = hp.scroll_area.viewport()
     out = []
-    for child in hp.scroll.widget().findChildren(QWidget):
+    for child in hp.scroll_area.widget().findChildren(QWidget):
         if child.isVisibleTo(hp) and child.width() > 0:
             right = child.mapTo(view, QPoint(child.width(), 0)).x()
             if right > view.width():
@@ -125,7 +125,7 @@ def test_the_page_fits_the_smallest_window_without_scrolling_sideways(
         w.resize(*size)  # 900x600 is the window's own minimum
         qtbot.waitUntil(lambda s=size: w.size().toTuple() == s, timeout=5000)
         qtbot.wait(100)  # the layouts settle
-        assert hp.scroll.horizontalScrollBar().maximum() == 0, size
+        assert hp.scroll_area.horizontalScrollBar().maximum() == 0, size
         assert not _overflow(hp), (size, _overflow(hp))
         # the speed card sits beside the facts where there is room, under them where not
         beside = speed.geometry().left() > facts.geometry().right()

@@ -43,12 +43,12 @@ def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str
 def fill(fs: Path, leave: int) -> Path:
     """Fills the filesystem, then frees `leave` bytes."""
     filler = fs / "filler"
-    with open(filler, "wb") as f:
+    # unbuffered: a buffered file keeps the bytes of a short write and fails again on close
+    with open(filler, "wb", buffering=0) as f:
         block = b"\0" * 65536
         try:
             while True:
                 f.write(block)
-                f.flush()
         except OSError as e:
             assert e.errno == errno.ENOSPC
         size = f.tell()
