@@ -18,7 +18,9 @@ from .scan import display_path
 from .store import OTHER, Catalog, NamedFile
 
 MIN_WORD = 2  # single letters would match nearly every name
-SCAN_LIMIT = 2_000  # rows the path LIKE may return before names are checked here
+# names the index hands over per query, before the filters and the check here: enough for the
+# k files asked for after filters, few enough that a word in every name costs nothing
+FETCH = 200
 
 
 def name_words(pq: ParsedQuery) -> list[str]:
@@ -44,12 +46,18 @@ def name_only_reason(f: NamedFile) -> str | None:
 
 
 def find_by_name(cat: Catalog, pq: ParsedQuery, limit: int) -> list[NamedFile]:
-    """Files whose name holds every word typed, within the query's filters, newest first."""
+    """Files whose name holds every word typed, within the query's filters; a file whose whole
+    name was typed first (looked for on its own, so a common word cannot crowd it out), then
+    the newest."""
     words = name_words(pq)
     if not words:
         return []
+    typed = pq.text.strip().casefold()
+    found = {f.path: f for f in cat.files_named([typed], FETCH) if whole_name(pq, f.path)}
+    for f in cat.files_named(words, max(FETCH, 4 * limit)):
+        found.setdefault(f.path, f)
     hits = []
-    for f in cat.files_named(words, SCAN_LIMIT):
+    for f in found.values():
         name = os.path.basename(display_path(f.path)).casefold()
         if all(w in name for w in words) and _passes_filters(pq, f):
             hits.append(f)

@@ -371,6 +371,7 @@ class Catalog:
             if "page_starts" not in cols:  # a home made before pages were kept per chunk
                 self.db.execute("ALTER TABLE chunks ADD COLUMN page_starts TEXT")
             ensure_ranking_schema(self.db)
+            ensure_name_grams(self.db)
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
             if row is None:
                 self.db.execute(
@@ -1046,25 +1047,46 @@ class Catalog:
         return int(self.db.execute("SELECT count(*) FROM other_files").fetchone()[0])
 
     def files_named(self, words: Sequence[str], limit: int) -> list[NamedFile]:
-        """Files of any state, and files with no text to read, whose path holds every one of
-        `words` (case-insensitive, ASCII): a superset of the files whose *name* holds them,
-        which the caller narrows. Newest first."""
-        if not words:
-            return []
-        like = " AND ".join(["path LIKE ? ESCAPE '\\'"] * len(words))
-        args = [f"%{_like_escape(w)}%" for w in words]
-        rows = self.db.execute(
-            "SELECT path, size, mtime_ns, state, error, kind, title,"
-            " EXISTS (SELECT 1 FROM chunks c WHERE c.file_id=files.id)"
-            f" FROM files WHERE {like} ORDER BY mtime_ns DESC LIMIT ?",
-            (*args, limit),
-        ).fetchall()
-        if self._has_table("other_files"):
-            rows += self.db.execute(
-                "SELECT path, size, mtime_ns, ?, NULL, NULL, NULL, 0"
-                f" FROM other_files WHERE {like} ORDER BY mtime_ns DESC LIMIT ?",
-                (OTHER, *args, limit),
+        """Files of any state, and files with no text to read, whose name holds every one of
+        `words` of three letters or more (case-insensitive), the latest added first (the
+        index gives them in that order, so a common word stops at `limit` at once): found
+        through the trigram index of names (name_grams), or a scan of the paths in a home
+        opened before it was built. A superset the caller narrows (shorter words, letters
+        past ASCII)."""
+        grams = [w for w in words if len(w) >= 3]
+        if not grams:
+            return []  # one or two letters are in nearly every name
+        cols = "path, size, mtime_ns, {state}, {error}, {kind}, {title}, {text}"
+        text = "EXISTS (SELECT 1 FROM chunks c WHERE c.file_id=f.id)"
+        files_cols = cols.format(
+            state="f.state", error="f.error", kind="f.kind", title="f.title", text=text
+        )
+        other_cols = cols.format(state="?", error="NULL", kind="NULL", title="NULL", text="0")
+        if self._has_table("name_grams"):
+            expr = " AND ".join('"' + w.replace('"', '""') + '"' for w in grams)
+            rows = self.db.execute(
+                f"SELECT {files_cols} FROM name_grams g JOIN files f ON f.id=g.rowid"
+                " WHERE name_grams MATCH ? ORDER BY g.rowid DESC LIMIT ?",
+                (expr, limit),
             ).fetchall()
+            rows += self.db.execute(
+                f"SELECT {other_cols} FROM name_grams g JOIN other_files o ON o.id=-g.rowid"
+                " WHERE name_grams MATCH ? AND g.rowid < 0 ORDER BY g.rowid LIMIT ?",
+                (OTHER, expr, limit),
+            ).fetchall()
+        else:
+            like = " AND ".join(["path LIKE ? ESCAPE '\\'"] * len(grams))
+            args = [f"%{_like_escape(w)}%" for w in grams]
+            rows = self.db.execute(
+                f"SELECT {files_cols} FROM files f WHERE {like} ORDER BY mtime_ns DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+            if self._has_table("other_files"):
+                rows += self.db.execute(
+                    f"SELECT {other_cols} FROM other_files WHERE {like}"
+                    " ORDER BY mtime_ns DESC LIMIT ?",
+                    (OTHER, *args, limit),
+                ).fetchall()
         return [
             NamedFile(
                 path=r[0],
@@ -1588,6 +1610,57 @@ def name_words(path: str, root: str | None, title: str | None = None) -> str:
         if cut != word:
             split.append(cut)
     return " ".join(words + split)
+
+
+def _basename(path: str) -> str:
+    """SQL for the last part of a path: rtrim strips every character but the separator."""
+    return f"substr({path}, length(rtrim({path}, replace({path}, '{os.sep}', ''))) + 1)"
+
+
+# Names by substring (name_match): a trigram index of the name of every file the walk saw,
+# so "Prot_SAP" or "beach-holi" is found without reading every path. rowid: files.id, or
+# minus other_files.id.
+_GRAMS_SCHEMA = f"""
+CREATE VIRTUAL TABLE IF NOT EXISTS name_grams USING fts5(name, tokenize='trigram');
+CREATE TRIGGER IF NOT EXISTS name_grams_fi AFTER INSERT ON files BEGIN
+    INSERT INTO name_grams(rowid, name) VALUES (new.id, {_basename("new.path")});
+END;
+CREATE TRIGGER IF NOT EXISTS name_grams_fu AFTER UPDATE OF path ON files BEGIN
+    DELETE FROM name_grams WHERE rowid=old.id;
+    INSERT INTO name_grams(rowid, name) VALUES (new.id, {_basename("new.path")});
+END;
+CREATE TRIGGER IF NOT EXISTS name_grams_fd AFTER DELETE ON files BEGIN
+    DELETE FROM name_grams WHERE rowid=old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS name_grams_oi AFTER INSERT ON other_files BEGIN
+    INSERT INTO name_grams(rowid, name) VALUES (-new.id, {_basename("new.path")});
+END;
+CREATE TRIGGER IF NOT EXISTS name_grams_ou AFTER UPDATE OF path ON other_files BEGIN
+    DELETE FROM name_grams WHERE rowid=-old.id;
+    INSERT INTO name_grams(rowid, name) VALUES (-new.id, {_basename("new.path")});
+END;
+CREATE TRIGGER IF NOT EXISTS name_grams_od AFTER DELETE ON other_files BEGIN
+    DELETE FROM name_grams WHERE rowid=-old.id;
+END;
+"""
+
+
+def ensure_name_grams(db: sqlite3.Connection) -> None:
+    """Builds the trigram index of names in a catalog that has none (a home made before it),
+    from the paths it holds. An SQLite without the trigram tokenizer (before 3.34) keeps
+    finding names by scanning the paths."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='name_grams'").fetchone():
+        return
+    try:
+        db.executescript(_GRAMS_SCHEMA)
+    except sqlite3.OperationalError as e:
+        if "trigram" in str(e):
+            return
+        raise
+    db.execute(f"INSERT INTO name_grams(rowid, name) SELECT id, {_basename('path')} FROM files")
+    db.execute(
+        f"INSERT INTO name_grams(rowid, name) SELECT -id, {_basename('path')} FROM other_files"
+    )
 
 
 def ensure_ranking_schema(db: sqlite3.Connection) -> None:

@@ -126,3 +126,21 @@ def test_a_renamed_file_takes_its_new_name_as_title(tmp_path: Path) -> None:
         assert titles["r2.html"] == "Quarterly boiler report"  # a real title stays
     finally:
         eng.close()
+
+
+def test_a_home_made_before_the_name_index_gains_it_on_open(tmp_path: Path, folder: Path) -> None:
+    eng = Engine(tmp_path / "home")
+    eng.add_root(folder)
+    eng.index()
+    db = eng.catalog.db
+    for trigger in ("fi", "fu", "fd", "oi", "ou", "od"):
+        db.execute(f"DROP TRIGGER name_grams_{trigger}")
+    db.execute("DROP TABLE name_grams")
+    db.commit()
+    eng.close()
+    with Engine(tmp_path / "home") as again:  # the writer builds it from the paths it holds
+        assert again.catalog.db.execute("SELECT count(*) FROM name_grams").fetchone()[0] == 6
+        assert names(again.search("beach-holi", SearchOptions(k=3)))[0] == (
+            "beach-holiday-2023.jpg"
+        )
+        assert "NCT06155240_Prot_SAP_000.pdf" in names(again.search("Prot_SAP", SearchOptions(k=5)))
