@@ -21,6 +21,7 @@ MIN_WORD = 2  # single letters would match nearly every name
 # names the index hands over per query, before the filters and the check here: enough for the
 # k files asked for after filters, few enough that a word in every name costs nothing
 FETCH = 200
+LOOKUP_WORDS = 2
 
 
 def name_words(pq: ParsedQuery) -> list[str]:
@@ -47,17 +48,14 @@ def name_only_reason(f: NamedFile) -> str | None:
 
 def find_by_name(cat: Catalog, pq: ParsedQuery, limit: int) -> list[NamedFile]:
     """Files whose name holds every word typed, within the query's filters; a file whose whole
-    name was typed first (looked for on its own, so a common word cannot crowd it out), then
-    the newest."""
+    name was typed first, then the newest. The index is asked for the longest words only (the
+    rarest, and a long sentence costs no more than a short one); every word is checked here."""
     words = name_words(pq)
     if not words:
         return []
-    typed = pq.text.strip().casefold()
-    found = {f.path: f for f in cat.files_named([typed], FETCH) if whole_name(pq, f.path)}
-    for f in cat.files_named(words, max(FETCH, 4 * limit)):
-        found.setdefault(f.path, f)
+    longest = sorted(words, key=len, reverse=True)[:LOOKUP_WORDS]
     hits = []
-    for f in found.values():
+    for f in cat.files_named(longest, max(FETCH, 4 * limit)):
         name = os.path.basename(display_path(f.path)).casefold()
         if all(w in name for w in words) and _passes_filters(pq, f):
             hits.append(f)
