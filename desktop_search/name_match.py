@@ -21,7 +21,7 @@ MIN_WORD = 2  # single letters would match nearly every name
 # names the index hands over per query, before the filters and the check here: enough for the
 # k files asked for after filters, few enough that a word in every name costs nothing
 FETCH = 200
-LOOKUP_WORDS = 2
+LOOKUP_WORDS = 2  # the longest words typed, asked of the index; all are checked after
 
 
 def name_words(pq: ParsedQuery) -> list[str]:

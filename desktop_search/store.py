@@ -1041,11 +1041,6 @@ class Catalog:
                 found,
             )
 
-    def other_file_count(self) -> int:
-        if not self._has_table("other_files"):
-            return 0
-        return int(self.db.execute("SELECT count(*) FROM other_files").fetchone()[0])
-
     def files_named(self, words: Sequence[str], limit: int) -> list[NamedFile]:
         """Files of any state, and files with no text to read, whose name holds every one of
         `words` of three letters or more (case-insensitive), the latest added first (the
