@@ -727,26 +727,14 @@ class Indexer:
         state = self.progress
         base_done, base_tokens = state.passages_done, state.tokens_done
         texts = list(todo.values())
-        t0 = time.perf_counter()
         if texts:
-            before = self.embedder.tokens_embedded
-
-            def inner(done: int, _total: int) -> bool:
-                state.passages_done = base_done + done
-                state.tokens_done = base_tokens + (self.embedder.tokens_embedded - before)
-                return progress is None or progress(state.passages_done, state.passages_total)
-
-            vecs = self.embedder.embed_documents(texts, progress=inner)
-            report.tokens_embedded += self.embedder.tokens_embedded - before
-            if len(vecs) < len(texts):
-                state.passages_done, state.tokens_done = base_done, base_tokens
-                report.cancelled = True
+            got = self._embed_counted(texts, report, progress)
+            if got is None:
                 return False
-            report.chunks_embedded += len(texts)
+            vecs = got
         state.passages_done = base_done + len(texts)
         state.tokens_done = base_tokens + sum(tokens.values())
         t1 = time.perf_counter()
-        report.timings["embed"] += t1 - t0
         with self.catalog.transaction():
             if texts:
                 self.catalog.put_vectors(self.model_key, zip(todo.keys(), vecs, strict=True))
@@ -771,6 +759,31 @@ class Indexer:
         report.timings["store"] += time.perf_counter() - t1
         self.save_if_due()
         return True
+
+    def _embed_counted(
+        self, texts: list[str], report: IndexReport, progress: Progress | None
+    ) -> NDArray[np.float32] | None:
+        """The texts' vectors, the run's progress following them passage by passage; None
+        when the run was cancelled meanwhile (its progress back where it was)."""
+        state = self.progress
+        base_done, base_tokens = state.passages_done, state.tokens_done
+        before = self.embedder.tokens_embedded
+        t0 = time.perf_counter()
+
+        def inner(done: int, _total: int) -> bool:
+            state.passages_done = base_done + done
+            state.tokens_done = base_tokens + (self.embedder.tokens_embedded - before)
+            return progress is None or progress(state.passages_done, state.passages_total)
+
+        vecs = self.embedder.embed_documents(texts, progress=inner)
+        report.tokens_embedded += self.embedder.tokens_embedded - before
+        report.timings["embed"] += time.perf_counter() - t0
+        if len(vecs) < len(texts):
+            state.passages_done, state.tokens_done = base_done, base_tokens
+            report.cancelled = True
+            return None
+        report.chunks_embedded += len(texts)
+        return vecs
 
     def _rechunk_queued(self, report: IndexReport, progress: Progress | None) -> None:
         """A new passage size without losing search meanwhile: an indexed file keeps its old
@@ -819,26 +832,17 @@ class Indexer:
             for c in prep.chunks
             if c.embed_hash in missing
         }
-        base = state.passages_done
-        t0 = time.perf_counter()
+        base_done, base_tokens = state.passages_done, state.tokens_done
         vecs = np.zeros((0, self.vindex.ndim), np.float32)
         if todo:
-            before = self.embedder.tokens_embedded
-
-            def inner(done: int, _total: int) -> bool:
-                state.passages_done = base + done
-                return progress is None or progress(state.passages_done, state.passages_total)
-
-            vecs = self.embedder.embed_documents(list(todo.values()), progress=inner)
-            report.tokens_embedded += self.embedder.tokens_embedded - before
-            if len(vecs) < len(todo):
-                state.passages_done = base
-                report.cancelled = True
+            got = self._embed_counted(list(todo.values()), report, progress)
+            if got is None:
                 return False
-            report.chunks_embedded += len(todo)
-        state.passages_done = base + item.passages
-        state.tokens_done += sum(c.n_tokens for c in prep.chunks if c.embed_hash in todo)
-        report.timings["embed"] += time.perf_counter() - t0
+            vecs = got
+        state.passages_done = base_done + item.passages
+        state.tokens_done = base_tokens + sum(
+            c.n_tokens for c in prep.chunks if c.embed_hash in todo
+        )
         old_ids = self.catalog.chunk_ids_of([item.file_id])
         with self.catalog.transaction():
             if todo:
