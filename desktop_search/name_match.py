@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .query import ParsedQuery, under_folder
+from .query import ParsedQuery, file_passes, wanted_folders
 from .scan import display_path
 from .store import OTHER, Catalog, NamedFile
 
@@ -54,28 +54,18 @@ def find_by_name(cat: Catalog, pq: ParsedQuery, limit: int) -> list[NamedFile]:
     if not words:
         return []
     longest = sorted(words, key=len, reverse=True)[:LOOKUP_WORDS]
+    folders = wanted_folders(pq)
     hits = []
     for f in cat.files_named(longest, max(FETCH, 4 * limit)):
         name = os.path.basename(display_path(f.path)).casefold()
-        if all(w in name for w in words) and _passes_filters(pq, f):
+        if all(w in name for w in words) and _passes_filters(pq, folders, f, name):
             hits.append(f)
     hits.sort(key=lambda f: (not whole_name(pq, f.path), -f.mtime_ns))
     return hits[:limit]
 
 
-def _passes_filters(pq: ParsedQuery, f: NamedFile) -> bool:
-    if (
-        pq.kinds
-        and (f.kind or "") not in pq.kinds
-        and Path(f.path).suffix.lower().lstrip(".") not in pq.kinds
-    ):
-        return False
-    if pq.folders and not any(under_folder(f.path, d) for d in pq.folders):
-        return False
-    mtime = f.mtime_ns / 1e9
-    if (pq.after is not None and mtime < pq.after) or (
-        pq.before is not None and mtime >= pq.before
-    ):
-        return False
-    name = os.path.basename(display_path(f.path)).casefold()
-    return not any(x.casefold() in name for x in pq.excluded)
+def _passes_filters(pq: ParsedQuery, folders: list[str], f: NamedFile, name: str) -> bool:
+    """The query's filters on a file found by its (casefolded) name; -word leaves it out."""
+    return file_passes(pq, folders, f.path, f.kind, f.mtime_ns) and not any(
+        x.casefold() in name for x in pq.excluded
+    )

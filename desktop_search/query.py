@@ -216,3 +216,26 @@ def under_folder(path: str, folder: str) -> bool:
         or path.startswith(folder.rstrip(os.sep) + os.sep)
         or f"{os.sep}{os.path.basename(folder)}{os.sep}" in path
     )
+
+
+def wanted_folders(pq: ParsedQuery) -> list[str]:
+    """The query's in: folders as paths (~ and relative ones made absolute)."""
+    return [os.path.abspath(os.path.expanduser(f)) for f in pq.folders]
+
+
+def file_passes(
+    pq: ParsedQuery, folders: list[str], path: str, kind: str | None, mtime_ns: int
+) -> bool:
+    """type:, in: (`folders` from wanted_folders) and the dates, on one file."""
+    if (
+        pq.kinds
+        and (kind or "") not in pq.kinds
+        and os.path.splitext(path)[1].lower().lstrip(".") not in pq.kinds
+    ):
+        return False
+    if folders and not any(under_folder(path, f) for f in folders):
+        return False
+    mtime = mtime_ns / 1e9
+    if pq.after is not None and mtime < pq.after:
+        return False
+    return not (pq.before is not None and mtime >= pq.before)

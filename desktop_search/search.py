@@ -10,7 +10,6 @@ measured on SciFact (docs/quality.md); the latency figures are in docs/performan
 from __future__ import annotations
 
 import base64
-import os
 import sqlite3
 import threading
 import time
@@ -31,7 +30,7 @@ from .fts import KeywordStats
 from .fusion import DEFAULT_TUNING, FUSIONS, LEVELS, Ranking, Tuning, exact_first, fuse, sigmoid
 from .name_match import find_by_name, name_only_reason, whole_name
 from .paths import AppPaths
-from .query import ParsedQuery, parse_query, under_folder
+from .query import ParsedQuery, file_passes, parse_query, wanted_folders
 from .relevance import CALIBRATED_MODELS, judge
 from .scan import display_path
 from .snippets import HL_END, HL_START, make_snippet
@@ -583,7 +582,7 @@ class Searcher:
             found.live_names = {f: v for f, v in found.names.items() if f in live}
 
     def _eligible(self, pq: ParsedQuery, info: dict[int, ChunkRow], kw_set: set[int]) -> set[int]:
-        folders = [os.path.abspath(os.path.expanduser(f)) for f in pq.folders]
+        folders = wanted_folders(pq)
         ok = {cid for cid, row in info.items() if _passes(pq, folders, cid, row, kw_set)}
         cat = self.catalog()
         if ok and pq.phrases:
@@ -713,25 +712,14 @@ class Searcher:
 
 
 def _passes(pq: ParsedQuery, folders: list[str], cid: int, row: ChunkRow, kw_set: set[int]) -> bool:
-    """The query's filters on one candidate's row: state, kind, folder, dates."""
+    """The query's filters on one candidate's row: its state, then the file's."""
     # dense hits must come from fully indexed files, keyword hits from chunked ones too;
     # anything else is a stale id from a change the cache has not caught up with
     if row.state not in (CHUNKED, INDEXED):
         return False
     if row.state != INDEXED and cid not in kw_set:
         return False
-    if (
-        pq.kinds
-        and (row.kind or "") not in pq.kinds
-        and Path(row.path).suffix.lower().lstrip(".") not in pq.kinds
-    ):
-        return False
-    if folders and not any(under_folder(row.path, f) for f in folders):
-        return False
-    mtime = row.mtime_ns / 1e9
-    if pq.after is not None and mtime < pq.after:
-        return False
-    return not (pq.before is not None and mtime >= pq.before)
+    return file_passes(pq, folders, row.path, row.kind, row.mtime_ns)
 
 
 def _best_passages(
