@@ -998,15 +998,31 @@ class Catalog:
     def sync_other_files(self, root_id: int, found: Iterable[tuple[str, int, int]]) -> None:
         """The root's files of a type with no text, as the walk just found them (path, size,
         mtime_ns): new ones added, changed ones updated, vanished ones dropped."""
-        now = {p: (size, mtime) for p, size, mtime in found}
+        rows = [(root_id, p, size, mtime) for p, size, mtime in found]
+        self._replace_other_files("root_id=?", (root_id,), rows)
+
+    def sync_other_files_at(self, path: str, found: Sequence[tuple[int, str, int, int]]) -> None:
+        """What the watcher saw at `path` (a file, or a folder and everything under it):
+        (root_id, path, size, mtime_ns) of the files with no text to read found there now."""
+        prefix = path.rstrip(os.sep) + os.sep
+        self._replace_other_files(
+            "path=? OR substr(path, 1, ?)=?", (path, len(prefix), prefix), found
+        )
+
+    def _replace_other_files(
+        self, where: str, args: tuple[object, ...], found: Sequence[tuple[int, str, int, int]]
+    ) -> None:
+        """The other_files rows matching `where` become `found` (root_id, path, size,
+        mtime_ns); no transaction at all when nothing changed (a scan of a quiet folder)."""
+        now = {f[1]: f for f in found}
         known = {
-            r[0]: (r[1], r[2])
+            r[1]: tuple(r)
             for r in self.db.execute(
-                "SELECT path, size, mtime_ns FROM other_files WHERE root_id=?", (root_id,)
+                f"SELECT root_id, path, size, mtime_ns FROM other_files WHERE {where}", args
             )
         }
         gone = [(p,) for p in known if p not in now]
-        new = [(root_id, p, sm[0], sm[1]) for p, sm in now.items() if known.get(p) != sm]
+        new = [f for p, f in now.items() if known.get(p) != tuple(f)]
         if not gone and not new:
             return
         with self.transaction():
@@ -1016,29 +1032,6 @@ class Catalog:
                 " ON CONFLICT(path) DO UPDATE SET root_id=excluded.root_id, size=excluded.size,"
                 " mtime_ns=excluded.mtime_ns",
                 new,
-            )
-
-    def sync_other_files_at(self, path: str, found: Sequence[tuple[int, str, int, int]]) -> None:
-        """What the watcher saw at `path` (a file, or a folder and everything under it):
-        (root_id, path, size, mtime_ns) of the files with no text to read found there now."""
-        prefix = path.rstrip(os.sep) + os.sep
-        keep = {f[1] for f in found}
-        with self.transaction():
-            old = [
-                r[0]
-                for r in self.db.execute(
-                    "SELECT path FROM other_files WHERE path=? OR substr(path, 1, ?)=?",
-                    (path, len(prefix), prefix),
-                )
-            ]
-            self.db.executemany(
-                "DELETE FROM other_files WHERE path=?", [(p,) for p in old if p not in keep]
-            )
-            self.db.executemany(
-                "INSERT INTO other_files(root_id, path, size, mtime_ns) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(path) DO UPDATE SET root_id=excluded.root_id, size=excluded.size,"
-                " mtime_ns=excluded.mtime_ns",
-                found,
             )
 
     def files_named(self, words: Sequence[str], limit: int) -> list[NamedFile]:
