@@ -39,10 +39,6 @@ def file_url(path: str) -> QUrl:
     return QUrl.fromEncoded(b"file://" + quote(os.fsencode(path)).encode("ascii"))
 
 
-def _xdg_open() -> str | None:
-    return None if sys.platform.startswith(("win", "darwin")) else shutil.which("xdg-open")
-
-
 def _launch(path: str, name: str, on_failure: Callable[[str], None] | None) -> Launched:
     """Hands `path` (a file or a folder) to the desktop's launcher."""
     url = file_url(path)
@@ -51,7 +47,7 @@ def _launch(path: str, name: str, on_failure: Callable[[str], None] | None) -> L
         return Launched(
             ok, f"Opening {name}" if ok else f"Cannot open {name}: no application is set to open it"
         )
-    exe = _xdg_open()
+    exe = shutil.which("xdg-open")
     if exe is None:
         return Launched(False, f"Cannot open {name}: {NO_LAUNCHER}")
     try:
